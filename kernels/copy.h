@@ -1,0 +1,28 @@
+// Strided copy with dtype conversion: contiguous(), cast, concat (copy into a narrowed
+// view), to(device) after the bytes arrive. Both sides are described by sizes and strides.
+#pragma once
+#include <cstdint>
+
+#include "kernels/elementwise.h"
+
+namespace glia::kernels {
+
+struct CopyParams {
+  DType src_dtype = DType::f32;
+  DType dst_dtype = DType::f32;
+  int ndim = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t src_strides[kMaxDims] = {};
+  int64_t dst_strides[kMaxDims] = {};
+  int64_t numel = 0;
+  const void* src = nullptr;  // points at element [0,...,0]
+  void* dst = nullptr;
+};
+
+namespace cpu {
+void copy(const CopyParams& p);
+}
+
+inline KernelSlot<void(const CopyParams&)> copy_kernel{"copy"};
+
+}  // namespace glia::kernels

@@ -1,0 +1,33 @@
+// Batched GEMM, row-major: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], where op
+// transposes when trans_* is set. A is M x K after op, B is K x N, C is M x N.
+// cpu: OpenBLAS; cuda/sim: glia's tiled register-blocked kernel; cudnn: cuBLAS.
+#pragma once
+#include <cstdint>
+
+#include "kernels/dtype.h"
+#include "kernels/registry.h"
+
+namespace glia::kernels {
+
+struct GemmParams {
+  DType dtype = DType::f32;
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  double alpha = 1, beta = 0;
+  const void* a = nullptr;
+  int64_t lda = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0;
+  void* c = nullptr;
+  int64_t ldc = 0;
+  int64_t batch = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
+};
+
+namespace cpu {
+void gemm(const GemmParams& p);
+}
+
+inline KernelSlot<void(const GemmParams&)> gemm_kernel{"gemm"};
+
+}  // namespace glia::kernels

@@ -1,0 +1,44 @@
+#include "kernels/registry.h"
+
+#include <mutex>
+
+namespace glia::kernels {
+
+namespace cpu { void register_kernels(); }
+#ifdef GLIA_HAVE_SIM
+namespace sim { void register_kernels(); }
+#endif
+#ifdef GLIA_HAVE_CUDA
+namespace cuda { void register_kernels(); }
+#endif
+#ifdef GLIA_HAVE_CUDNN
+namespace cudnn { void register_kernels(); }
+#endif
+
+void ensure_registered() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    cpu::register_kernels();
+#ifdef GLIA_HAVE_SIM
+    sim::register_kernels();
+#endif
+#ifdef GLIA_HAVE_CUDA
+    cuda::register_kernels();
+#endif
+#ifdef GLIA_HAVE_CUDNN
+    cudnn::register_kernels();
+#endif
+  });
+}
+
+Backend backend_for(Device device, const char* family_env_name) {
+  if (device != Device::cuda) return hand_backend(device);
+  if (family_env_name == nullptr) return Backend::cuda;
+  const char* choice = std::getenv(family_env_name);
+  std::string c = choice ? choice : "auto";
+  if (c == "hand") return Backend::cuda;
+  if (c == "cudnn" || c == "auto") return Backend::cudnn;
+  GLIA_FAIL("environment variable " << family_env_name << "='" << c << "' is not one of hand, cudnn, auto");
+}
+
+}  // namespace glia::kernels

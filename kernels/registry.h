@@ -1,0 +1,58 @@
+// Kernel registry: one slot per op family entry point, one function per backend.
+//
+// A family header (e.g. kernels/elementwise.h) declares its parameter struct, each
+// backend's function, and a slot:
+//     inline KernelSlot<void(const BinaryParams&)> binary_kernel{"binary"};
+// Each backend lists what it implements in one registration function
+// (kernels/cpu/register.cpp, kernels/cuda/register.cu, kernels/cudnn/register.cpp), so
+// adding a device means one new list, not an edit to every op. Asking a slot for a
+// backend that has no kernel is an Error naming the op and the backend: glia never
+// falls back to another device silently.
+#pragma once
+#include <array>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/device.h"
+#include "kernels/error.h"
+
+namespace glia::kernels {
+
+// Fills every slot the built backends implement; safe to call many times.
+void ensure_registered();
+
+template <class Fn>
+class KernelSlot {
+ public:
+  explicit KernelSlot(const char* name) : name_(name) {}
+  const char* name() const { return name_; }
+  void set(Backend b, Fn* fn) { impl_[static_cast<int>(b)] = fn; }
+  bool has(Backend b) const {
+    ensure_registered();
+    return impl_[static_cast<int>(b)] != nullptr;
+  }
+  Fn& get(Backend b) const {
+    ensure_registered();
+    Fn* fn = impl_[static_cast<int>(b)];
+    GLIA_CHECK(fn != nullptr, "op '" << name_ << "' has no kernel on backend '" << backend_name(b) << "'");
+    return *fn;
+  }
+
+ private:
+  const char* name_;
+  std::array<Fn*, kNumBackends> impl_{};
+};
+
+// Which backend runs an op family on `device`. On cuda, the environment variable
+// GLIA_<FAMILY> (e.g. GLIA_CONV=hand|cudnn|auto) picks the hand-written kernel or the
+// cuDNN/cuBLAS one; auto (default) prefers cuDNN where the slot has it.
+Backend backend_for(Device device, const char* family_env_name);
+
+template <class Fn>
+Fn& select(const KernelSlot<Fn>& slot, Device device, const char* family_env_name = nullptr) {
+  Backend b = backend_for(device, family_env_name);
+  if (b == Backend::cudnn && !slot.has(Backend::cudnn)) b = Backend::cuda;
+  return slot.get(b);
+}
+
+}  // namespace glia::kernels

@@ -1,0 +1,2 @@
+// Placeholder until the SIMT emulator lands.
+#pragma once

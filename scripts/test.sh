@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs glia's test suites through ctest; sets up and builds first when needed.
+#   scripts/test.sh                 every suite on cpu and sim (and cuda when a GPU is present)
+#   scripts/test.sh --sanitize      ASan+UBSan build (build-asan/) running the fast suites
+#   scripts/test.sh -L tensor ...   extra arguments go to ctest
+# Exit status is ctest's: non-zero when any test fails.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+build_dir=build
+ctest_args=()
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  build_dir=build-asan
+  export GLIA_CMAKE_ARGS="-DGLIA_CUDA=OFF -DGLIA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLIA_BUILD_BENCH=OFF"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  ctest_args+=(-LE "slow|reference|data|bench")
+fi
+
+BUILD_DIR=$build_dir scripts/setup.sh
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+cd "$build_dir"
+ctest --output-on-failure -j "$(nproc)" --timeout 900 "${ctest_args[@]}" "$@"
