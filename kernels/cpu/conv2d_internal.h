@@ -1,0 +1,56 @@
+// Typed building blocks of the CPU conv kernels, shared by conv2d.cpp,
+// conv2d_depthwise.cpp and conv_transpose2d.cpp. Not part of the kernel API.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv2d.h"
+
+namespace glia::kernels::cpu::conv_detail {
+
+// Per-thread scratch that only grows, so steady-state calls allocate nothing.
+// `which` separates buffers needed at the same time.
+template <class T>
+T* scratch(size_t n, int which = 0) {
+  thread_local std::vector<T> buffers[2];
+  std::vector<T>& b = buffers[which];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+// [lo, hi): the outputs o in [0, count) with 0 <= o * stride + offset < size.
+inline void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count, int64_t& lo, int64_t& hi) {
+  lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
+  if (lo > count) lo = count;
+  if (hi > count) hi = count;
+  if (hi < lo) hi = lo;
+}
+
+// Row-major C = alpha * op(A) * op(B) + beta * C through cblas.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// General path (any groups): im2col + GEMM, with 1x1 stride-1 unpadded convs as a GEMM.
+template <class T>
+void im2col_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void im2col_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <class T>
+void im2col_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+// Depthwise path (groups == C_in == C_out): direct loops over one plane per task.
+template <class T>
+void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <class T>
+void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+
+// y[n, c, :] += bias[c]
+template <class T>
+void add_bias(int64_t n, int64_t c, int64_t hw, const T* bias, T* y);
+
+}  // namespace glia::kernels::cpu::conv_detail
