@@ -1,0 +1,105 @@
+// Threaded prefetching loader. A pool of workers builds whole batches ahead of the
+// consumer (at most `prefetch` batches beyond the one being read: a bounded queue), and
+// next() hands them out strictly in order. Batch b of epoch e holds the samples at
+// positions [b*B, (b+1)*B) of epoch e's order, and the sample at position p is
+// augmented with Rng(seed, augment, e, p); so the batch sequence is the same bits
+// whatever the number of workers or how the OS schedules them. (Keying by position, not
+// dataset index, gives the repeats of an oversampled slice different augmentations.)
+//
+// Batches are plain NCHW float arrays (io does not depend on Tensor); the tensor floor
+// can wrap `images` without a copy.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/bad_input.h"
+#include "io/sources.h"
+
+namespace glia::io {
+
+struct Batch {
+  int n = 0, c = 0, h = 0, w = 0;
+  std::vector<float> images;    // n*c*h*w, NCHW, contiguous
+  std::vector<int64_t> labels;  // n (class labels; -1 for segmentation)
+  std::vector<float> masks;     // n*1*h*w, 0/1, only from sources with masks
+  std::vector<std::string> paths;
+  std::vector<size_t> indices;  // dataset index of each sample
+  uint64_t epoch = 0;
+  size_t number = 0;  // batch number within the epoch
+};
+
+struct LoaderOptions {
+  int batch_size = 32;
+  int workers = 2;     // 0: build batches on the calling thread
+  int prefetch = 4;    // batches built ahead of the consumer
+  bool shuffle = true;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  bool skip_bad = false;  // a sample that fails to load is left out with a warning
+  bool quiet = false;     // no warnings on stderr (still counted)
+};
+
+struct LoaderStats {
+  size_t images = 0, batches = 0, skipped = 0;
+  double seconds = 0;  // wall time since start_epoch() until the last batch was handed out
+  double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
+};
+
+class Loader {
+ public:
+  // `order` lists the dataset indices of one epoch before shuffling (may repeat
+  // indices, see oversample_positive); empty means 0 .. size-1.
+  Loader(std::shared_ptr<const ExampleSource> source, LoaderOptions options, std::vector<size_t> order = {});
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Begins epoch `epoch` (abandoning any batches of the previous one).
+  void start_epoch(uint64_t epoch);
+  // The next batch of the current epoch; false at its end. Rethrows a worker's
+  // glia::Error (bad input without skip_bad) for the batch it belongs to.
+  bool next(Batch& batch);
+
+  size_t batches_per_epoch() const;
+  // The shuffled order of an epoch (dataset indices by position).
+  std::vector<size_t> epoch_order(uint64_t epoch) const;
+  LoaderStats stats() const;
+  std::vector<std::string> skipped_messages() const { return log_.messages(); }
+
+ private:
+  struct Result {
+    Batch batch;
+    std::exception_ptr error;
+  };
+  void worker_loop();
+  Batch build_batch(uint64_t epoch, size_t number, const std::vector<size_t>& order);
+
+  std::shared_ptr<const ExampleSource> source_;
+  LoaderOptions options_;
+  std::vector<size_t> base_order_;
+  BadInputLog log_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool active_ = false;
+  uint64_t generation_ = 0;  // bumped by start_epoch so stale work is discarded
+  uint64_t epoch_ = 0;
+  std::shared_ptr<const std::vector<size_t>> order_;
+  size_t num_batches_ = 0, next_to_build_ = 0, next_to_hand_out_ = 0;
+  std::map<size_t, Result> ready_;
+  std::vector<std::thread> workers_;
+
+  double epoch_start_ = 0;
+  LoaderStats stats_;
+};
+
+}  // namespace glia::io
