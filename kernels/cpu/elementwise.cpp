@@ -180,11 +180,13 @@ void unary_backward(const UnaryBackwardParams& p) {
       case UnaryOp::relu6:
         return unary_backward_loop<T>(p, [](T x) { return x > T(0) && x < T(6) ? T(1) : T(0); });
       case UnaryOp::sigmoid:
-        return unary_backward_loop<T>(p, [](T x) { const T y = sigmoid(x); return y * (T(1) - y); });
+        // s(x)*s(-x) rather than s*(1-s): no cancellation where s is close to 1
+        return unary_backward_loop<T>(p, [](T x) { return sigmoid(x) * sigmoid(-x); });
       case UnaryOp::silu:
-        return unary_backward_loop<T>(p, [](T x) { const T y = sigmoid(x); return y * (T(1) + x * (T(1) - y)); });
+        return unary_backward_loop<T>(p, [](T x) { return sigmoid(x) * (T(1) + x * sigmoid(-x)); });
       case UnaryOp::tanh:
-        return unary_backward_loop<T>(p, [](T x) { const T y = std::tanh(x); return T(1) - y * y; });
+        // 1/cosh^2 rather than 1 - tanh^2, which cancels for |x| > ~2 (cosh overflow gives 0)
+        return unary_backward_loop<T>(p, [](T x) { const T c = std::cosh(x); return T(1) / (c * c); });
       case UnaryOp::hardswish:  // PyTorch: 0 below -3, x/3 + 1/2 on [-3, 3], 1 above
         return unary_backward_loop<T>(p, [](T x) {
           return x < T(-3) ? T(0) : (x <= T(3) ? x / T(3) + T(0.5) : T(1));
