@@ -1,0 +1,107 @@
+// CPU strided copy with dtype conversion against an index-by-index reference.
+#include <gtest/gtest.h>
+
+#include "kernels/copy.h"
+#include "tests/support/random_data.h"
+
+namespace glia::kernels {
+namespace {
+
+CopyParams make_copy(DType src_dtype, DType dst_dtype, const std::vector<int64_t>& sizes,
+                     const std::vector<int64_t>& src_strides, const std::vector<int64_t>& dst_strides,
+                     const void* src, void* dst) {
+  CopyParams p;
+  p.src_dtype = src_dtype;
+  p.dst_dtype = dst_dtype;
+  p.ndim = static_cast<int>(sizes.size());
+  for (int d = 0; d < p.ndim; ++d) {
+    p.sizes[d] = sizes[d];
+    p.src_strides[d] = src_strides[d];
+    p.dst_strides[d] = dst_strides[d];
+  }
+  p.numel = test::shape_numel(sizes);
+  p.src = src;
+  p.dst = dst;
+  return p;
+}
+
+// Copies src (viewed with src_strides) into a poisoned dst buffer of dst_len elements
+// viewed with dst_strides; checks every viewed element and that nothing else was written.
+template <class S, class D>
+void check_copy(const std::vector<int64_t>& sizes, const std::vector<int64_t>& src_strides, size_t src_len,
+                const std::vector<int64_t>& dst_strides, size_t dst_len, uint32_t seed) {
+  // Small integers are exact in every dtype, so any conversion must round-trip them.
+  const auto src = test::cast_vector<S>(test::random_ints(src_len, seed, 0, 120));
+  auto dst = test::poisoned<D>(dst_len);
+  cpu::copy(make_copy(dtype_of<S>::value, dtype_of<D>::value, sizes, src_strides, dst_strides, src.data(), dst.data()));
+  auto expected = test::poisoned<D>(dst_len);
+  for (int64_t i = 0; i < test::shape_numel(sizes); ++i)
+    expected[test::strided_offset(sizes, dst_strides, i)] =
+        static_cast<D>(src[test::strided_offset(sizes, src_strides, i)]);
+  for (size_t i = 0; i < dst_len; ++i) {
+    if constexpr (std::is_floating_point_v<D>) {
+      if (std::isnan(expected[i])) {
+        ASSERT_TRUE(std::isnan(dst[i])) << "element " << i << " outside the view was written";
+        continue;
+      }
+    }
+    ASSERT_EQ(dst[i], expected[i]) << "element " << i << " " << dtype_name(dtype_of<S>::value) << " -> "
+                                   << dtype_name(dtype_of<D>::value);
+  }
+}
+
+template <class S>
+void check_all_destinations(uint32_t seed) {
+  // transposed [5,3,7] source into a contiguous [3,5,7] destination
+  const std::vector<int64_t> sizes = {3, 5, 7}, transposed = {7, 21, 1}, contiguous = {35, 7, 1};
+  check_copy<S, float>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, double>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, int32_t>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, int64_t>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, uint8_t>(sizes, transposed, 105, contiguous, 105, seed);
+}
+
+TEST(CopyCpu, ConvertsBetweenEveryPairOfDtypes) {
+  check_all_destinations<float>(1);
+  check_all_destinations<double>(2);
+  check_all_destinations<int32_t>(3);
+  check_all_destinations<int64_t>(4);
+  check_all_destinations<uint8_t>(5);
+}
+
+TEST(CopyCpu, LayoutsContiguousStridedNarrowedAndZeroDim) {
+  // contiguous same dtype (memcpy path) and with conversion
+  check_copy<float, float>({3, 5, 7}, {35, 7, 1}, 105, {35, 7, 1}, 105, 10);
+  check_copy<float, double>({3, 5, 7}, {35, 7, 1}, 105, {35, 7, 1}, 105, 11);
+  // into a narrowed view: columns 0..6 of a [3,5,9] buffer (concat writes like this)
+  check_copy<double, double>({3, 5, 7}, {35, 7, 1}, 105, {45, 9, 1}, 135, 12);
+  // strided source with a broadcast (stride 0) dim and a stride-2 dim
+  check_copy<float, float>({3, 4, 5}, {10, 0, 2}, 30, {20, 5, 1}, 60, 13);
+  // 0-d
+  check_copy<int64_t, float>({}, {}, 1, {}, 1, 14);
+  // threaded: one long row, many rows, and a transposed matrix
+  check_copy<float, float>({70001}, {1}, 70001, {1}, 70001, 15);
+  check_copy<uint8_t, float>({300, 257}, {257, 1}, 300 * 257, {257, 1}, 300 * 257, 16);
+  check_copy<float, double>({300, 257}, {1, 300}, 300 * 257, {257, 1}, 300 * 257, 17);
+}
+
+TEST(CopyCpu, EmptyCopyWritesNothing) {
+  float src[1] = {1}, dst[1] = {5};
+  cpu::copy(make_copy(DType::f32, DType::f32, {0, 3}, {3, 1}, {3, 1}, src, dst));
+  EXPECT_EQ(dst[0], 5.f);
+}
+
+TEST(CopyCpu, UnsupportedDtypeNamesOpAndDtype) {
+  float src[1] = {1}, dst[1] = {0};
+  try {
+    cpu::copy(make_copy(DType::f32, DType::bf16, {1}, {1}, {1}, src, dst));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("copy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("bfloat16"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace glia::kernels
