@@ -31,7 +31,7 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
 
 namespace {
 
-constexpr int64_t kColBudget = int64_t(1) << 20;  // column-matrix elements per chunk
+int64_t col_budget = int64_t(1) << 20;  // column-matrix elements per chunk (4 MiB in f32)
 
 bool is_pointwise(const Conv2dShape& s) {
   return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
@@ -39,7 +39,7 @@ bool is_pointwise(const Conv2dShape& s) {
 }
 
 int64_t chunk_pixels(int64_t rows, int64_t pixels) {
-  int64_t len = std::max<int64_t>(kColBudget / std::max<int64_t>(rows, 1), 256);
+  int64_t len = std::max<int64_t>(col_budget / std::max<int64_t>(rows, 1), 32);
   return std::min(len, pixels);
 }
 
@@ -118,6 +118,12 @@ void col2im_chunk(const Conv2dShape& s, const T* col, int64_t channels, int64_t 
 }
 
 }  // namespace
+
+int64_t set_col_budget(int64_t elements) {
+  int64_t old = col_budget;
+  col_budget = elements;
+  return old;
+}
 
 template <class T>
 void add_bias(int64_t n, int64_t c, int64_t hw, const T* bias, T* y) {

@@ -49,6 +49,10 @@ void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* 
 template <class T>
 void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
+// Sets the column-matrix budget per im2col chunk (elements), returns the old one. Tests
+// shrink it to exercise the chunking; not thread-safe, not for production use.
+int64_t set_col_budget(int64_t elements);
+
 // y[n, c, :] += bias[c]
 template <class T>
 void add_bias(int64_t n, int64_t c, int64_t hw, const T* bias, T* y);

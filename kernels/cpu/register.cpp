@@ -1,7 +1,10 @@
 // Every CPU kernel glia has, registered in its slot. A new CPU kernel adds one line here.
+#include "kernels/conv2d.h"
+#include "kernels/conv_transpose2d.h"
 #include "kernels/copy.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/optim.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
 
@@ -22,6 +25,19 @@ void register_kernels() {
   cross_entropy_backward_kernel.set(b, &cross_entropy_backward);
   bce_with_logits_kernel.set(b, &bce_with_logits);
   bce_with_logits_backward_kernel.set(b, &bce_with_logits_backward);
+
+  // Optimizer updates.
+  adam_step_kernel.set(b, &adam_step);
+  sgd_step_kernel.set(b, &sgd_step);
+
+  // Layer kernels (conv family, normalisation, pooling, dropout, resampling).
+  conv2d_kernel.set(b, &conv2d);
+  conv2d_backward_input_kernel.set(b, &conv2d_backward_input);
+  conv2d_backward_weight_kernel.set(b, &conv2d_backward_weight);
+  conv2d_backward_bias_kernel.set(b, &conv2d_backward_bias);
+  conv_transpose2d_kernel.set(b, &conv_transpose2d);
+  conv_transpose2d_backward_input_kernel.set(b, &conv_transpose2d_backward_input);
+  conv_transpose2d_backward_weight_kernel.set(b, &conv_transpose2d_backward_weight);
 }
 
 }  // namespace glia::kernels::cpu

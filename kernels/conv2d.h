@@ -1,0 +1,89 @@
+// Conv2d op family: NCHW convolution with stride, per-side padding (so TensorFlow "same"
+// padding, which is asymmetric, needs no special case), dilation and groups; forward and
+// the backward products to input, weight and bias. Weight is [C_out, C_in/groups, KH, KW].
+// Every output, gradients included, is overwritten (never accumulated into).
+// cpu: im2col + OpenBLAS GEMM (1x1 stride-1 convs are one GEMM, no im2col) and a direct
+// vectorised kernel for depthwise convs (groups == C_in == C_out).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/dtype.h"
+#include "kernels/registry.h"
+
+namespace glia::kernels {
+
+struct Conv2dShape {
+  int64_t n = 0, c_in = 0, h_in = 0, w_in = 0;
+  int64_t c_out = 0, kh = 0, kw = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+
+  // PyTorch's output size (floor); only meaningful once validate_conv2d has passed.
+  int64_t h_out() const { return (h_in + pad_top + pad_bottom - dilation_h * (kh - 1) - 1) / stride_h + 1; }
+  int64_t w_out() const { return (w_in + pad_left + pad_right - dilation_w * (kw - 1) - 1) / stride_w + 1; }
+  bool is_depthwise() const { return groups == c_in && c_out == c_in && groups > 1; }
+};
+
+// TensorFlow "same" padding along one axis: output = ceil(in / stride); the odd pixel of
+// the total padding goes after (bottom/right), as TensorFlow and Keras do.
+struct SamePadding {
+  int64_t before = 0, after = 0;
+};
+inline SamePadding same_padding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation = 1) {
+  int64_t out = (in + stride - 1) / stride;
+  int64_t total = std::max<int64_t>((out - 1) * stride + dilation * (kernel - 1) + 1 - in, 0);
+  return SamePadding{total / 2, total - total / 2};
+}
+
+// Throws glia::Error naming `op` and the offending values when the shape is impossible.
+void validate_conv2d(const Conv2dShape& s, const char* op);
+
+struct Conv2dParams {
+  DType dtype = DType::f32;
+  Conv2dShape shape;
+  const void* x = nullptr;     // [N, C_in, H_in, W_in]
+  const void* w = nullptr;     // [C_out, C_in/groups, KH, KW]
+  const void* bias = nullptr;  // [C_out] or null
+  void* y = nullptr;           // [N, C_out, H_out, W_out]
+};
+
+struct Conv2dBackwardInputParams {
+  DType dtype = DType::f32;
+  Conv2dShape shape;
+  const void* gy = nullptr;  // [N, C_out, H_out, W_out]
+  const void* w = nullptr;
+  void* gx = nullptr;        // [N, C_in, H_in, W_in]
+};
+
+struct Conv2dBackwardWeightParams {
+  DType dtype = DType::f32;
+  Conv2dShape shape;
+  const void* x = nullptr;
+  const void* gy = nullptr;
+  void* gw = nullptr;  // [C_out, C_in/groups, KH, KW]
+};
+
+// gbias[c] = sum over n, h, w of gy[n, c, h, w]. Shared by conv2d and conv_transpose2d.
+struct Conv2dBackwardBiasParams {
+  DType dtype = DType::f32;
+  int64_t n = 0, c = 0, hw = 0;
+  const void* gy = nullptr;  // [N, C, HW]
+  void* gbias = nullptr;     // [C]
+};
+
+namespace cpu {
+void conv2d(const Conv2dParams& p);
+void conv2d_backward_input(const Conv2dBackwardInputParams& p);
+void conv2d_backward_weight(const Conv2dBackwardWeightParams& p);
+void conv2d_backward_bias(const Conv2dBackwardBiasParams& p);
+}  // namespace cpu
+
+inline KernelSlot<void(const Conv2dParams&)> conv2d_kernel{"conv2d"};
+inline KernelSlot<void(const Conv2dBackwardInputParams&)> conv2d_backward_input_kernel{"conv2d_backward_input"};
+inline KernelSlot<void(const Conv2dBackwardWeightParams&)> conv2d_backward_weight_kernel{"conv2d_backward_weight"};
+inline KernelSlot<void(const Conv2dBackwardBiasParams&)> conv2d_backward_bias_kernel{"conv2d_backward_bias"};
+
+}  // namespace glia::kernels

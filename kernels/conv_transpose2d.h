@@ -1,0 +1,71 @@
+// ConvTranspose2d op family (U-Net decoder upsampling), groups = 1. Weight is
+// [C_in, C_out, KH, KW] as in PyTorch. The forward is conv2d's backward-to-input and the
+// backward-to-input is conv2d's forward, so every backend can reuse its conv machinery.
+// Output size as PyTorch:
+//   H_out = (H_in - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1.
+// Gradient outputs are overwritten. The bias gradient is conv2d_backward_bias on gy.
+#pragma once
+#include <cstdint>
+
+#include "kernels/conv2d.h"
+
+namespace glia::kernels {
+
+struct ConvTranspose2dShape {
+  int64_t n = 0, c_in = 0, h_in = 0, w_in = 0;
+  int64_t c_out = 0, kh = 0, kw = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t output_pad_h = 0, output_pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+
+  int64_t h_out() const { return (h_in - 1) * stride_h - 2 * pad_h + dilation_h * (kh - 1) + output_pad_h + 1; }
+  int64_t w_out() const { return (w_in - 1) * stride_w - 2 * pad_w + dilation_w * (kw - 1) + output_pad_w + 1; }
+};
+
+// Throws glia::Error naming `op` for impossible parameters (output_padding must be
+// smaller than stride; PyTorch also allows "or dilation", glia does not).
+void validate_conv_transpose2d(const ConvTranspose2dShape& s, const char* op);
+
+// The conv2d whose backward-to-input this transposed conv is: its input is the transposed
+// conv's output (C_out channels), its output the transposed conv's input (C_in channels).
+Conv2dShape conv_transpose2d_as_conv(const ConvTranspose2dShape& s);
+
+struct ConvTranspose2dParams {
+  DType dtype = DType::f32;
+  ConvTranspose2dShape shape;
+  const void* x = nullptr;     // [N, C_in, H_in, W_in]
+  const void* w = nullptr;     // [C_in, C_out, KH, KW]
+  const void* bias = nullptr;  // [C_out] or null
+  void* y = nullptr;           // [N, C_out, H_out, W_out]
+};
+
+struct ConvTranspose2dBackwardInputParams {
+  DType dtype = DType::f32;
+  ConvTranspose2dShape shape;
+  const void* gy = nullptr;
+  const void* w = nullptr;
+  void* gx = nullptr;
+};
+
+struct ConvTranspose2dBackwardWeightParams {
+  DType dtype = DType::f32;
+  ConvTranspose2dShape shape;
+  const void* x = nullptr;
+  const void* gy = nullptr;
+  void* gw = nullptr;  // [C_in, C_out, KH, KW]
+};
+
+namespace cpu {
+void conv_transpose2d(const ConvTranspose2dParams& p);
+void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p);
+void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams& p);
+}  // namespace cpu
+
+inline KernelSlot<void(const ConvTranspose2dParams&)> conv_transpose2d_kernel{"conv_transpose2d"};
+inline KernelSlot<void(const ConvTranspose2dBackwardInputParams&)> conv_transpose2d_backward_input_kernel{
+    "conv_transpose2d_backward_input"};
+inline KernelSlot<void(const ConvTranspose2dBackwardWeightParams&)> conv_transpose2d_backward_weight_kernel{
+    "conv_transpose2d_backward_weight"};
+
+}  // namespace glia::kernels
