@@ -15,15 +15,16 @@ void check_gemm(const GemmParams& p) {
              "cpu kernel 'gemm': negative size m=" << p.m << " n=" << p.n << " k=" << p.k << " batch=" << p.batch);
   GLIA_CHECK(p.m <= INT_MAX && p.n <= INT_MAX && p.k <= INT_MAX,
              "cpu kernel 'gemm': size m=" << p.m << " n=" << p.n << " k=" << p.k << " exceeds the BLAS int range");
-  // Row-major: each leading dimension is at least the stored row length (and >= 1).
+  // Row-major: each leading dimension is at least the stored row length (BLAS is only
+  // called when every row length is >= 1, so its ld >= 1 rule follows).
   const int64_t a_row = p.trans_a ? p.m : p.k, b_row = p.trans_b ? p.k : p.n;
-  GLIA_CHECK(p.lda >= a_row && p.lda >= 1 && p.lda <= INT_MAX,
+  GLIA_CHECK(p.lda >= a_row && p.lda <= INT_MAX,
              "cpu kernel 'gemm': lda=" << p.lda << " but A is stored with rows of " << a_row << " (trans_a="
                                        << p.trans_a << ", m=" << p.m << ", k=" << p.k << ")");
-  GLIA_CHECK(p.ldb >= b_row && p.ldb >= 1 && p.ldb <= INT_MAX,
+  GLIA_CHECK(p.ldb >= b_row && p.ldb <= INT_MAX,
              "cpu kernel 'gemm': ldb=" << p.ldb << " but B is stored with rows of " << b_row << " (trans_b="
                                        << p.trans_b << ", k=" << p.k << ", n=" << p.n << ")");
-  GLIA_CHECK(p.ldc >= p.n && p.ldc >= 1 && p.ldc <= INT_MAX,
+  GLIA_CHECK(p.ldc >= p.n && p.ldc <= INT_MAX,
              "cpu kernel 'gemm': ldc=" << p.ldc << " but C has rows of n=" << p.n);
   const bool empty = p.m == 0 || p.n == 0 || p.batch == 0;
   GLIA_CHECK(empty || (p.c != nullptr && (p.k == 0 || (p.a != nullptr && p.b != nullptr))),
