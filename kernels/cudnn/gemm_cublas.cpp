@@ -1,0 +1,82 @@
+// GEMM through cuBLAS (real-CUDA builds with GLIA_HAVE_CUDNN): the vendor baseline the
+// hand-written SGEMM in kernels/cuda/gemm.cu is measured against.
+//
+// cuBLAS is column-major. A row-major M x N matrix C is, read column-major, the N x M
+// matrix C^T, and C = op(A) op(B) is the same as C^T = op(B)^T op(A)^T. So the call
+// swaps A and B and M and N, keeps each operand's own transpose flag and leading
+// dimension, and no data is moved.
+#include <cublas_v2.h>
+
+#include <mutex>
+
+#include "kernels/cuda/cuda_runtime_wrappers.h"
+#include "kernels/cudnn/cudnn_kernels.h"
+#include "kernels/error.h"
+
+namespace glia::kernels::cudnn {
+namespace {
+
+const char* status_name(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "unknown cuBLAS status";
+  }
+}
+
+void check(cublasStatus_t s, const char* call) {
+  GLIA_CHECK(s == CUBLAS_STATUS_SUCCESS, call << " failed: " << status_name(s) << " (" << static_cast<int>(s) << ")");
+}
+
+// One handle for the process, created on first use (creating one costs milliseconds).
+cublasHandle_t handle() {
+  static std::once_flag once;
+  static cublasHandle_t h = nullptr;
+  std::call_once(once, [] { check(cublasCreate(&h), "cublasCreate"); });
+  return h;
+}
+
+cublasOperation_t op_of(bool transposed) { return transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+int as_int(int64_t v, const char* what) {
+  GLIA_CHECK(v >= 0 && v <= INT32_MAX, "op 'gemm' (cuBLAS): " << what << " = " << v << " does not fit cuBLAS's int");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+void gemm(const GemmParams& p) {
+  GLIA_CHECK(p.m >= 0 && p.n >= 0 && p.k >= 0 && p.batch >= 0,
+             "op 'gemm' (cuBLAS): negative size m=" << p.m << " n=" << p.n << " k=" << p.k << " batch=" << p.batch);
+  if (p.m == 0 || p.n == 0 || p.batch == 0) return;
+  int m = as_int(p.m, "m"), n = as_int(p.n, "n"), k = as_int(p.k, "k"), batch = as_int(p.batch, "batch");
+  int lda = as_int(p.lda, "lda"), ldb = as_int(p.ldb, "ldb"), ldc = as_int(p.ldc, "ldc");
+  cublasHandle_t h = handle();
+  check(cublasSetStream(h, static_cast<cudaStream_t>(cuda_rt::current_stream())), "cublasSetStream");
+  if (p.dtype == DType::f32) {
+    float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
+    check(cublasSgemmStridedBatched(h, op_of(p.trans_b), op_of(p.trans_a), n, m, k, &alpha,
+                                    static_cast<const float*>(p.b), ldb, p.stride_b,
+                                    static_cast<const float*>(p.a), lda, p.stride_a, &beta,
+                                    static_cast<float*>(p.c), ldc, p.stride_c, batch),
+          "cublasSgemmStridedBatched");
+  } else if (p.dtype == DType::f64) {
+    double alpha = p.alpha, beta = p.beta;
+    check(cublasDgemmStridedBatched(h, op_of(p.trans_b), op_of(p.trans_a), n, m, k, &alpha,
+                                    static_cast<const double*>(p.b), ldb, p.stride_b,
+                                    static_cast<const double*>(p.a), lda, p.stride_a, &beta,
+                                    static_cast<double*>(p.c), ldc, p.stride_c, batch),
+          "cublasDgemmStridedBatched");
+  } else {
+    GLIA_FAIL("op 'gemm' on backend 'cudnn' (cuBLAS) supports float32 and float64, not " << dtype_name(p.dtype));
+  }
+}
+
+}  // namespace glia::kernels::cudnn
