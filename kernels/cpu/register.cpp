@@ -1,4 +1,5 @@
 // Every CPU kernel glia has, registered in its slot. A new CPU kernel adds one line here.
+#include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv_transpose2d.h"
 #include "kernels/copy.h"
@@ -38,6 +39,8 @@ void register_kernels() {
   conv_transpose2d_kernel.set(b, &conv_transpose2d);
   conv_transpose2d_backward_input_kernel.set(b, &conv_transpose2d_backward_input);
   conv_transpose2d_backward_weight_kernel.set(b, &conv_transpose2d_backward_weight);
+  batch_norm_kernel.set(b, &batch_norm);
+  batch_norm_backward_kernel.set(b, &batch_norm_backward);
 }
 
 }  // namespace glia::kernels::cpu

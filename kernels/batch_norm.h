@@ -1,0 +1,58 @@
+// BatchNorm2d op family on NCHW viewed as [N, C, HW]: statistics per channel over N and HW.
+// Training forward normalises with the batch mean and biased variance, saves mean and
+// 1/sqrt(var + eps) for the backward, and (when running buffers are given) updates
+//   running_mean = (1 - momentum) * running_mean + momentum * mean
+//   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
+// with the unbiased variance, as PyTorch does (M = N * HW). Eval forward reads the running
+// statistics. All per-channel buffers have the data's dtype. Gradients are overwritten.
+#pragma once
+#include <cstdint>
+
+#include "kernels/dtype.h"
+#include "kernels/registry.h"
+
+namespace glia::kernels {
+
+struct BatchNormParams {
+  DType dtype = DType::f32;
+  int64_t n = 0, c = 0, hw = 0;
+  double eps = 1e-5, momentum = 0.1;
+  bool training = true;
+  const void* x = nullptr;
+  const void* gamma = nullptr;  // [C], or null for 1
+  const void* beta = nullptr;   // [C], or null for 0
+  void* y = nullptr;
+  void* running_mean = nullptr;  // [C]; training: updated when non-null; eval: required
+  void* running_var = nullptr;
+  void* save_mean = nullptr;    // [C]; training: written (required)
+  void* save_invstd = nullptr;  // [C]; training: written (required)
+};
+
+// training: statistics from save_mean / save_invstd (the batch's), gradients flow through
+// them. eval: the statistics are constants read from running_mean / running_var.
+struct BatchNormBackwardParams {
+  DType dtype = DType::f32;
+  int64_t n = 0, c = 0, hw = 0;
+  double eps = 1e-5;  // eval only
+  bool training = true;
+  const void* x = nullptr;
+  const void* gy = nullptr;
+  const void* gamma = nullptr;  // or null for 1
+  const void* save_mean = nullptr;
+  const void* save_invstd = nullptr;
+  const void* running_mean = nullptr;
+  const void* running_var = nullptr;
+  void* gx = nullptr;      // or null
+  void* ggamma = nullptr;  // or null
+  void* gbeta = nullptr;   // or null
+};
+
+namespace cpu {
+void batch_norm(const BatchNormParams& p);
+void batch_norm_backward(const BatchNormBackwardParams& p);
+}  // namespace cpu
+
+inline KernelSlot<void(const BatchNormParams&)> batch_norm_kernel{"batch_norm"};
+inline KernelSlot<void(const BatchNormBackwardParams&)> batch_norm_backward_kernel{"batch_norm_backward"};
+
+}  // namespace glia::kernels
