@@ -11,6 +11,10 @@
 #ifdef GLIA_HAVE_CUDA
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #endif
+#ifdef GLIA_HAVE_SIM
+#include "kernels/sim/launch.h"
+#include "kernels/sim/memory.h"
+#endif
 
 namespace glia::rt {
 namespace {
@@ -73,7 +77,13 @@ void* alloc(Device d, size_t bytes) {
     p = cuda_rt::alloc(bytes);
 #endif
   } else {
+#ifdef GLIA_HAVE_SIM
+    // Checked mode: the buffer ends at a guard page, so a kernel reading or writing past
+    // its end faults and the emulator names the kernel, block and thread.
+    p = d == Device::sim && sim::checked() ? sim::guarded_alloc(bytes) : host_alloc(bytes, d);
+#else
     p = host_alloc(bytes, d);
+#endif
     if (d == Device::sim) {
       // Poison: a kernel that reads what it never wrote sees NaN (floats) or 0x7fc00000.
       float nan = std::numeric_limits<float>::quiet_NaN();
@@ -92,6 +102,12 @@ void release(Device d, void* ptr, size_t bytes) {
     cuda_rt::release(ptr, bytes);
 #endif
   } else {
+#ifdef GLIA_HAVE_SIM
+    if (d == Device::sim && sim::guarded_release(ptr)) {
+      account(d, -static_cast<ptrdiff_t>(bytes));
+      return;
+    }
+#endif
     std::free(ptr);
   }
   account(d, -static_cast<ptrdiff_t>(bytes));

@@ -1,0 +1,329 @@
+// Checked mode: guarded sim buffers with a fault handler (out-of-bounds accesses), and
+// running each block in two thread orders (races). See launch.h and memory.h.
+#include "kernels/sim/checked.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "kernels/sim/memory.h"
+#include "kernels/sim/thread_state.h"
+
+namespace glia::sim {
+namespace {
+
+constexpr unsigned char kCanary = 0xa5;
+
+struct Guarded {
+  char* map_base;    // first guard page
+  size_t map_bytes;  // guard + data pages + guard
+  char* data_begin;  // first data page
+  char* data_end;    // end of the data pages (the trailing guard page starts here)
+  char* user;        // what alloc returned
+  size_t bytes;
+};
+
+size_t page() {
+  static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+std::mutex g_registry_mutex;
+std::map<uintptr_t, Guarded> g_registry;  // by user address
+std::atomic<size_t> g_registry_size{0};
+
+// The guarded buffer whose guard pages or data contain `addr`, if any.
+const Guarded* find_near(uintptr_t addr) {
+  for (auto& [key, g] : g_registry) {
+    (void)key;
+    auto lo = reinterpret_cast<uintptr_t>(g.map_base), hi = lo + g.map_bytes;
+    if (addr >= lo && addr < hi) return &g;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void* guarded_alloc(size_t bytes) {
+  size_t data_pages = (bytes + page() - 1) / page();
+  if (data_pages == 0) data_pages = 1;
+  size_t map_bytes = (data_pages + 2) * page();
+  void* p = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  GLIA_CHECK(p != MAP_FAILED, "sim checked mode: could not map " << map_bytes << " bytes for a guarded " << bytes
+                                                                 << "-byte buffer: " << std::strerror(errno));
+  Guarded g;
+  g.map_base = static_cast<char*>(p);
+  g.map_bytes = map_bytes;
+  g.data_begin = g.map_base + page();
+  g.data_end = g.data_begin + data_pages * page();
+  // The buffer ends at the guard page (to 4-byte alignment, which float data needs).
+  g.user = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(g.data_end) - bytes) & ~uintptr_t{3});
+  g.bytes = bytes;
+  mprotect(g.map_base, page(), PROT_NONE);
+  mprotect(g.data_end, page(), PROT_NONE);
+  std::memset(g.data_begin, kCanary, static_cast<size_t>(g.user - g.data_begin));
+  std::memset(g.user + bytes, kCanary, static_cast<size_t>(g.data_end - (g.user + bytes)));
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  g_registry[reinterpret_cast<uintptr_t>(g.user)] = g;
+  ++g_registry_size;
+  return g.user;
+}
+
+bool guarded_release(void* ptr) {
+  if (g_registry_size.load() == 0) return false;
+  Guarded g;
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    auto it = g_registry.find(reinterpret_cast<uintptr_t>(ptr));
+    if (it == g_registry.end()) return false;
+    g = it->second;
+    g_registry.erase(it);
+    --g_registry_size;
+  }
+  munmap(g.map_base, g.map_bytes);
+  return true;
+}
+
+size_t guarded_count() { return g_registry_size.load(); }
+
+namespace detail {
+namespace {
+
+struct FaultRecord {
+  int signal = 0;
+  uintptr_t address = 0;
+};
+thread_local FaultRecord t_fault;
+
+std::string describe_address(uintptr_t addr, const Stack& stack) {
+  std::ostringstream m;
+  m << "invalid memory access at 0x" << std::hex << addr << std::dec;
+  auto stack_lo = reinterpret_cast<uintptr_t>(stack.base);
+  if (addr < stack_lo && addr + page() >= stack_lo) {
+    m << ": overflow of the thread's " << stack.size / 1024 << " KiB fiber stack (raise GLIA_SIM_STACK_KB)";
+    return m.str();
+  }
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  const Guarded* g = find_near(addr);
+  auto user = g ? reinterpret_cast<uintptr_t>(g->user) : 0;
+  if (g == nullptr) {
+    m << ", not next to any sim buffer allocated in checked mode (a wild or null pointer?)";
+  } else if (addr >= user + g->bytes) {
+    m << ": byte " << addr - user << " of a " << g->bytes << "-byte sim buffer at 0x" << std::hex << user
+      << " (past its end: out-of-bounds access)";
+  } else {
+    m << ": " << user - addr << " bytes before the start of a " << g->bytes << "-byte sim buffer at 0x" << std::hex
+      << user << " (out-of-bounds access)";
+  }
+  return m.str();
+}
+
+// Where the signal handler sends a faulting fiber: a fresh frame at the top of the
+// fiber's own stack (its kernel frames are abandoned, never unwound).
+__attribute__((noinline)) void record_fault() {
+  BlockRunner& r = runner();
+  Fiber& f = *r.current;
+  r.error = std::make_exception_ptr(
+      Fault("sim: " + r.where(f) + ": " + describe_address(t_fault.address, f.stack) + " (checked mode)"));
+  f.abandoned = true;
+  f.state = FiberState::done;
+  --r.live;
+  ++r.exited;
+}
+
+[[noreturn]] void fault_exit() {
+  record_fault();
+  BlockRunner& r = runner();
+  exit_fiber(r.host, r.current->ctx);
+}
+
+struct sigaction g_previous_segv, g_previous_bus;
+std::once_flag g_handler_once;
+
+void chain(int sig, siginfo_t* info, void* context) {
+  const struct sigaction& prev = sig == SIGSEGV ? g_previous_segv : g_previous_bus;
+  if (prev.sa_flags & SA_SIGINFO) {
+    prev.sa_sigaction(sig, info, context);
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
+    prev.sa_handler(sig);
+  } else {
+    signal(sig, SIG_DFL);  // returning re-executes the access and takes the default action
+  }
+}
+
+void on_fault(int sig, siginfo_t* info, void* context) {
+  BlockRunner* r = active_runner();
+#if defined(__x86_64__) && defined(__linux__)
+  if (r != nullptr && r->current != nullptr && r->current->stack.base != nullptr) {
+    t_fault.signal = sig;
+    t_fault.address = reinterpret_cast<uintptr_t>(info->si_addr);
+    const Stack& s = r->current->stack;
+    auto top = reinterpret_cast<uintptr_t>(s.base + s.size) & ~uintptr_t{15};
+    auto* uc = static_cast<ucontext_t*>(context);
+    // As if fault_exit had been called: rsp % 16 == 8 at its first instruction.
+    uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(top - 8);
+    *reinterpret_cast<uintptr_t*>(top - 8) = 0;
+    uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(&fault_exit);
+    return;
+  }
+#else
+  (void)r;
+#endif
+  chain(sig, info, context);
+}
+
+// Per-thread stack for the handler: a fiber's stack overflow leaves no room on it.
+struct AltStack {
+  std::vector<char> memory;
+  bool installed = false;
+  ~AltStack() {
+    if (!installed) return;
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    sigaltstack(&off, nullptr);
+  }
+};
+thread_local AltStack t_alt_stack;
+
+}  // namespace
+
+void prepare_thread_for_faults() {
+  std::call_once(g_handler_once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = &on_fault;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &g_previous_segv);
+    sigaction(SIGBUS, &action, &g_previous_bus);
+  });
+  if (t_alt_stack.installed) return;
+  stack_t current{};
+  if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) return;  // someone's (e.g. ASan's)
+  t_alt_stack.memory.resize(std::max<size_t>(SIGSTKSZ, 64 * 1024));
+  stack_t alt{};
+  alt.ss_sp = t_alt_stack.memory.data();
+  alt.ss_size = t_alt_stack.memory.size();
+  if (sigaltstack(&alt, nullptr) == 0) t_alt_stack.installed = true;
+}
+
+void check_canaries(const char* kernel_name) {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  for (auto& [key, g] : g_registry) {
+    (void)key;
+    for (char* p = g.data_begin; p < g.data_end; ++p) {
+      if (p == g.user) p += g.bytes;
+      if (p >= g.data_end) break;
+      if (static_cast<unsigned char>(*p) == kCanary) continue;
+      std::ostringstream m;
+      bool before = p < g.user;
+      m << "sim: kernel '" << kernel_name << "' wrote " << (before ? g.user - p : p - (g.user + g.bytes))
+        << (before ? " bytes before the start" : " bytes past the end") << " of a " << g.bytes
+        << "-byte sim buffer at " << static_cast<void*>(g.user)
+        << " (out-of-bounds write, found after the launch; checked mode)";
+      std::memset(g.data_begin, kCanary, static_cast<size_t>(g.user - g.data_begin));
+      std::memset(g.user + g.bytes, kCanary, static_cast<size_t>(g.data_end - (g.user + g.bytes)));
+      throw Fault(m.str());
+    }
+  }
+}
+
+namespace {
+
+struct Snapshot {
+  std::vector<std::pair<char*, size_t>> regions;
+  std::vector<char> bytes;
+
+  void take() {
+    size_t at = 0;
+    for (auto& [p, n] : regions) {
+      std::memcpy(bytes.data() + at, p, n);
+      at += n;
+    }
+  }
+  void restore() const {
+    size_t at = 0;
+    for (auto& [p, n] : regions) {
+      std::memcpy(p, bytes.data() + at, n);
+      at += n;
+    }
+  }
+};
+
+bool words_agree(float a, float b, bool tolerant) {
+  if (std::memcmp(&a, &b, sizeof a) == 0) return true;
+  if (!tolerant || !std::isfinite(a) || !std::isfinite(b)) return false;
+  return std::fabs(a - b) <= 1e-4f * std::max(std::fabs(a), std::fabs(b));
+}
+
+}  // namespace
+
+std::exception_ptr run_blocks_race_checked(const Kernel& k, size_t num_blocks) {
+  Snapshot start, forward;
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    for (auto& [key, g] : g_registry) {
+      (void)key;
+      start.regions.emplace_back(g.user, g.bytes);
+    }
+  }
+  forward.regions = start.regions;
+  size_t total = 0;
+  for (auto& region : start.regions) total += region.second;
+  start.bytes.resize(total);
+  forward.bytes.resize(total);
+
+  BlockRunner& r = runner();
+  for (size_t b = 0; b < num_blocks; ++b) {
+    uint3 idx = block_index(k, b);
+    start.take();
+    t_atomics_used = false;
+    if (auto e = r.run(k, idx, false)) return e;
+    forward.take();
+    start.restore();
+    if (auto e = r.run(k, idx, true)) return e;
+    bool tolerant = t_atomics_used;
+    size_t at = 0;
+    for (auto& [p, n] : start.regions) {
+      const char* fwd = forward.bytes.data() + at;
+      at += n;
+      if (std::memcmp(fwd, p, n) == 0) continue;
+      for (size_t i = 0; i + 4 <= n; i += 4) {
+        float a, c;
+        std::memcpy(&a, fwd + i, 4);
+        std::memcpy(&c, p + i, 4);
+        if (words_agree(a, c, tolerant)) continue;
+        int32_t ia, ic;
+        std::memcpy(&ia, &a, 4);
+        std::memcpy(&ic, &c, 4);
+        std::ostringstream m;
+        m << "sim: kernel '" << k.name << "', block " << format_index(idx)
+          << ": race between threads of the block (checked mode): the block's result differs when its threads run in "
+          << "reverse order, first at byte " << i << " of a " << n << "-byte sim buffer at " << static_cast<void*>(p)
+          << " (forward order wrote " << a << " / 0x" << std::hex << ia << ", reverse order 0x" << ic << std::dec << " / "
+          << c << "): two threads touch the same shared or global word between two barriers, at least one writing "
+          << "(or the block reads shared memory no thread wrote)";
+        return std::make_exception_ptr(Fault(m.str()));
+      }
+      if (!tolerant && n % 4 != 0) {
+        return std::make_exception_ptr(Fault("sim: kernel '" + std::string(k.name) + "', block " + format_index(idx) +
+                                             ": race between threads of the block (checked mode): the last bytes of a " +
+                                             std::to_string(n) + "-byte sim buffer differ between thread orders"));
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace detail
+}  // namespace glia::sim
