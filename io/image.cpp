@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -54,6 +55,10 @@ Interpolation parse_interpolation(const std::string& name) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  GLIA_CHECK(std::filesystem::exists(status), path << ": no such file");
+  GLIA_CHECK(!std::filesystem::is_directory(status), path << ": is a directory, not an image file");
   std::ifstream file(path, std::ios::binary | std::ios::ate);
   GLIA_CHECK(file, path << ": cannot open for reading");
   std::streamoff size = file.tellg();
