@@ -6,6 +6,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/optim.h"
+#include "kernels/pool.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
 
@@ -41,6 +42,14 @@ void register_kernels() {
   conv_transpose2d_backward_weight_kernel.set(b, &conv_transpose2d_backward_weight);
   batch_norm_kernel.set(b, &batch_norm);
   batch_norm_backward_kernel.set(b, &batch_norm_backward);
+  max_pool2d_kernel.set(b, &max_pool2d);
+  max_pool2d_backward_kernel.set(b, &max_pool2d_backward);
+  avg_pool2d_kernel.set(b, &avg_pool2d);
+  avg_pool2d_backward_kernel.set(b, &avg_pool2d_backward);
+  adaptive_avg_pool2d_kernel.set(b, &adaptive_avg_pool2d);
+  adaptive_avg_pool2d_backward_kernel.set(b, &adaptive_avg_pool2d_backward);
+  global_avg_pool_kernel.set(b, &global_avg_pool);
+  global_avg_pool_backward_kernel.set(b, &global_avg_pool_backward);
 }
 
 }  // namespace glia::kernels::cpu
