@@ -3,11 +3,13 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv_transpose2d.h"
 #include "kernels/copy.h"
+#include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/optim.h"
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
+#include "kernels/resample.h"
 #include "kernels/softmax.h"
 
 namespace glia::kernels::cpu {
@@ -50,6 +52,11 @@ void register_kernels() {
   adaptive_avg_pool2d_backward_kernel.set(b, &adaptive_avg_pool2d_backward);
   global_avg_pool_kernel.set(b, &global_avg_pool);
   global_avg_pool_backward_kernel.set(b, &global_avg_pool_backward);
+  dropout_kernel.set(b, &dropout);
+  dropout_backward_kernel.set(b, &dropout_backward);
+  stochastic_depth_kernel.set(b, &stochastic_depth);
+  upsample2d_kernel.set(b, &upsample2d);
+  upsample2d_backward_kernel.set(b, &upsample2d_backward);
 }
 
 }  // namespace glia::kernels::cpu

@@ -1,0 +1,64 @@
+// Dropout op family: elementwise dropout and stochastic depth (drop a whole sample's
+// residual branch). Masks come from the counter-based Philox stream (kernels/philox.h), so
+// (seed, offset) gives the same mask on every backend and thread count, and the backward
+// recomputes the mask instead of storing it. Element i of the stream (seed, offset) is kept
+// when dropout_keep() says so; kept values are scaled by 1 / (1 - p). A caller drawing
+// n elements should advance its offset by (n + 3) / 4 (4 numbers per Philox counter).
+#pragma once
+#include <cstdint>
+
+#include "kernels/dtype.h"
+#include "kernels/hd.h"
+#include "kernels/philox.h"
+#include "kernels/registry.h"
+
+namespace glia::kernels {
+
+// The one keep rule every backend uses: uniform [0, 1) draw >= p (compared in float).
+GLIA_HD inline bool dropout_keep(uint64_t seed, uint64_t offset, uint64_t i, float p) {
+  return philox_uniform(philox_bits(seed, offset, i)) >= p;
+}
+
+struct DropoutParams {
+  DType dtype = DType::f32;
+  int64_t n = 0;
+  double p = 0.5;  // drop probability, in [0, 1]
+  uint64_t seed = 0, offset = 0;
+  const void* x = nullptr;
+  void* y = nullptr;
+  uint8_t* mask = nullptr;  // optional: 1 kept, 0 dropped
+};
+
+// gx = gy * keep(i) / (1 - p), the mask recomputed from (seed, offset).
+struct DropoutBackwardParams {
+  DType dtype = DType::f32;
+  int64_t n = 0;
+  double p = 0.5;
+  uint64_t seed = 0, offset = 0;
+  const void* gy = nullptr;
+  void* gx = nullptr;
+};
+
+// Sample b of a [batch, per_sample] buffer is kept when dropout_keep(seed, offset, b, p):
+// one draw per sample, kept samples scaled by 1 / (1 - p), dropped ones zeroed. The
+// backward is the same op applied to gy.
+struct StochasticDepthParams {
+  DType dtype = DType::f32;
+  int64_t batch = 0, per_sample = 0;
+  double p = 0.0;
+  uint64_t seed = 0, offset = 0;
+  const void* x = nullptr;
+  void* y = nullptr;
+};
+
+namespace cpu {
+void dropout(const DropoutParams& p);
+void dropout_backward(const DropoutBackwardParams& p);
+void stochastic_depth(const StochasticDepthParams& p);
+}  // namespace cpu
+
+inline KernelSlot<void(const DropoutParams&)> dropout_kernel{"dropout"};
+inline KernelSlot<void(const DropoutBackwardParams&)> dropout_backward_kernel{"dropout_backward"};
+inline KernelSlot<void(const StochasticDepthParams&)> stochastic_depth_kernel{"stochastic_depth"};
+
+}  // namespace glia::kernels
