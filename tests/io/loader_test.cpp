@@ -1,0 +1,226 @@
+// Loader: same batches whatever the worker count, epochs are permutations, labels and
+// masks travel with their images, bad samples are errors or skips.
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "io/loader.h"
+#include "io/phantom.h"
+#include "kernels/error.h"
+#include "tests/io/io_test_util.h"
+
+namespace glia::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<Batch> run_epochs(std::shared_ptr<const ExampleSource> source, LoaderOptions options, int epochs,
+                              std::vector<size_t> order = {}) {
+  Loader loader(std::move(source), options, std::move(order));
+  std::vector<Batch> out;
+  for (int e = 0; e < epochs; ++e) {
+    loader.start_epoch(static_cast<uint64_t>(e));
+    Batch b;
+    while (loader.next(b)) out.push_back(b);
+  }
+  return out;
+}
+
+void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].n, b[i].n) << "batch " << i;
+    EXPECT_EQ(a[i].indices, b[i].indices) << "batch " << i;
+    EXPECT_EQ(a[i].labels, b[i].labels) << "batch " << i;
+    // Bit-for-bit: memcmp, so even NaNs or -0 would count as different.
+    ASSERT_EQ(a[i].images.size(), b[i].images.size());
+    EXPECT_EQ(0, std::memcmp(a[i].images.data(), b[i].images.data(), a[i].images.size() * sizeof(float))) << "batch " << i;
+    ASSERT_EQ(a[i].masks.size(), b[i].masks.size());
+    if (!a[i].masks.empty()) {
+      EXPECT_EQ(0, std::memcmp(a[i].masks.data(), b[i].masks.data(), a[i].masks.size() * sizeof(float))) << "batch " << i;
+    }
+  }
+}
+
+ImagePipeline small_pipeline(int channels, bool augment) {
+  ImagePipeline p;
+  p.channels = channels;
+  p.height = 20;
+  p.width = 24;
+  if (augment) p.augmentation = Augmentation::standard(true);
+  return p;
+}
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_classification_phantoms(dir.str(), 5, 0, 36, 17);
+    ds = open_classification_dataset(dir.str());
+  }
+  test::TempDir dir;
+  ClassificationDataset ds;
+};
+
+TEST_F(LoaderTest, SameBatchesWithOneAndThreeWorkers) {
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(3, true));
+  LoaderOptions o;
+  o.batch_size = 6;  // 20 samples: 3 full batches and one of 2
+  o.seed = 123;
+  o.workers = 1;
+  std::vector<Batch> one = run_epochs(source, o, 2);
+  o.workers = 3;
+  o.prefetch = 2;
+  std::vector<Batch> three = run_epochs(source, o, 2);
+  o.workers = 0;
+  std::vector<Batch> inline_ = run_epochs(source, o, 2);
+  ASSERT_EQ(one.size(), 8u);
+  EXPECT_EQ(one[3].n, 2);
+  EXPECT_EQ(one[0].c, 3);
+  EXPECT_EQ(one[0].h, 20);
+  EXPECT_EQ(one[0].w, 24);
+  EXPECT_EQ(one[0].images.size(), 6u * 3 * 20 * 24);
+  expect_same_batches(one, three);
+  expect_same_batches(one, inline_);
+  // Another seed gives other batches.
+  o.seed = 124;
+  std::vector<Batch> other = run_epochs(source, o, 1);
+  EXPECT_NE(other[0].indices, one[0].indices);
+}
+
+TEST_F(LoaderTest, EpochsArePermutationsWithMatchingLabels) {
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(1, false));
+  LoaderOptions o;
+  o.batch_size = 7;
+  o.seed = 5;
+  o.workers = 2;
+  Loader loader(source, o);
+  EXPECT_EQ(loader.batches_per_epoch(), 3u);
+  std::vector<std::vector<size_t>> orders;
+  for (uint64_t e = 0; e < 2; ++e) {
+    loader.start_epoch(e);
+    Batch b;
+    std::vector<size_t> seen;
+    while (loader.next(b)) {
+      EXPECT_EQ(b.epoch, e);
+      for (int i = 0; i < b.n; ++i) {
+        EXPECT_EQ(b.labels[i], ds.training.samples[b.indices[i]].label);
+        EXPECT_EQ(b.paths[i], ds.training.samples[b.indices[i]].path);
+        seen.push_back(b.indices[i]);
+      }
+    }
+    EXPECT_EQ(seen, loader.epoch_order(e));
+    std::vector<size_t> sorted = seen;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(sorted[i], i);
+    orders.push_back(seen);
+    LoaderStats st = loader.stats();
+    EXPECT_EQ(st.images, 20u);
+    EXPECT_EQ(st.batches, 3u);
+    EXPECT_GT(st.images_per_second(), 0.0);
+  }
+  EXPECT_NE(orders[0], orders[1]);
+}
+
+TEST_F(LoaderTest, UnaugmentedBatchEqualsDirectDecode) {
+  auto pipeline = small_pipeline(3, false);
+  pipeline.normalization = {{0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}};
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, pipeline);
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.shuffle = false;
+  std::vector<Batch> batches = run_epochs(source, o, 1);
+  const Batch& b = batches[1];
+  const size_t plane = 20 * 24;
+  for (int i = 0; i < b.n; ++i) {
+    const auto& s = ds.training.samples[b.indices[i]];
+    auto bytes = read_file_bytes(s.path);
+    cv::Mat img = resize_image(decode_image(bytes.data(), bytes.size(), s.path, 3), 20, 24, Interpolation::area);
+    for (int k = 0; k < 3; ++k)
+      for (int y = 0; y < 20; ++y)
+        for (int x = 0; x < 24; ++x) {
+          double want = (img.at<cv::Vec3f>(y, x)[k] - pipeline.normalization.mean[k]) / pipeline.normalization.std[k];
+          ASSERT_NEAR(b.images[(static_cast<size_t>(i) * 3 + k) * plane + y * 24 + x], want, 1e-5);
+        }
+  }
+}
+
+TEST_F(LoaderTest, BadSampleIsAnErrorOrASkip) {
+  auto samples = ds.training.samples;
+  // Corrupt one file after the dataset was opened (it still has a PNG signature).
+  std::vector<uint8_t> bytes = test::read_bytes(samples[3].path);
+  bytes.resize(60);
+  test::write_bytes(samples[3].path, bytes);
+  auto source = std::make_shared<ClassificationSource>(samples, small_pipeline(3, true));
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.workers = 2;
+  o.shuffle = false;
+  try {
+    run_epochs(source, o, 1);
+    FAIL() << "expected an error for the corrupt file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(samples[3].path), std::string::npos) << e.what();
+  }
+  o.skip_bad = true;
+  o.quiet = true;
+  Loader loader(source, o);
+  loader.start_epoch(0);
+  Batch b;
+  size_t images = 0;
+  while (loader.next(b)) {
+    images += static_cast<size_t>(b.n);
+    for (size_t idx : b.indices) EXPECT_NE(idx, 3u);
+    EXPECT_EQ(b.images.size(), static_cast<size_t>(b.n) * 3 * 20 * 24);
+  }
+  EXPECT_EQ(images, 19u);
+  EXPECT_EQ(loader.stats().skipped, 1u);
+  ASSERT_EQ(loader.skipped_messages().size(), 1u);
+}
+
+TEST(SegmentationLoader, MasksBinaryAndWorkerIndependent) {
+  test::TempDir dir;
+  write_segmentation_phantoms(dir.str(), 3, 6, 40, 8);
+  SegmentationDataset ds = open_segmentation_dataset(dir.str());
+  ImagePipeline p = small_pipeline(3, true);
+  p.interpolation = Interpolation::linear;
+  auto source = std::make_shared<SegmentationSource>(ds.samples, p);
+  auto order = oversample_positive(ds.samples, 2);
+  LoaderOptions o;
+  o.batch_size = 5;
+  o.seed = 77;
+  o.workers = 1;
+  auto one = run_epochs(source, o, 2, order);
+  o.workers = 3;
+  auto three = run_epochs(source, o, 2, order);
+  expect_same_batches(one, three);
+  size_t total = 0;
+  bool any_tumour = false;
+  for (const Batch& b : one) {
+    ASSERT_EQ(b.masks.size(), static_cast<size_t>(b.n) * 20 * 24);
+    for (float m : b.masks) ASSERT_TRUE(m == 0.0f || m == 1.0f);
+    any_tumour |= std::find(b.masks.begin(), b.masks.end(), 1.0f) != b.masks.end();
+    for (int64_t l : b.labels) EXPECT_EQ(l, -1);
+    total += static_cast<size_t>(b.n);
+  }
+  EXPECT_TRUE(any_tumour);
+  EXPECT_EQ(total, 2 * order.size());
+  EXPECT_GT(order.size(), ds.samples.size());
+}
+
+TEST(Loader, RejectsBadOptions) {
+  auto source = std::make_shared<ClassificationSource>(std::vector<ClassificationSample>{}, ImagePipeline{});
+  LoaderOptions o;
+  o.batch_size = 0;
+  EXPECT_THROW(Loader(source, o), Error);
+  o.batch_size = 1;
+  EXPECT_THROW(Loader(source, o, {3}), Error);
+  ImagePipeline bad;
+  bad.channels = 2;
+  EXPECT_THROW(ClassificationSource({}, bad), Error);
+}
+
+}  // namespace
+}  // namespace glia::io
