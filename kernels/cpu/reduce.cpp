@@ -28,16 +28,25 @@ double chunk_sum(const T* x, int64_t n) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-// Sum of a contiguous row: chunk sums added in chunk order. `parallel` only decides who
-// computes the chunk sums.
+// Sum of a contiguous row: chunk sums added in chunk order, starting from 0.
 template <class T>
-double row_sum(const T* x, int64_t n, bool parallel) {
+double row_sum(const T* x, int64_t n) {
+  double total = 0;
+  for (int64_t begin = 0; begin < n; begin += kSumChunk)
+    total += chunk_sum(x + begin, n - begin < kSumChunk ? n - begin : kSumChunk);
+  return total;
+}
+
+// The same sum with threads computing the chunk sums; the additions are the same ones in
+// the same order, so the result is bit-identical to row_sum.
+template <class T>
+double row_sum_threaded(const T* x, int64_t n) {
   const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<double> partial(static_cast<size_t>(chunks));
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = c * kSumChunk;
-    partial[c] = chunk_sum(x + begin, (n - begin) < kSumChunk ? n - begin : kSumChunk);
+    partial[c] = chunk_sum(x + begin, n - begin < kSumChunk ? n - begin : kSumChunk);
   }
   double total = 0;
   for (double s : partial) total += s;
@@ -57,11 +66,11 @@ void sum_kernel(const ReduceParams& p, bool mean) {
   }
   if (inner == 1) {
     // Few long rows: threads share each row's chunks; many rows: threads share rows.
-    if (outer < 8) {
-      for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<T>(row_sum(x + o * R, R, big) * scale);
+    if (outer < 8 && big) {
+      for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<T>(row_sum_threaded(x + o * R, R) * scale);
     } else {
 #pragma omp parallel for schedule(static) if (big)
-      for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<T>(row_sum(x + o * R, R, false) * scale);
+      for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<T>(row_sum(x + o * R, R) * scale);
     }
     return;
   }

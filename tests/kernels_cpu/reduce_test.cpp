@@ -118,6 +118,20 @@ TYPED_TEST(ReduceTest, BitIdenticalForOneTwoAndThreeThreads) {
   omp_set_num_threads(saved);
 }
 
+// A long row sums to the same bits whether it is reduced alone (threads share its chunks)
+// or as one of many rows (one thread per row).
+TYPED_TEST(ReduceTest, LongRowSumDoesNotDependOnHowManyRowsAreReduced) {
+  using T = TypeParam;
+  const int64_t R = 40001;
+  const auto x = test::random_vector<T>(static_cast<size_t>(9 * R), 77);
+  const auto all_rows = run_reduce<T>(ReduceOp::sum, Shape{9, R, 1}, x, nullptr);
+  for (int64_t o : {0, 8}) {
+    const std::vector<T> row(x.begin() + o * R, x.begin() + (o + 1) * R);
+    const T alone = run_reduce<T>(ReduceOp::sum, Shape{1, R, 1}, row, nullptr)[0];
+    EXPECT_EQ(0, std::memcmp(&alone, &all_rows[o], sizeof(T))) << "row " << o;
+  }
+}
+
 TYPED_TEST(ReduceTest, FirstOccurrenceWinsTiesAndNaNPropagates) {
   using T = TypeParam;
   const T nan = std::numeric_limits<T>::quiet_NaN();
