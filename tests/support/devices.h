@@ -1,0 +1,56 @@
+// Devices a parameterised test runs on: cpu always, sim when built, cuda when a GPU is
+// present. GLIA_TEST_DEVICES=cpu,sim overrides the list (unknown names are an error;
+// names of devices this build cannot run are dropped with a note on stderr).
+//
+//   INSTANTIATE_TEST_SUITE_P(Devices, MyTest, ::testing::ValuesIn(glia::test::devices()),
+//                            glia::test::device_param_name);
+//   GLIA_REQUIRE_KERNEL(kernels::binary_kernel, GetParam());  // GTEST_SKIP when missing
+#pragma once
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/device.h"
+#include "kernels/registry.h"
+
+namespace glia::test {
+
+inline std::vector<Device> devices() {
+  std::vector<Device> out;
+  const char* env = std::getenv("GLIA_TEST_DEVICES");
+  if (env != nullptr && *env != '\0') {
+    std::stringstream list(env);
+    std::string name;
+    while (std::getline(list, name, ',')) {
+      if (name.empty()) continue;
+      const Device d = parse_device(name);
+      if (device_available(d)) {
+        out.push_back(d);
+      } else {
+        std::cerr << "GLIA_TEST_DEVICES: device '" << name << "' is not available in this build/machine; skipped\n";
+      }
+    }
+    return out;
+  }
+  for (Device d : {Device::cpu, Device::sim, Device::cuda}) {
+    if (device_available(d)) out.push_back(d);
+  }
+  return out;
+}
+
+inline std::string device_param_name(const ::testing::TestParamInfo<Device>& info) {
+  return device_name(info.param);
+}
+
+}  // namespace glia::test
+
+// Skips the current test (visibly, naming the kernel) when `device` has no kernel in `slot`.
+#define GLIA_REQUIRE_KERNEL(slot, device)                                                               \
+  do {                                                                                                \
+    if (!(slot).has(::glia::hand_backend(device)))                                                   \
+      GTEST_SKIP() << "no " << ::glia::device_name(device) << " kernel for '" << (slot).name() << "' yet"; \
+  } while (0)
