@@ -1,0 +1,368 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+#include "kernels/error.h"
+#include "tensor/autograd.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+#include "train/trainer_checkpoint.h"
+
+namespace glia {
+namespace {
+
+double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+std::string layer_of(const std::string& parameter) {
+  const auto dot = parameter.rfind('.');
+  return dot == std::string::npos ? std::string("(top level)") : parameter.substr(0, dot);
+}
+
+// First non-finite value of a float tensor, as "NaN" / "+inf" / "-inf"; empty when all finite.
+std::string first_non_finite(const Tensor& t) {
+  Tensor host = t;
+  if (!host_addressable(t.device()) || !t.is_contiguous() || t.dtype() != DType::f32)
+    host = t.to(Device::cpu).to(DType::f32).contiguous();
+  const float* p = host.data<float>();
+  const int64_t n = host.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p[i])) return std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "+inf" : "-inf");
+  }
+  return "";
+}
+
+std::string fmt(double v, int precision = 4) {
+  std::ostringstream s;
+  s << std::setprecision(precision) << v;
+  return s.str();
+}
+
+}  // namespace
+
+double metric_value(const Metrics& metrics, const std::string& name) {
+  for (const auto& m : metrics)
+    if (m.first == name) return m.second;
+  std::string have;
+  for (const auto& m : metrics) have += (have.empty() ? "" : ", ") + m.first;
+  GLIA_FAIL("metric '" << name << "' was not computed (have: " << have << ")");
+}
+
+std::string history_csv_header(const std::string& metric_name) {
+  return "epoch,lr,loss," + metric_name + ",val_loss,val_" + metric_name + ",seconds,images_per_second";
+}
+
+std::string history_csv_row(const HistoryRow& r) {
+  std::ostringstream s;
+  s << std::setprecision(9) << r.epoch << ',' << r.lr << ',' << r.loss << ',' << r.metric << ',' << r.val_loss << ','
+    << r.val_metric << ',' << std::setprecision(5) << r.seconds << ',' << r.images_per_second;
+  return s.str();
+}
+
+Tensor batch_images(const TrainBatch& batch, Device device) {
+  const size_t expected = static_cast<size_t>(batch.n) * batch.c * batch.h * batch.w;
+  GLIA_CHECK(batch.n > 0 && batch.images.size() == expected,
+             "batch of " << batch.n << "x" << batch.c << "x" << batch.h << "x" << batch.w << " has "
+                         << batch.images.size() << " image values, expected " << expected);
+  return from_vector(batch.images, {batch.n, batch.c, batch.h, batch.w}, device);
+}
+
+Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, TrainerOptions options)
+    : model_(model),
+      optimizer_(optimizer),
+      task_(task),
+      options_([&] {
+        TrainerOptions o = std::move(options);
+        if (o.monitor_task_metric) {
+          o.plateau.monitor.name = o.early.monitor.name = "val_" + task.metric_name();
+          o.plateau.monitor.mode = o.early.monitor.mode = MonitorMode::max;
+        }
+        GLIA_CHECK(o.epochs >= 0, "trainer: epochs " << o.epochs << " must be >= 0");
+        return o;
+      }()),
+      plateau_(options_.plateau),
+      early_(options_.early) {}
+
+void Trainer::emit(ProgressEvent event) const {
+  if (callback_) callback_(event);
+}
+
+void Trainer::check_gradients(int epoch, size_t batch) const {
+  for (const auto& [name, param] : optimizer_.params()) {
+    const Tensor grad = param.grad();
+    if (!grad.defined()) continue;
+    const std::string bad = first_non_finite(grad);
+    GLIA_CHECK(bad.empty(), "training stopped: the gradient of parameter '"
+                                << name << "' (layer " << layer_of(name) << ", shape " << shape_str(param.sizes())
+                                << ") has a " << bad << " value at epoch " << epoch << ", batch " << batch
+                                << "; lower the learning rate or check the input data");
+  }
+}
+
+double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
+  model_.train(true);
+  task_.reset();
+  train.start_epoch(static_cast<uint64_t>(epoch_));
+  size_t batches = train.batches_per_epoch();
+  if (options_.max_batches > 0 && options_.max_batches < batches) batches = options_.max_batches;
+  const double start = now_seconds();
+  double loss_sum = 0;
+  size_t images = 0, done = 0;
+  TrainBatch batch;
+  while (done < batches && train.next(batch)) {
+    task_.check_batch(batch);
+    optimizer_.zero_grad();
+    const Tensor x = batch_images(batch, options_.device);
+    const Tensor output = model_(x);
+    const Tensor loss = task_.loss(output, batch, options_.device);
+    const double loss_value = loss.item<double>();
+    GLIA_CHECK(std::isfinite(loss_value), "training stopped: the " << task_.name() << " loss is " << loss_value
+                                                                    << " at epoch " << row.epoch << ", batch "
+                                                                    << done + 1 << " (" << batch.n << " images)");
+    loss.backward();
+    if (options_.check_gradients) check_gradients(row.epoch, done + 1);
+    optimizer_.step();
+    {
+      NoGradGuard no_grad;
+      task_.add(output.detach(), batch);
+    }
+    loss_sum += loss_value * batch.n;
+    images += static_cast<size_t>(batch.n);
+    ++done;
+
+    ProgressEvent e;
+    e.kind = ProgressEvent::Kind::batch_end;
+    e.epoch = row.epoch;
+    e.epochs = options_.epochs;
+    e.batch = done;
+    e.batches = batches;
+    e.loss = loss_sum / static_cast<double>(images);
+    e.metric = task_.metric();
+    const double elapsed = now_seconds() - start;
+    e.images_per_second = elapsed > 0 ? images / elapsed : 0;
+    e.eta_seconds = elapsed / done * static_cast<double>(batches - done);
+    e.lr = optimizer_.lr();
+    emit(e);
+  }
+  GLIA_CHECK(images > 0, "training: the training data gave no batch in epoch " << row.epoch);
+  const double seconds = now_seconds() - start;
+  row.loss = loss_sum / static_cast<double>(images);
+  row.metric = task_.metric();
+  row.images_per_second = seconds > 0 ? images / seconds : 0;
+  return seconds;
+}
+
+Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
+  NoGradGuard no_grad;
+  const bool was_training = model_.training_flag();
+  model_.eval();
+  task_.reset();
+  data.start_epoch(0);
+  double loss_sum = 0;
+  size_t images = 0;
+  TrainBatch batch;
+  while (data.next(batch)) {
+    task_.check_batch(batch);
+    const Tensor output = model_(batch_images(batch, options_.device));
+    loss_sum += task_.loss(output, batch, options_.device).item<double>() * batch.n;
+    images += static_cast<size_t>(batch.n);
+    task_.add(output, batch);
+    if (hook) hook(batch, host_addressable(output.device()) ? output : output.to(Device::cpu));
+  }
+  model_.train(was_training);
+  GLIA_CHECK(images > 0, "evaluation: the data gave no batch");
+  Metrics out{{"loss", loss_sum / static_cast<double>(images)}};
+  for (auto& m : task_.metrics()) out.push_back(m);
+  return out;
+}
+
+FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
+  FitResult result;
+  stop_requested_ = false;
+  const std::string order_key = train.order_key();
+  if (resumed_)
+    GLIA_CHECK(resumed_order_key_ == order_key,
+               "resume: the checkpoint was written with data order '" << resumed_order_key_
+                                                                      << "' but this run's data order is '"
+                                                                      << order_key << "' (use the same --seed and data)");
+  const std::string monitored = "val_" + task_.metric_name();
+  while (epoch_ < options_.epochs) {
+    HistoryRow row;
+    row.epoch = epoch_ + 1;
+    row.lr = optimizer_.lr();
+    ProgressEvent begin;
+    begin.kind = ProgressEvent::Kind::epoch_begin;
+    begin.epoch = row.epoch;
+    begin.epochs = options_.epochs;
+    begin.batches = train.batches_per_epoch();
+    begin.lr = row.lr;
+    emit(begin);
+
+    const double start = now_seconds();
+    train_epoch(train, row);
+    row.val_loss = row.val_metric = std::numeric_limits<double>::quiet_NaN();
+    std::string notes;
+    bool stop = false, best = false;
+    if (validation) {
+      const Metrics m = evaluate(*validation);
+      row.val_loss = metric_value(m, "loss");
+      row.val_metric = metric_value(m, task_.metric_name());
+      GLIA_CHECK(std::isfinite(row.val_loss), "training stopped: validation loss is " << row.val_loss << " at epoch "
+                                                                                        << row.epoch);
+      if (options_.early_stopping || options_.restore_best_weights) {
+        stop = early_.step(row.val_metric, epoch_) && options_.early_stopping;
+        best = early_.improved_last_step();
+        if (best) notes += monitored + " improved to " + fmt(row.val_metric) + "; ";
+      }
+      if (options_.reduce_lr_on_plateau) {
+        const double lr = plateau_.step(row.val_metric, optimizer_.lr());
+        if (lr != optimizer_.lr()) {
+          notes += "lr " + fmt(optimizer_.lr()) + " -> " + fmt(lr) + "; ";
+          optimizer_.set_lr(lr);
+        }
+      }
+    }
+    row.seconds = now_seconds() - start;
+    history_.push_back(row);
+    ++epoch_;
+    if (best && options_.restore_best_weights) {
+      best_state_.clear();
+      for (const auto& [name, t] : model_.state_dict()) best_state_.emplace_back(name, t.detach().clone());
+    }
+    if (!options_.checkpoint_dir.empty()) save_checkpoints(order_key, best);
+
+    ProgressEvent end;
+    end.kind = ProgressEvent::Kind::epoch_end;
+    end.epoch = row.epoch;
+    end.epochs = options_.epochs;
+    end.row = &history_.back();
+    end.lr = optimizer_.lr();
+    if (stop) notes += "early stopping: no improvement of " + monitored + " for " +
+                       std::to_string(options_.early.patience) + " epochs; ";
+    end.message = notes.empty() ? notes : notes.substr(0, notes.size() - 2);
+    emit(end);
+    if (stop) {
+      result.stopped_early = true;
+      break;
+    }
+    if (stop_requested_) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  result.epochs_run = epoch_;
+  result.best_epoch = early_.best_epoch() + 1;
+  result.best_metric = early_.best();
+  if (!result.interrupted && options_.restore_best_weights && !best_state_.empty()) {
+    NoGradGuard no_grad;
+    const auto current = model_.state_dict();
+    for (size_t i = 0; i < current.size(); ++i) current[i].second.copy_(best_state_[i].second);
+    ProgressEvent e;
+    e.message = "restored the weights of epoch " + std::to_string(result.best_epoch) + " (" + monitored + " " +
+                fmt(result.best_metric) + ")";
+    emit(e);
+  }
+  return result;
+}
+
+Json Trainer::state_json(const std::string& order_key) const {
+  Json s = Json::object();
+  s["epoch"] = Json(epoch_);
+  s["lr"] = Json(optimizer_.lr());
+  s["data_order"] = Json(order_key);
+  s["plateau"] = plateau_.state();
+  s["early_stopping"] = early_.state();
+  const GeneratorState rng = default_generator().state();
+  // uint64 as strings: JSON numbers are doubles and would round them.
+  s["rng_seed"] = Json(std::to_string(rng.seed));
+  s["rng_offset"] = Json(std::to_string(rng.offset));
+  Json rows = Json::array();
+  for (const auto& r : history_) {
+    Json row = Json::array();
+    for (double v : {static_cast<double>(r.epoch), r.lr, r.loss, r.metric, r.val_loss, r.val_metric, r.seconds,
+                     r.images_per_second})
+      row.push_back(std::isfinite(v) ? Json(v) : Json());
+    rows.push_back(row);
+  }
+  s["history"] = rows;
+  s["task"] = Json(task_.name());
+  return s;
+}
+
+void Trainer::save_checkpoints(const std::string& order_key, bool best) {
+  TrainerCheckpoint ck;
+  ck.model_name = options_.model_name;
+  ck.model = model_.state_dict();
+  ck.optimizer = optimizer_.state_tensors();
+  ck.optimizer_json = optimizer_.state_json();
+  ck.best = best_state_;
+  ck.trainer = state_json(order_key);
+  write_trainer_checkpoint(options_.checkpoint_dir + "/last.ckpt", ck);
+  if (best) {
+    TrainerCheckpoint b;
+    b.model_name = options_.model_name;
+    b.model = model_.state_dict();
+    b.trainer = ck.trainer;
+    write_trainer_checkpoint(options_.checkpoint_dir + "/best.ckpt", b);
+  }
+}
+
+void Trainer::resume(const std::string& data_order_key) {
+  GLIA_CHECK(!options_.checkpoint_dir.empty(), "resume: no checkpoint directory was given");
+  const std::string path = options_.checkpoint_dir + "/last.ckpt";
+  LoadedTrainerCheckpoint ck = read_trainer_checkpoint(path);
+  GLIA_CHECK(ck.model_name == options_.model_name, "resume: checkpoint " << path << " holds model '" << ck.model_name
+                                                                         << "', not '" << options_.model_name << "'");
+  load_module_state(model_, ck.model, path);
+  optimizer_.load_state(ck.optimizer, ck.optimizer_json);
+  const Json& s = ck.trainer;
+  GLIA_CHECK(s.at("task").as_string() == task_.name(),
+             "resume: checkpoint " << path << " is from a " << s.at("task").as_string() << " run");
+  epoch_ = static_cast<int>(s.at("epoch").as_integer());
+  optimizer_.set_lr(s.at("lr").as_number());
+  plateau_.load_state(s.at("plateau"));
+  early_.load_state(s.at("early_stopping"));
+  GeneratorState rng;
+  rng.seed = std::stoull(s.at("rng_seed").as_string());
+  rng.offset = std::stoull(s.at("rng_offset").as_string());
+  default_generator().set_state(rng);
+  history_.clear();
+  for (const auto& item : s.at("history").items()) {
+    GLIA_CHECK(item.is_array() && item.size() == 8, "resume: checkpoint " << path << " has a malformed history row");
+    auto v = [&](size_t i) {
+      return item[i].is_number() ? item[i].as_number() : std::numeric_limits<double>::quiet_NaN();
+    };
+    HistoryRow r;
+    r.epoch = static_cast<int>(v(0));
+    r.lr = v(1);
+    r.loss = v(2);
+    r.metric = v(3);
+    r.val_loss = v(4);
+    r.val_metric = v(5);
+    r.seconds = v(6);
+    r.images_per_second = v(7);
+    history_.push_back(r);
+  }
+  best_state_.clear();
+  const auto names = model_.state_dict();
+  if (!ck.best.empty()) {
+    for (const auto& [name, t] : names) {
+      auto it = ck.best.find(name);
+      GLIA_CHECK(it != ck.best.end(), "resume: checkpoint " << path << " lacks best weight '" << name << "'");
+      best_state_.emplace_back(name, it->second.to(t.device()).to(t.dtype()).contiguous());
+    }
+  }
+  resumed_order_key_ = s.at("data_order").as_string();
+  GLIA_CHECK(data_order_key.empty() || data_order_key == resumed_order_key_,
+             "resume: checkpoint data order '" << resumed_order_key_ << "' differs from '" << data_order_key << "'");
+  resumed_ = true;
+}
+
+}  // namespace glia

@@ -1,0 +1,143 @@
+// The training loop shared by both tasks (Keras fit() semantics): epochs of batches
+// (forward, loss, backward, gradient NaN/inf guard, optimizer step), validation each
+// epoch, ReduceLROnPlateau and EarlyStopping on the task's validation metric,
+// restore-best-weights, a history row per epoch, progress callbacks, and a checkpoint
+// (last + best) after every epoch from which `resume` continues bit-for-bit on the CPU.
+//
+// What differs between classification and segmentation (loss, metrics, what is
+// monitored) is a TrainTask: train/classification_trainer.h, train/segmentation_trainer.h.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/device.h"
+#include "layers/module.h"
+#include "tensor/json.h"
+#include "tensor/tensor.h"
+#include "train/batch_source.h"
+#include "train/callbacks.h"
+#include "train/optimizer.h"
+
+namespace glia {
+
+// Named scalar results of an evaluation, in a fixed order ("loss" first).
+using Metrics = std::vector<std::pair<std::string, double>>;
+double metric_value(const Metrics& metrics, const std::string& name);  // error naming it when absent
+
+class TrainTask {
+ public:
+  virtual ~TrainTask() = default;
+  virtual std::string name() const = 0;         // "classification" | "segmentation"
+  virtual std::string metric_name() const = 0;  // the monitored metric, e.g. "accuracy"
+  // Checks a batch fits the task (labels or masks present and in range).
+  virtual void check_batch(const TrainBatch& batch) const = 0;
+  // Scalar loss of the model output for the batch (targets built on `device`).
+  virtual Tensor loss(const Tensor& output, const TrainBatch& batch, Device device) const = 0;
+  // Metric accumulation over an epoch or an evaluation (host side, no autograd).
+  virtual void reset() = 0;
+  virtual void add(const Tensor& output, const TrainBatch& batch) = 0;
+  virtual double metric() const = 0;   // the value of metric_name() so far
+  virtual Metrics metrics() const = 0;  // every metric so far (without loss)
+};
+
+struct HistoryRow {
+  int epoch = 0;  // 1-based, as Keras prints it
+  double lr = 0;
+  double loss = 0, metric = 0;          // training, averaged over the epoch
+  double val_loss = 0, val_metric = 0;  // NaN when there is no validation source
+  double seconds = 0;                   // wall time of the epoch, validation included
+  double images_per_second = 0;         // training images / training time
+};
+std::string history_csv_header(const std::string& metric_name);
+std::string history_csv_row(const HistoryRow& row);
+
+struct ProgressEvent {
+  enum class Kind { epoch_begin, batch_end, epoch_end, message };
+  Kind kind = Kind::message;
+  int epoch = 0, epochs = 0;       // 1-based epoch
+  size_t batch = 0, batches = 0;   // batches done in this epoch / per epoch
+  double loss = 0, metric = 0;     // running averages of the epoch
+  double images_per_second = 0, eta_seconds = 0, lr = 0;
+  const HistoryRow* row = nullptr;  // epoch_end
+  std::string message;              // message, and epoch_end notes ("lr -> 3e-4", ...)
+};
+using ProgressCallback = std::function<void(const ProgressEvent&)>;
+
+struct TrainerOptions {
+  int epochs = 50;
+  Device device = Device::cpu;
+  // Both callbacks watch "val_<task metric>" (mode max) unless this is false; then the
+  // monitors in `plateau` and `early` are used as given.
+  bool monitor_task_metric = true;
+  bool reduce_lr_on_plateau = true;
+  ReduceLROnPlateau::Options plateau;  // Keras defaults; the paper's factor 0.3, patience 2
+  bool early_stopping = true;
+  EarlyStopping::Options early;
+  bool restore_best_weights = true;
+  std::string checkpoint_dir;  // empty: no checkpoints; else <dir>/last.ckpt, <dir>/best.ckpt
+  std::string model_name;      // recorded in checkpoints; a resume of another model is refused
+  bool check_gradients = true;  // the NaN/inf guard
+  size_t max_batches = 0;       // per epoch, 0: all (quick runs)
+};
+
+struct FitResult {
+  int epochs_run = 0;      // epochs completed in total (including those before a resume)
+  bool stopped_early = false;
+  bool interrupted = false;  // request_stop()
+  int best_epoch = 0;        // 1-based, 0 when no validation
+  double best_metric = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, TrainerOptions options);
+
+  void on_progress(ProgressCallback callback) { callback_ = std::move(callback); }
+
+  // Trains from the current state (epoch 0, or where resume() left it) to options.epochs.
+  FitResult fit(BatchSource& train, BatchSource* validation);
+  // Loss and metrics of the model on `data` in inference mode. `hook` sees every batch
+  // with the model output (host-addressable copy), e.g. for predictions or overlays.
+  using BatchHook = std::function<void(const TrainBatch& batch, const Tensor& output)>;
+  Metrics evaluate(BatchSource& data, const BatchHook& hook = {});
+
+  // Continues from <checkpoint_dir>/last.ckpt: model, optimizer, schedule, early
+  // stopping, best weights, RNG, epoch, history. Error when there is none or it belongs
+  // to another model or data order.
+  void resume(const std::string& data_order_key = "");
+  // Asks fit() to return after the current epoch (its checkpoint written), as if killed.
+  void request_stop() { stop_requested_ = true; }
+
+  const std::vector<HistoryRow>& history() const { return history_; }
+  int epoch() const { return epoch_; }  // epochs completed
+
+ private:
+  double train_epoch(BatchSource& train, HistoryRow& row);
+  void check_gradients(int epoch, size_t batch) const;
+  Json state_json(const std::string& order_key) const;
+  void save_checkpoints(const std::string& order_key, bool best);
+  void emit(ProgressEvent event) const;
+
+  nn::Module& model_;
+  Optimizer& optimizer_;
+  TrainTask& task_;
+  TrainerOptions options_;
+  ReduceLROnPlateau plateau_;
+  EarlyStopping early_;
+  ProgressCallback callback_;
+  std::vector<HistoryRow> history_;
+  std::vector<std::pair<std::string, Tensor>> best_state_;  // copies of the best weights
+  int epoch_ = 0;
+  std::string resumed_order_key_;
+  bool resumed_ = false;
+  std::atomic<bool> stop_requested_{false};
+};
+
+// Tensor [n, c, h, w] (f32, on `device`) of a batch's images.
+Tensor batch_images(const TrainBatch& batch, Device device);
+
+}  // namespace glia
