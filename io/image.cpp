@@ -143,31 +143,23 @@ double depth_scale(int depth) {
 }  // namespace
 
 cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& name, int channels,
-                     DecodedInfo* info_out) {
+                     DecodedInfo* info_out, int height, int width, Interpolation interpolation) {
   GLIA_CHECK(channels == 1 || channels == 3,
              name << ": can convert images to 1 or 3 channels, not " << channels);
   DecodedInfo info;
   cv::Mat raw = decode_raw(data, size, name, info);
-  cv::Mat scaled;
-  raw.convertTo(scaled, CV_32F, depth_scale(raw.depth()));
-  cv::Mat out;
-  int c = scaled.channels();
-  if (channels == 3) {
-    if (c == 1) cv::cvtColor(scaled, out, cv::COLOR_GRAY2RGB);
-    else if (c == 2) {  // gray + alpha: keep the gray plane
-      cv::Mat gray;
-      cv::extractChannel(scaled, gray, 0);
-      cv::cvtColor(gray, out, cv::COLOR_GRAY2RGB);
-    } else if (c == 3) cv::cvtColor(scaled, out, cv::COLOR_BGR2RGB);
-    else cv::cvtColor(scaled, out, cv::COLOR_BGRA2RGB);
-  } else {
-    if (c == 1) out = scaled;
-    else if (c == 2) cv::extractChannel(scaled, out, 0);
-    else if (c == 3) cv::cvtColor(scaled, out, cv::COLOR_BGR2GRAY);
-    else cv::cvtColor(scaled, out, cv::COLOR_BGRA2GRAY);
-  }
+  // Drop alpha first, in the native depth (cheap); then work in float.
+  if (raw.channels() == 2) cv::extractChannel(raw, raw, 0);
+  else if (raw.channels() == 4) cv::cvtColor(raw, raw, cv::COLOR_BGRA2BGR);
+  cv::Mat img;
+  raw.convertTo(img, CV_32F, depth_scale(raw.depth()));
+  if (channels == 1 && img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
+  // Resize before gray is replicated to 3 channels: a third of the work for gray files,
+  // and the same values (each channel is resized independently).
+  if (height > 0 && width > 0) img = resize_image(img, height, width, interpolation);
+  if (channels == 3) cv::cvtColor(img, img, img.channels() == 1 ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
   if (info_out) *info_out = info;
-  return out;
+  return img;
 }
 
 cv::Mat decode_mask(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info_out) {

@@ -24,8 +24,8 @@ void ClassificationSource::load(size_t index, Rng& rng, float* image, float*, in
   const ClassificationSample& s = samples_.at(index);
   const ImagePipeline& p = pipeline_;
   std::vector<uint8_t> bytes = read_file_bytes(s.path);
-  cv::Mat img = decode_image(bytes.data(), bytes.size(), s.path, p.channels);
-  img = resize_image(img, p.height, p.width, p.interpolation);
+  cv::Mat img = decode_image(bytes.data(), bytes.size(), s.path, p.channels, nullptr, p.height, p.width,
+                             p.interpolation);
   if (!p.augmentation.empty()) {
     AugmentPlan plan = p.augmentation.draw(rng, p.width, p.height);
     Augmentation::apply(plan, img, nullptr);
