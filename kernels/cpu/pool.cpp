@@ -11,6 +11,9 @@
 namespace glia::kernels::cpu {
 namespace {
 
+// Row-wise: for each output row, every kernel tap sweeps the row's valid output columns,
+// so the inner loop is branch-light and cache-friendly. Taps are visited in window order
+// (row-major), so ties keep the first maximum and a NaN anywhere wins, as in PyTorch.
 template <class T>
 void max_forward(const MaxPool2dParams& p) {
   const Pool2dShape& s = p.shape;
@@ -20,28 +23,32 @@ void max_forward(const MaxPool2dParams& p) {
 #pragma omp parallel for schedule(static) if (s.n * s.c * ho * wo * s.kh * s.kw > kParallelMin)
   for (int64_t plane = 0; plane < s.n * s.c; ++plane) {
     const T* xp = x + plane * H * W;
-    T* yp = y + plane * ho * wo;
-    int64_t* ip = p.indices + plane * ho * wo;
     for (int64_t oh = 0; oh < ho; ++oh) {
-      const int64_t h0 = std::max<int64_t>(oh * s.stride_h - s.pad_h, 0);
-      const int64_t h1 = std::min(oh * s.stride_h - s.pad_h + s.kh, H);
-      for (int64_t ow = 0; ow < wo; ++ow) {
-        const int64_t w0 = std::max<int64_t>(ow * s.stride_w - s.pad_w, 0);
-        const int64_t w1 = std::min(ow * s.stride_w - s.pad_w + s.kw, W);
-        T best = -INFINITY;
-        int64_t at = h0 * W + w0;
-        for (int64_t ih = h0; ih < h1; ++ih)
-          for (int64_t iw = w0; iw < w1; ++iw) {
-            T v = xp[ih * W + iw];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              at = ih * W + iw;
-              if (std::isnan(v)) goto done;
+      T* __restrict best = y + (plane * ho + oh) * wo;
+      int64_t* __restrict at = p.indices + (plane * ho + oh) * wo;
+      for (int64_t ow = 0; ow < wo; ++ow) best[ow] = T(-INFINITY);
+      // Placeholder index (the window's first in-image pixel) for all-minus-infinity windows.
+      const int64_t h_first = std::max<int64_t>(oh * s.stride_h - s.pad_h, 0);
+      for (int64_t ow = 0; ow < wo; ++ow) at[ow] = h_first * W + std::max<int64_t>(ow * s.stride_w - s.pad_w, 0);
+      for (int64_t ki = 0; ki < s.kh; ++ki) {
+        const int64_t ih = oh * s.stride_h - s.pad_h + ki;
+        if (ih < 0 || ih >= H) continue;
+        const T* row = xp + ih * W;
+        for (int64_t kj = 0; kj < s.kw; ++kj) {
+          const int64_t off = kj - s.pad_w;
+          // valid ow: 0 <= ow * stride + off < W
+          const int64_t lo = off >= 0 ? 0 : (-off + s.stride_w - 1) / s.stride_w;
+          const int64_t hi = std::min(wo, W - 1 - off < 0 ? 0 : (W - 1 - off) / s.stride_w + 1);
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            const int64_t iw = ow * s.stride_w + off;
+            const T v = row[iw];
+            // A NaN best stays (v > NaN is false) unless v is NaN too.
+            if (v > best[ow] || (v != v && best[ow] == best[ow])) {
+              best[ow] = v;
+              at[ow] = ih * W + iw;
             }
           }
-      done:
-        yp[oh * wo + ow] = best;
-        ip[oh * wo + ow] = at;
+        }
       }
     }
   }
