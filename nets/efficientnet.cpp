@@ -1,0 +1,142 @@
+#include "nets/efficientnet.h"
+
+#include <cmath>
+
+#include "tensor/autograd.h"
+#include "tensor/ops.h"
+
+namespace glia::nets {
+namespace {
+
+struct StageSpec {
+  double expand;
+  int64_t kernel, stride, in, out, layers;
+};
+// EfficientNet-B0's stages (paper Table 1, torchvision _efficientnet_conf).
+const StageSpec kStages[] = {
+    {1, 3, 1, 32, 16, 1},  {6, 3, 2, 16, 24, 2},   {6, 5, 2, 24, 40, 2},   {6, 3, 2, 40, 80, 3},
+    {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4}, {6, 3, 1, 192, 320, 1},
+};
+
+// torchvision's initialisation: conv kaiming_normal(fan_out), zero conv biases, BN
+// ones/zeros, Linear uniform ±1/sqrt(out_features) with zero bias.
+void init_like_torchvision(nn::Module& model, Generator* gen) {
+  NoGradGuard no_grad;  // in-place writes to parameters
+  for (auto& nm : model.named_modules()) {
+    if (auto* conv = dynamic_cast<nn::Conv2d*>(nm.second)) {
+      const Shape& s = conv->weight.sizes();
+      const double fan_out = static_cast<double>(s[0] * s[2] * s[3]);
+      conv->weight.copy_(normal(s, 0, std::sqrt(2.0 / fan_out), DType::f32, Device::cpu, gen));
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* lin = dynamic_cast<nn::Linear*>(nm.second)) {
+      const double r = 1.0 / std::sqrt(static_cast<double>(lin->out_features));
+      lin->weight.copy_(uniform(lin->weight.sizes(), -r, r, DType::f32, Device::cpu, gen));
+      if (lin->bias.defined()) lin->bias.zero_();
+    }
+  }
+}
+
+}  // namespace
+
+EfficientNetConfig efficientnet_config(const std::string& variant, int64_t num_classes) {
+  std::string v = variant;
+  if (v.rfind("efficientnet_", 0) == 0) v = v.substr(13);
+  struct Row {
+    const char* name;
+    double width, depth;
+    int64_t resolution;
+    double dropout;
+  };
+  static const Row rows[] = {
+      {"b0", 1.0, 1.0, 224, 0.2}, {"b1", 1.0, 1.1, 240, 0.2}, {"b2", 1.1, 1.2, 288, 0.3},
+      {"b3", 1.2, 1.4, 300, 0.3}, {"b4", 1.4, 1.8, 380, 0.4}, {"b5", 1.6, 2.2, 456, 0.4},
+      {"b6", 1.8, 2.6, 528, 0.5}, {"b7", 2.0, 3.1, 600, 0.5},
+  };
+  for (const Row& r : rows) {
+    if (v != r.name) continue;
+    EfficientNetConfig c;
+    c.name = std::string("efficientnet_") + r.name;
+    c.width_mult = r.width;
+    c.depth_mult = r.depth;
+    c.resolution = r.resolution;
+    c.dropout = r.dropout;
+    c.num_classes = num_classes;
+    if (v >= "b5") c.norm = nn::NormOptions{1e-3, 0.01};
+    return c;
+  }
+  GLIA_FAIL("efficientnet: unknown variant '" << variant << "' (known: b0, b1, ..., b7)");
+}
+
+EfficientNetConfig paper_classifier_config(int64_t num_classes) {
+  EfficientNetConfig c = efficientnet_config("b1", num_classes);
+  c.name = "efficientnet_b1_classifier";
+  c.hidden = 512;
+  c.dropout = 0.4;
+  return c;
+}
+
+EfficientNet::EfficientNet(const EfficientNetConfig& c, Generator* gen) : Module("EfficientNet"), config_(c) {
+  GLIA_CHECK(c.num_classes > 0, "EfficientNet: num_classes must be positive, got " << c.num_classes);
+  auto width = [&](int64_t ch) { return nn::make_divisible(static_cast<double>(ch) * c.width_mult); };
+  auto depth = [&](int64_t n) { return static_cast<int64_t>(std::ceil(static_cast<double>(n) * c.depth_mult)); };
+
+  auto features = std::make_shared<nn::Sequential>();
+  features->add(nn::conv_bn_act(3, width(kStages[0].in), 3, 2, 1, nn::ActivationKind::silu, c.norm, gen));
+  int64_t total_blocks = 0;
+  for (const StageSpec& s : kStages) total_blocks += depth(s.layers);
+  int64_t block_id = 0;
+  for (const StageSpec& s : kStages) {
+    auto stage = std::make_shared<nn::Sequential>();
+    for (int64_t i = 0; i < depth(s.layers); ++i) {
+      nn::MBConvOptions o;
+      o.in_channels = i == 0 ? width(s.in) : width(s.out);
+      o.out_channels = width(s.out);
+      o.expand_ratio = s.expand;
+      o.kernel = s.kernel;
+      o.stride = i == 0 ? s.stride : 1;
+      o.stochastic_depth_prob = c.stochastic_depth_prob * static_cast<double>(block_id) / static_cast<double>(total_blocks);
+      o.norm = c.norm;
+      stage->add(std::make_shared<nn::MBConv>(o, gen));
+      ++block_id;
+    }
+    features->add(stage);
+  }
+  const int64_t last_in = width(kStages[6].out);
+  last_channels_ = 4 * last_in;
+  features->add(nn::conv_bn_act(last_in, last_channels_, 1, 1, 1, nn::ActivationKind::silu, c.norm, gen));
+  features_ = register_module("features", features);
+  register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(1, 1));
+
+  auto head = std::make_shared<nn::Sequential>();
+  if (c.hidden > 0) {
+    head->add(std::make_shared<nn::Linear>(last_channels_, c.hidden, true, gen));
+    head->add(std::make_shared<nn::Activation>(nn::ActivationKind::relu));
+    head->add(std::make_shared<nn::Dropout>(c.dropout, gen));
+    head->add(std::make_shared<nn::Linear>(c.hidden, c.num_classes, true, gen));
+  } else {
+    head->add(std::make_shared<nn::Dropout>(c.dropout, gen));
+    head->add(std::make_shared<nn::Linear>(last_channels_, c.num_classes, true, gen));
+  }
+  classifier_ = register_module("classifier", head);
+  init_like_torchvision(*this, gen);
+}
+
+Tensor EfficientNet::forward_features(const Tensor& x) {
+  GLIA_CHECK(x.dim() == 4 && x.size(1) == 3,
+             config_.name << ": input must be [N, 3, H, W], got " << shape_str(x.sizes()));
+  return (*child("avgpool"))((*features_)(x)).flatten(1);
+}
+
+Tensor EfficientNet::forward(const Tensor& x) { return (*classifier_)(forward_features(x)); }
+
+std::shared_ptr<EfficientNet> efficientnet(const std::string& variant, int64_t num_classes, Generator* gen) {
+  return std::make_shared<EfficientNet>(efficientnet_config(variant, num_classes), gen);
+}
+
+std::shared_ptr<EfficientNet> paper_classifier(int64_t num_classes, bool freeze_base, Generator* gen) {
+  auto m = std::make_shared<EfficientNet>(paper_classifier_config(num_classes), gen);
+  if (freeze_base) m->freeze_base(true);
+  return m;
+}
+
+}  // namespace glia::nets

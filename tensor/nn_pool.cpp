@@ -1,0 +1,105 @@
+// Pooling, composed from differentiable views and ops: a k x k window is k*k strided
+// slices of the (padded) input, reduced with maximum / add. Backward comes from autograd:
+// maximum sends the gradient to its first operand on ties, so max pooling's gradient
+// goes to the first maximum of the window in row-major order, as PyTorch's does.
+#include <cmath>
+#include <limits>
+
+#include "tensor/nn_ops.h"
+#include "tensor/ops.h"
+
+namespace glia {
+namespace {
+
+void check_pool_input(const char* op, const Tensor& x) {
+  GLIA_CHECK(x.defined(), op << ": input is undefined");
+  GLIA_CHECK(x.dim() == 4, op << ": input must be [N, C, H, W], got " << shape_str(x.sizes()));
+  GLIA_CHECK(is_floating(x.dtype()), op << ": input dtype " << dtype_name(x.dtype()) << " is not floating point");
+}
+
+int64_t pooled_size(const char* op, int64_t in, int64_t kernel, int64_t stride, int64_t padding, const Tensor& x) {
+  GLIA_CHECK(kernel >= 1 && stride >= 1 && padding >= 0,
+             op << ": kernel " << kernel << ", stride " << stride << ", padding " << padding
+                << " (kernel and stride must be >= 1, padding >= 0)");
+  GLIA_CHECK(2 * padding <= kernel, op << ": padding " << padding << " must be at most half the kernel " << kernel);
+  GLIA_CHECK(in + 2 * padding >= kernel, op << ": kernel " << kernel << " larger than the padded input "
+                                            << shape_str(x.sizes()) << " with padding " << padding);
+  return (in + 2 * padding - kernel) / stride + 1;
+}
+
+// x padded by `p` on every side of H and W with `value` (constant, outside the graph).
+Tensor pad2d(const Tensor& x, int64_t p, double value) {
+  if (p == 0) return x;
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  Tensor side = full({n, c, h, p}, value, x.dtype(), x.device());
+  Tensor mid = concat({side, x, side}, 3);
+  Tensor cap = full({n, c, p, w + 2 * p}, value, x.dtype(), x.device());
+  return concat({cap, mid, cap}, 2);
+}
+
+// The (i, j) tap of every window: xp[:, :, i + s*oh, j + s*ow].
+Tensor window_tap(const Tensor& xp, int64_t i, int64_t j, int64_t stride, int64_t oh, int64_t ow) {
+  return xp.slice(2, i, i + stride * (oh - 1) + 1, stride).slice(3, j, j + stride * (ow - 1) + 1, stride);
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  const char* op = "max_pool2d";
+  check_pool_input(op, x);
+  const int64_t oh = pooled_size(op, x.size(2), kernel, stride, padding, x);
+  const int64_t ow = pooled_size(op, x.size(3), kernel, stride, padding, x);
+  Tensor xp = pad2d(x, padding, -std::numeric_limits<double>::infinity());
+  Tensor out;
+  for (int64_t i = 0; i < kernel; ++i)
+    for (int64_t j = 0; j < kernel; ++j) {
+      Tensor tap = window_tap(xp, i, j, stride, oh, ow);
+      out = out.defined() ? maximum(out, tap) : tap.contiguous();
+    }
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding, bool count_include_pad) {
+  const char* op = "avg_pool2d";
+  check_pool_input(op, x);
+  const int64_t oh = pooled_size(op, x.size(2), kernel, stride, padding, x);
+  const int64_t ow = pooled_size(op, x.size(3), kernel, stride, padding, x);
+  Tensor xp = pad2d(x, padding, 0);
+  Tensor total;
+  for (int64_t i = 0; i < kernel; ++i)
+    for (int64_t j = 0; j < kernel; ++j) {
+      Tensor tap = window_tap(xp, i, j, stride, oh, ow);
+      total = total.defined() ? add(total, tap) : tap.contiguous();
+    }
+  if (count_include_pad || padding == 0) return total * (1.0 / static_cast<double>(kernel * kernel));
+  // Divide each window by the number of real (unpadded) elements in it.
+  Tensor ones_in = ones({1, 1, x.size(2), x.size(3)}, x.dtype(), x.device());
+  Tensor count = avg_pool2d(ones_in, kernel, stride, padding, true) * static_cast<double>(kernel * kernel);
+  return total / count;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+  const char* op = "adaptive_avg_pool2d";
+  check_pool_input(op, x);
+  GLIA_CHECK(out_h >= 1 && out_w >= 1, op << ": output size " << out_h << "x" << out_w << " must be positive");
+  const int64_t h = x.size(2), w = x.size(3);
+  if (out_h == 1 && out_w == 1) return mean(x, {2, 3}, true);
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < out_h; ++i) {
+    const int64_t h0 = (i * h) / out_h, h1 = ((i + 1) * h + out_h - 1) / out_h;
+    std::vector<Tensor> cells;
+    for (int64_t j = 0; j < out_w; ++j) {
+      const int64_t w0 = (j * w) / out_w, w1 = ((j + 1) * w + out_w - 1) / out_w;
+      cells.push_back(mean(x.slice(2, h0, h1).slice(3, w0, w1), {2, 3}, true));
+    }
+    rows.push_back(concat(cells, 3));
+  }
+  return concat(rows, 2);
+}
+
+Tensor global_avg_pool2d(const Tensor& x) {
+  check_pool_input("global_avg_pool2d", x);
+  return mean(x, {2, 3}, true);
+}
+
+}  // namespace glia

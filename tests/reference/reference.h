@@ -1,0 +1,74 @@
+// Shared by the reference tests: where the PyTorch references are, loading them into a
+// glia model, and tolerant comparisons that report the worst element.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "layers/state_dict.h"
+
+namespace glia::test {
+
+// The references written by tools/make_refs.py: $GLIA_REFS_DIR (set by ctest, which
+// generates them in the fixture test reference.generate) or build/refs.
+inline std::string refs_path(const std::string& model) {
+  const char* dir = std::getenv("GLIA_REFS_DIR");
+  return std::string(dir != nullptr ? dir : "refs") + "/" + model + ".safetensors";
+}
+
+// Fails (never skips) when the file is absent: CI must run these.
+inline std::map<std::string, Tensor> load_refs(const std::string& model) {
+  const std::string path = refs_path(model);
+  if (!std::filesystem::exists(path))
+    ADD_FAILURE() << "reference file " << path
+                  << " is missing: run `ctest -L reference` (it generates them) or "
+                     "`/usr/bin/python3 tools/make_refs.py --out <dir>` and set GLIA_REFS_DIR=<dir>";
+  return nn::read_tensors(path);
+}
+
+// The entries named "<prefix><name>", with the prefix stripped.
+inline std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& refs, const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& r : refs)
+    if (r.first.rfind(prefix, 0) == 0) out.emplace(r.first.substr(prefix.size()), r.second);
+  return out;
+}
+
+// The model's weights and buffers from refs ("param.*" and "buffer.*").
+inline std::map<std::string, Tensor> initial_state(const std::map<std::string, Tensor>& refs) {
+  auto state = with_prefix(refs, "param.");
+  for (auto& b : with_prefix(refs, "buffer.")) state.emplace(b.first, b.second);
+  return state;
+}
+
+// |a - b| <= rtol * (|b| + max|b|) elementwise: relative to each value, with a floor at
+// the tensor's scale so entries near zero (a sum of cancelling terms) are judged
+// against the magnitude of the tensor they belong to.
+inline ::testing::AssertionResult close(const Tensor& actual, const Tensor& expected, double rtol,
+                                        const std::string& what) {
+  if (actual.sizes() != expected.sizes())
+    return ::testing::AssertionFailure() << what << ": shape " << shape_str(actual.sizes()) << " vs reference "
+                                         << shape_str(expected.sizes());
+  auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  double scale = 0;
+  for (double v : e) scale = std::max(scale, std::fabs(v));
+  double worst = -1;
+  size_t worst_i = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::fabs(a[i] - e[i]) / (std::fabs(e[i]) + scale + 1e-300);
+    if (!(err <= worst) || std::isnan(a[i])) {
+      worst = std::isnan(a[i]) ? INFINITY : err;
+      worst_i = i;
+    }
+  }
+  if (a.empty() || worst <= rtol) return ::testing::AssertionSuccess() << what << " worst " << worst;
+  return ::testing::AssertionFailure() << what << ": element " << worst_i << " is " << a[worst_i] << ", reference "
+                                       << e[worst_i] << " (relative error " << worst << " > " << rtol
+                                       << ", tensor scale " << scale << ")";
+}
+
+}  // namespace glia::test

@@ -1,0 +1,148 @@
+// glia's networks against PyTorch (correctness rung 3). tools/make_refs.py writes, for
+// torchvision's efficientnet_b0, the paper's B1 classifier and the residual U-Net of
+// tools/unet.py: weights, an input, eval and train outputs, the gradient of
+// sum(out * probe) for every parameter, batch-norm statistics after the train forward,
+// and the parameters after 3 Adam steps. These tests load the same weights into glia's
+// models and compare, in float64 (sharp) and once in float32 (looser).
+#include <gtest/gtest.h>
+
+#include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
+#include "nets/efficientnet.h"
+#include "nets/unet.h"
+#include "reference.h"
+#include "tensor/autograd.h"
+#include "tensor/ops.h"
+#include "train/optimizer.h"
+
+namespace glia {
+namespace {
+
+struct Case {
+  std::string model;
+  DType dtype;
+  Device device;
+  double out_rtol, grad_rtol;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.model + "_" + dtype_name(info.param.dtype) + "_" + device_name(info.param.device);
+}
+
+// The models of tools/make_refs.py, with dropout and stochastic depth at 0 as there.
+std::shared_ptr<nn::Module> build(const std::string& name) {
+  if (name == "efficientnet_b0" || name == "efficientnet_b1_classifier") {
+    nets::EfficientNetConfig c =
+        name == "efficientnet_b0" ? nets::efficientnet_config("b0") : nets::paper_classifier_config(4);
+    c.dropout = 0;
+    c.stochastic_depth_prob = 0;
+    return std::make_shared<nets::EfficientNet>(c);
+  }
+  if (name == "unet") {
+    nets::UNetConfig c;
+    c.width = 8;
+    c.depth = 3;
+    return std::make_shared<nets::UNet>(c);
+  }
+  GLIA_FAIL("reference test: unknown model " << name);
+}
+
+// Skips (with the reason) a device whose kernels are not written yet.
+bool device_ready(Device d, std::string& why) {
+  if (!device_available(d)) {
+    why = std::string("device ") + device_name(d) + " is not available in this build/machine";
+    return false;
+  }
+  const Backend b = hand_backend(d);
+  if (!kernels::conv2d_kernel.has(b)) {
+    why = std::string("kernel conv2d has no ") + backend_name(b) + " implementation yet";
+    return false;
+  }
+  if (!kernels::binary_kernel.has(b)) {
+    why = std::string("kernel binary has no ") + backend_name(b) + " implementation yet";
+    return false;
+  }
+  return true;
+}
+
+class Reference : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Reference, ForwardBackwardStatisticsAndAdam) {
+  const Case& c = GetParam();
+  std::string why;
+  if (!device_ready(c.device, why)) GTEST_SKIP() << why;
+  auto refs = test::load_refs(c.model);
+  ASSERT_FALSE(refs.empty());
+  auto ref = [&](const std::string& name) {
+    auto it = refs.find(name);
+    GLIA_CHECK(it != refs.end(), "reference file for " << c.model << " has no tensor '" << name << "'");
+    return it->second.to(c.dtype).to(c.device);
+  };
+  auto model = build(c.model);
+  model->to(DType::f64);
+  nn::LoadOptions lo;
+  lo.source = test::refs_path(c.model);
+  nn::load_state_dict(*model, test::initial_state(refs), lo);  // strict: every name must match
+  model->to(c.dtype);
+  model->to(c.device);
+  const Tensor x = ref("input"), probe = ref("probe");
+
+  model->eval();
+  {
+    NoGradGuard no_grad;
+    EXPECT_TRUE(test::close((*model)(x), ref("eval.out"), c.out_rtol, "eval output"));
+  }
+
+  model->train();
+  Tensor out = (*model)(x);
+  EXPECT_TRUE(test::close(out, ref("train.out"), c.out_rtol, "train output"));
+  sum(out * probe).backward();
+  for (auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.second.grad().defined()) << "no gradient reached " << p.first;
+    EXPECT_TRUE(test::close(p.second.grad(), ref("grad." + p.first), c.grad_rtol, "gradient of " + p.first));
+  }
+  for (auto& b : model->named_buffers())
+    EXPECT_TRUE(test::close(b.second, ref("train.buffer." + b.first), c.out_rtol, "buffer " + b.first));
+
+  // PyTorch: Adam(lr 1e-3, weight_decay 1e-4 as L2); 3 x (zero_grad, train forward, backward, step).
+  // Compared as the change from the initial weights, so a wrong update cannot hide
+  // behind the much larger weights themselves.
+  std::map<std::string, Tensor> initial;
+  for (auto& p : model->named_parameters()) initial[p.first] = p.second.detach().clone();
+  Adam::Options ao;
+  ao.lr = 1e-3;
+  ao.weight_decay = 1e-4;
+  Adam adam(model->named_parameters(), ao);
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    sum((*model)(x) * probe).backward();
+    adam.step();
+  }
+  for (auto& p : model->named_parameters()) {
+    const Tensor expected = ref("adam3.param." + p.first);
+    if (c.dtype == DType::f64) {
+      EXPECT_TRUE(test::close(sub(p.second.detach(), initial[p.first]), sub(expected, initial[p.first]), c.grad_rtol,
+                              "Adam change of " + p.first));
+    } else {
+      // In float32 Adam's m / sqrt(v) amplifies the rounding of near-zero gradients into
+      // O(lr) differences of single entries, so only the weights themselves are compared.
+      EXPECT_TRUE(test::close(p.second.detach(), expected, c.out_rtol, "weights after Adam of " + p.first));
+    }
+  }
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (Device d : {Device::cpu, Device::sim}) {
+    for (const char* m : {"efficientnet_b0", "efficientnet_b1_classifier", "unet"})
+      out.push_back(Case{m, DType::f64, d, 1e-4, 1e-3});
+    // float32: rounding of ~1e-7 per op grows through 80+ layers and BN divisions.
+    out.push_back(Case{"unet", DType::f32, d, 1e-3, 1e-2});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Nets, Reference, ::testing::ValuesIn(cases()), case_name);
+
+}  // namespace
+}  // namespace glia
