@@ -123,7 +123,7 @@ __global__ void sgemm_tiled(GemmArgs<float> g) {
 #pragma unroll
         for (int i = 0; i < 8; ++i)
 #pragma unroll
-          for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+          for (int j = 0; j < 8; ++j) acc[i][j] += av[i] * bv[j];  // nvcc contracts this into an FMA
       }
     }
 
