@@ -3,6 +3,7 @@
 // contiguous tensor that is the tensor itself; otherwise the kept dims are permuted to
 // the front, the reduced ones to the back, and that view is made contiguous.
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/reduce.h"
 #include "tensor/autograd.h"
@@ -46,6 +47,10 @@ Tensor run_reduce(const char* op, ReduceOp kind, const Tensor& x, const ReducePl
   }
   Tensor out = empty(plan.out_shape, is_arg ? DType::i64 : x.dtype(), x.device());
   if (out.numel() == 0) return out;
+  if (plan.count == 0) {  // an empty sum is 0, an empty mean NaN (as in PyTorch)
+    detail::fill_contiguous(out, kind == ReduceOp::sum ? 0.0 : std::nan(""));
+    return out;
+  }
   kernels::ReduceParams p;
   p.dtype = x.dtype();
   p.op = kind;

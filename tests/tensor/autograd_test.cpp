@@ -145,6 +145,23 @@ TEST(Autograd, OnlyInputsThatRequireGradGetOne) {
   EXPECT_THROW(arange(3).requires_grad_(), Error);  // integer tensors cannot
 }
 
+TEST(Autograd, DtypeAndDeviceConversionsPassTheGradientBack) {
+  Tensor x = vec({1.5, -2}).requires_grad_();
+  Tensor y = sum(x.to(DType::f32) * 2.0);
+  EXPECT_EQ(y.dtype(), DType::f32);
+  y.backward();
+  EXPECT_EQ(x.grad().dtype(), DType::f64);
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 2}));
+  for (Device d : test::devices()) {
+    Tensor z = vec({1, 2}).requires_grad_();
+    Tensor on = z.to(d);
+    EXPECT_EQ(on.device(), d);
+    on.backward(ones({2}, DType::f64, d));
+    EXPECT_EQ(z.grad().device(), Device::cpu);
+    EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{1, 1})) << device_name(d);
+  }
+}
+
 TEST(Autograd, GradFnNamesTheOp) {
   Tensor x = vec({1}).requires_grad_();
   EXPECT_EQ((x * 2.0).grad_fn()->name(), "mul_scalar");

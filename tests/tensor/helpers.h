@@ -73,6 +73,15 @@ inline int64_t broadcast_index(const std::vector<int64_t>& out_idx, const Shape&
   return flat;
 }
 
+// numpy broadcasting, written independently of the library's.
+inline Shape broadcast(Shape a, Shape b) {
+  while (a.size() < b.size()) a.insert(a.begin(), 1);
+  while (b.size() < a.size()) b.insert(b.begin(), 1);
+  Shape out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = a[i] == 1 ? b[i] : a[i];
+  return out;
+}
+
 inline std::vector<double> ref_binary(const std::vector<double>& a, const Shape& sa, const std::vector<double>& b,
                                       const Shape& sb, const Shape& out, const std::function<double(double, double)>& f) {
   std::vector<double> r(static_cast<size_t>(shape_numel(out)));
