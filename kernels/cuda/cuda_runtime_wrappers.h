@@ -1,6 +1,11 @@
 // glia's thin layer over the CUDA runtime (real-CUDA builds). Plain C++ header: the rest
-// of glia includes it without the CUDA toolkit's headers, so streams travel as void*.
-// Every call checks its cudaError_t and throws glia::Error naming the call.
+// of glia includes it without the CUDA toolkit's headers, so streams and events travel
+// as void*. Every call checks its cudaError_t and throws glia::Error naming the call.
+//
+// Memory: a caching allocator. Freed blocks are kept per rounded size and handed out
+// again without cudaFree/cudaMalloc (both synchronise the device). Reuse is safe for work
+// ordered on one stream (glia uses one current stream per host thread); code that frees
+// memory still used by another stream must synchronise first.
 #pragma once
 #include <cstddef>
 
@@ -9,9 +14,44 @@ namespace glia::cuda_rt {
 int device_count();  // 0 when no GPU or no driver; never throws
 void* alloc(size_t bytes);  // caching allocator; out of memory names the size and free memory
 void release(void* ptr, size_t bytes);
+void empty_cache();          // returns every cached block to the driver
+size_t cached_bytes();       // held in the cache, not in use
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes);
-void synchronize();
-void* current_stream();
+void synchronize();          // the whole device
 void check_launch(const char* kernel_name);  // after every launch (GLIA_LAUNCH)
+
+// Streams: each host thread has a current stream (default: the per-thread default
+// stream), which GLIA_LAUNCH and copy() use.
+void* current_stream();
+void set_current_stream(void* stream);  // nullptr: back to the per-thread default stream
+void* create_stream();                  // non-blocking with respect to the legacy stream
+void destroy_stream(void* stream);
+void synchronize_stream(void* stream);
+
+// Events, for timing GPU work in benchmarks.
+void* create_event();
+void destroy_event(void* event);
+void record_event(void* event, void* stream);      // on `stream` (the current one if nullptr)
+float elapsed_ms(void* start, void* stop);         // waits for `stop`
+
+// Times the GPU work queued on the current stream between construction and stop().
+class GpuTimer {
+ public:
+  GpuTimer() : start_(create_event()), stop_(create_event()) { record_event(start_, nullptr); }
+  ~GpuTimer() {
+    destroy_event(start_);
+    destroy_event(stop_);
+  }
+  GpuTimer(const GpuTimer&) = delete;
+  GpuTimer& operator=(const GpuTimer&) = delete;
+  float stop_ms() {
+    record_event(stop_, nullptr);
+    return elapsed_ms(start_, stop_);
+  }
+
+ private:
+  void* start_;
+  void* stop_;
+};
 
 }  // namespace glia::cuda_rt

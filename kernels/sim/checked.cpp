@@ -20,6 +20,11 @@
 #include "kernels/sim/memory.h"
 #include "kernels/sim/thread_state.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define GLIA_SIM_ASAN 1
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace glia::sim {
 namespace {
 
@@ -142,7 +147,20 @@ __attribute__((noinline)) void record_fault() {
   ++r.exited;
 }
 
+// The fiber's abandoned frames may have left ASan redzones poisoned where fault_exit's
+// frames now go: clear the shadow of the whole fiber stack first.
+__attribute__((noinline)) void forget_abandoned_frames() {
+#ifdef GLIA_SIM_ASAN
+  const Stack& s = runner().current->stack;
+  __asan_unpoison_memory_region(s.base, s.size);
+#endif
+}
+
+#ifdef GLIA_SIM_ASAN
+__attribute__((no_sanitize_address))
+#endif
 [[noreturn]] void fault_exit() {
+  forget_abandoned_frames();
   record_fault();
   BlockRunner& r = runner();
   exit_fiber(r.host, r.current->ctx);
