@@ -1,0 +1,155 @@
+// The glia command line: one function per subcommand, each taking its options struct, so
+// `demo` and the tests call them directly. Errors are glia::Error (exit code 1) or
+// UsageError (a bad flag value: exit code 2); messages name the flag, file or value.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/error.h"
+#include "layers/module.h"
+#include "train/trainer.h"
+
+namespace glia::app {
+
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+#define GLIA_USAGE_CHECK(cond, ...)                 \
+  do {                                              \
+    if (!(cond)) {                                  \
+      std::ostringstream glia_usage_;               \
+      glia_usage_ << __VA_ARGS__;                   \
+      throw ::glia::app::UsageError(glia_usage_.str()); \
+    }                                               \
+  } while (0)
+
+// ---- options (defaults: the paper's hyper-parameters) ------------------------------------
+struct TrainOptions {
+  std::string data;        // dataset root (required)
+  std::string out;         // run directory; empty: runs/<command>-<time>
+  int epochs = 50;
+  int batch_size = 32;
+  int image_size = 0;      // 0: the model's default (classifier 240, U-Net 256)
+  double lr = 0;           // 0: the model's default (classifier 1e-3, U-Net 1e-4)
+  double weight_decay = 1e-4;
+  bool decoupled_weight_decay = false;  // AdamW instead of Adam's L2
+  std::string device = "cpu";
+  int threads = 0;         // OpenMP threads, 0: all cores
+  int workers = 2;         // loader threads
+  uint64_t seed = 0;
+  double val_fraction = 0.2;
+  int patience = 5;        // early stopping (the LR schedule's is 2, the paper's)
+  size_t max_batches = 0;  // per epoch; 0: all
+  size_t max_images = 0;   // cap on training images per epoch, by seed; 0: all
+  std::string pretrained;  // weights file for the base (classifier) / whole model (U-Net)
+  bool freeze_base = false;
+  bool resume = false;
+  bool overwrite = false;
+  bool quiet = false;      // no progress output
+  bool skip_bad = false;
+  // classifier
+  std::string model = "b1";
+  // U-Net
+  int width = 64, depth = 4;
+  double test_fraction = 0.15;
+  int positive_repeat = 1;
+};
+
+struct EvalOptions {
+  std::string checkpoint;  // required
+  std::string data;        // required
+  std::string out;         // empty: runs/<command>-<time>
+  std::string split = "auto";  // classifier: test | val | all | auto; U-Net: test | val | all | auto
+  double val_fraction = 0.2, test_fraction = 0.15;
+  uint64_t seed = 0;
+  int batch_size = 32;
+  std::string device = "cpu";
+  int threads = 0, workers = 2;
+  size_t examples = 8;  // overlays written (U-Net)
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct PredictOptions {
+  std::vector<std::string> inputs;  // images or folders of images
+  std::string classifier, segmenter;  // checkpoints; segmenter optional
+  std::string out;
+  std::string device = "cpu";
+  int threads = 0;
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct DemoOptions {
+  std::string data;  // empty: synthetic phantoms; else a folder holding brain-tumor-mri/ and lgg-mri-segmentation/kaggle_3m/
+  std::string out;
+  int epochs = 0;    // 0: the demo's own
+  std::string device = "cpu";
+  int threads = 0;
+  uint64_t seed = 0;
+  bool overwrite = false;
+  bool quiet = false;
+};
+
+struct InfoOptions {
+  std::string model = "b1";  // b0..b7 (paper head) or unet
+  int image_size = 0;
+  int width = 64, depth = 4;
+  int batch = 1;
+  std::string checkpoint;    // describe the model of a checkpoint instead
+};
+
+// Results, for the demo's summary and the tests.
+struct RunResult {
+  std::string dir;
+  Metrics validation, test;
+  FitResult fit;
+  double seconds_per_epoch = 0;
+};
+
+RunResult train_classifier(TrainOptions options);
+RunResult train_segmenter(TrainOptions options);
+RunResult evaluate_classifier(EvalOptions options);
+RunResult evaluate_segmenter(EvalOptions options);
+int predict(PredictOptions options);
+int demo(DemoOptions options);
+int info(const InfoOptions& options);
+
+// The whole command line; returns the exit code (0 ok, 1 runtime error, 2 usage).
+int main_cli(int argc, char** argv);
+
+// ---- shared pieces (apps/common.cpp) ------------------------------------------------------
+// What a checkpoint needs to rebuild its model: "classifier:b1:240" or "unet:64:4:256".
+struct ModelSpec {
+  std::string kind;  // "classifier" | "unet"
+  std::string variant = "b1";
+  int width = 64, depth = 4;
+  int image_size = 0;
+  std::string to_string() const;
+  static ModelSpec parse(const std::string& s, const std::string& what);
+};
+std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed);
+void check_image_size(const ModelSpec& spec);  // UsageError naming --image-size
+// The spec stored in a checkpoint, and the model with its weights (moved to `device`).
+ModelSpec checkpoint_spec(const std::string& path);
+std::shared_ptr<nn::Module> load_model(const std::string& path, const std::string& expected_kind, Device device,
+                                       ModelSpec* spec = nullptr);
+
+Device parse_device_flag(const std::string& name);  // UsageError when unknown or unavailable
+void set_threads(int threads);
+std::string default_run_dir(const std::string& command);
+// Creates `dir` for a new run: refuses an existing non-empty one unless overwrite (and it
+// holds a glia run.json) or resume (and it holds last.ckpt). Writes run.json.
+void prepare_run_dir(const std::string& dir, bool overwrite, bool resume, const std::string& command,
+                     const std::string& config_json);
+void write_text_file(const std::string& path, const std::string& text);
+void require_path(const std::string& path, const std::string& flag);  // UsageError naming the flag
+std::string metrics_json(const Metrics& metrics);
+
+// Progress printing: a bar on a terminal, plain lines otherwise.
+ProgressCallback progress_printer(const std::string& metric_name, bool quiet);
+
+}  // namespace glia::app

@@ -1,0 +1,141 @@
+// The command line (CLI11): subcommands and their flags, mapped onto the options structs
+// of apps/app.h. Exit codes: 0 ok, 2 usage (unknown flag, bad value, missing path,
+// existing output directory), 1 runtime error. Messages go to stderr.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "apps/app.h"
+
+namespace glia::app {
+namespace {
+
+void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
+  c->add_option("--data", o.data, classifier ? "dataset root holding Training/ (and Testing/) class folders"
+                                             : "dataset root holding the TCGA_* patient folders (kaggle_3m)")
+      ->required();
+  c->add_option("--out", o.out, "run directory (default runs/<command>-<UTC time>)");
+  c->add_option("--epochs", o.epochs, "maximum epochs")->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "images per batch")->capture_default_str();
+  c->add_option("--image-size", o.image_size, classifier ? "input size in pixels (default 240)"
+                                                         : "input size in pixels (default 256)");
+  c->add_option("--lr", o.lr, classifier ? "Adam learning rate (default 1e-3)" : "Adam learning rate (default 1e-4)");
+  c->add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
+  c->add_flag("--adamw", o.decoupled_weight_decay, "decoupled weight decay (AdamW) instead of L2 in the gradient");
+  c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
+  c->add_option("--threads", o.threads, "compute threads (0: all cores)")->capture_default_str();
+  c->add_option("--workers", o.workers, "data loader threads")->capture_default_str();
+  c->add_option("--seed", o.seed, "seed of the split, initialisation, shuffling and augmentation")
+      ->capture_default_str();
+  c->add_option("--val-fraction", o.val_fraction, "part held out for validation")->capture_default_str();
+  c->add_option("--patience", o.patience, "early stopping patience in epochs")->capture_default_str();
+  c->add_option("--max-batches", o.max_batches, "batches per epoch at most (0: all)")->capture_default_str();
+  c->add_option("--max-images", o.max_images, "training images at most, evenly thinned (0: all)")
+      ->capture_default_str();
+  c->add_option("--pretrained", o.pretrained,
+                classifier ? "safetensors weights for the EfficientNet base (features.*)" : "U-Net weights to start from");
+  if (classifier) c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
+  c->add_flag("--resume", o.resume, "continue the run in --out from its last.ckpt");
+  c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
+  c->add_flag("--quiet", o.quiet, "no progress output");
+  c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");
+  if (classifier) {
+    c->add_option("--model", o.model, "EfficientNet variant b0..b7 (with the paper's head)")->capture_default_str();
+  } else {
+    c->add_option("--width", o.width, "U-Net filters of the first level")->capture_default_str();
+    c->add_option("--depth", o.depth, "U-Net down-sampling levels")->capture_default_str();
+    c->add_option("--test-fraction", o.test_fraction, "patients held out for the final test")
+        ->capture_default_str();
+    c->add_option("--positive-repeat", o.positive_repeat, "times each slice with tumour appears per epoch")
+        ->capture_default_str();
+  }
+}
+
+void add_eval_flags(CLI::App* c, EvalOptions& o) {
+  c->add_option("--checkpoint", o.checkpoint, "best.ckpt or last.ckpt of a training run")->required();
+  c->add_option("--data", o.data, "dataset root")->required();
+  c->add_option("--out", o.out, "output directory (default runs/<command>-<UTC time>)");
+  c->add_option("--split", o.split, "test, val (as in training, same --seed), all, or auto")->capture_default_str();
+  c->add_option("--val-fraction", o.val_fraction, "as in training")->capture_default_str();
+  c->add_option("--test-fraction", o.test_fraction, "as in training (U-Net)")->capture_default_str();
+  c->add_option("--seed", o.seed, "as in training")->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "images per batch")->capture_default_str();
+  c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
+  c->add_option("--threads", o.threads, "compute threads (0: all cores)")->capture_default_str();
+  c->add_option("--workers", o.workers, "data loader threads")->capture_default_str();
+  c->add_option("--examples", o.examples, "overlay images to write (U-Net)")->capture_default_str();
+  c->add_flag("--overwrite", o.overwrite, "replace an existing output directory");
+  c->add_flag("--quiet", o.quiet, "less output");
+}
+
+}  // namespace
+
+int main_cli(int argc, char** argv) {
+  CLI::App app{"glia: brain-tumour MRI classification (EfficientNet) and segmentation (residual U-Net)", "glia"};
+  app.require_subcommand(1);
+  TrainOptions cls, seg;
+  seg.val_fraction = 0.15;
+  EvalOptions ecls, eseg;
+  PredictOptions pred;
+  DemoOptions dem;
+  InfoOptions inf;
+  auto* c_cls = app.add_subcommand("train-cls", "train the tumour classifier (Adam 1e-3, wd 1e-4, batch 32, 50 epochs)");
+  add_train_flags(c_cls, cls, true);
+  auto* c_seg = app.add_subcommand("train-seg", "train the residual U-Net (Adam 1e-4, wd 1e-4, batch 32, BCE + Dice)");
+  add_train_flags(c_seg, seg, false);
+  auto* c_ecls = app.add_subcommand("eval-cls", "evaluate a classifier checkpoint");
+  add_eval_flags(c_ecls, ecls);
+  auto* c_eseg = app.add_subcommand("eval-seg", "evaluate a U-Net checkpoint (Dice, IoU, HD, HD95)");
+  add_eval_flags(c_eseg, eseg);
+  auto* c_pred = app.add_subcommand("predict", "classify images and segment the tumours found");
+  c_pred->add_option("inputs", pred.inputs, "images or folders of images")->required();
+  c_pred->add_option("--classifier", pred.classifier, "classifier checkpoint")->required();
+  c_pred->add_option("--segmenter", pred.segmenter, "U-Net checkpoint (optional)");
+  c_pred->add_option("--out", pred.out, "output directory (default runs/predict-<UTC time>)");
+  c_pred->add_option("--device", pred.device, "cpu, sim or cuda")->capture_default_str();
+  c_pred->add_option("--threads", pred.threads, "compute threads (0: all cores)")->capture_default_str();
+  c_pred->add_flag("--overwrite", pred.overwrite, "replace an existing output directory");
+  c_pred->add_flag("--quiet", pred.quiet, "no output but the files");
+  auto* c_demo = app.add_subcommand("demo", "train and evaluate both networks briefly (synthetic phantoms by default)");
+  c_demo->add_option("--data", dem.data, "folder holding brain-tumor-mri/ and lgg-mri-segmentation/ (default: phantoms)");
+  c_demo->add_option("--out", dem.out, "run directory (default runs/demo-<UTC time>)");
+  c_demo->add_option("--epochs", dem.epochs, "epochs per network (0: the demo's 4)")->capture_default_str();
+  c_demo->add_option("--device", dem.device, "cpu, sim or cuda")->capture_default_str();
+  c_demo->add_option("--threads", dem.threads, "compute threads (0: all cores)")->capture_default_str();
+  c_demo->add_option("--seed", dem.seed, "seed")->capture_default_str();
+  c_demo->add_flag("--overwrite", dem.overwrite, "replace an existing run directory");
+  c_demo->add_flag("--quiet", dem.quiet, "only the summary");
+  auto* c_info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
+  c_info->add_option("--model", inf.model, "b0..b7 (classifier with the paper's head) or unet")->capture_default_str();
+  c_info->add_option("--image-size", inf.image_size, "input size (default 240 classifier, 256 U-Net)");
+  c_info->add_option("--width", inf.width, "U-Net width")->capture_default_str();
+  c_info->add_option("--depth", inf.depth, "U-Net depth")->capture_default_str();
+  c_info->add_option("--batch", inf.batch, "batch size of the counted forward")->capture_default_str();
+  c_info->add_option("--checkpoint", inf.checkpoint, "describe the model of this checkpoint");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "glia: error: " << e.what() << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
+    return 2;
+  }
+  try {
+    if (c_cls->parsed()) train_classifier(cls);
+    else if (c_seg->parsed()) train_segmenter(seg);
+    else if (c_ecls->parsed()) evaluate_classifier(ecls);
+    else if (c_eseg->parsed()) evaluate_segmenter(eseg);
+    else if (c_pred->parsed()) predict(pred);
+    else if (c_demo->parsed()) demo(dem);
+    else if (c_info->parsed()) info(inf);
+    return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "glia: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "glia: error: " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+}  // namespace glia::app

@@ -1,0 +1,37 @@
+// info: a model summary: every leaf layer with its output shape, parameters and
+// multiply-accumulates, and the totals (FLOPs = 2 x MACs).
+#include <iomanip>
+#include <iostream>
+
+#include "apps/app.h"
+
+namespace glia::app {
+
+int info(const InfoOptions& o) {
+  ModelSpec spec;
+  if (!o.checkpoint.empty()) {
+    require_path(o.checkpoint, "--checkpoint");
+    spec = checkpoint_spec(o.checkpoint);
+  } else if (o.model == "unet") {
+    spec.kind = "unet";
+    spec.width = o.width;
+    spec.depth = o.depth;
+    spec.image_size = o.image_size > 0 ? o.image_size : 256;
+  } else {
+    spec.kind = "classifier";
+    spec.variant = o.model;
+    spec.image_size = o.image_size > 0 ? o.image_size : 240;
+  }
+  check_image_size(spec);
+  GLIA_USAGE_CHECK(o.batch >= 1, "--batch " << o.batch << " must be >= 1");
+  auto model = build_model(spec, 0);
+  const nn::Summary s = nn::summarize(*model, {o.batch, 3, spec.image_size, spec.image_size});
+  std::cout << "model " << spec.to_string() << ", input [" << o.batch << ", 3, " << spec.image_size << ", "
+            << spec.image_size << "]\n"
+            << s.to_string() << std::setprecision(4) << "parameters: " << s.total_params << " (trainable "
+            << s.trainable_params << ")\nMACs per forward: " << s.total_macs << " (" << s.total_macs / 1e9
+            << " G), FLOPs: " << 2.0 * s.total_macs / 1e9 << " G" << std::endl;
+  return 0;
+}
+
+}  // namespace glia::app

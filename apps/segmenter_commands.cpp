@@ -1,0 +1,186 @@
+// train-seg and eval-seg: the residual U-Net on the LGG layout, split by patient.
+#include <filesystem>
+#include <iostream>
+
+#include "apps/train_common.h"
+#include "io/plots.h"
+#include "io/segmentation_dataset.h"
+#include "tensor/json.h"
+#include "tensor/random.h"
+#include "train/segmentation_trainer.h"
+#include "train/trainer_checkpoint.h"
+
+namespace glia::app {
+namespace {
+
+io::SegmentationDataset open_dataset(const std::string& root, bool skip_bad, bool quiet, int threads) {
+  io::SegmentationDatasetOptions o;
+  o.skip_bad = skip_bad;
+  o.quiet = quiet;
+  o.threads = threads > 0 ? threads : 2;
+  io::SegmentationDataset ds = io::open_segmentation_dataset(root, o);
+  GLIA_USAGE_CHECK(!ds.samples.empty(), "--data " << root << ": no image/mask pairs (the kaggle_3m layout)");
+  return ds;
+}
+
+Json metrics_object(const Metrics& m) { return Json::parse(metrics_json(m), "metrics"); }
+
+// Evaluates `samples` (with HD/HD95) and writes overlays of up to `examples` slices with
+// tumour (predicted outline red, true outline green) into <dir>/examples/.
+Metrics evaluate_split(Trainer& trainer, SegmentationTask& task, const std::vector<io::SegmentationSample>& samples,
+                       int size, int batch_size, int workers, const std::string& dir, size_t examples) {
+  auto source = std::make_shared<io::SegmentationSource>(samples, pipeline(size, false));
+  auto loader = make_loader(source, batch_size, false, workers, 0, false);
+  task.set_hausdorff(true);
+  size_t written = 0;
+  if (examples > 0) std::filesystem::create_directories(dir + "/examples");
+  Metrics m = trainer.evaluate(*loader, [&](const TrainBatch& b, const Tensor& output) {
+    if (written >= examples) return;
+    const std::vector<uint8_t> predicted = threshold_masks(output);
+    const size_t pixels = static_cast<size_t>(b.h) * b.w;
+    std::vector<uint8_t> truth(pixels);
+    for (size_t i = 0; i < static_cast<size_t>(b.n) && written < examples; ++i) {
+      bool tumour = false;
+      for (size_t p = 0; p < pixels; ++p) tumour |= (truth[p] = b.masks[i * pixels + p] > 0.5f) != 0;
+      if (!tumour) continue;
+      const cv::Mat overlay = io::overlay_image(b.images.data() + i * 3 * pixels, 3, b.h, b.w,
+                                                predicted.data() + i * pixels, truth.data(), 1);
+      const std::string stem = std::filesystem::path(i < b.paths.size() ? b.paths[i] : "slice").stem().string();
+      io::write_png(dir + "/examples/" + stem + "_overlay.png", overlay);
+      ++written;
+    }
+  });
+  task.set_hausdorff(false);
+  return m;
+}
+
+}  // namespace
+
+RunResult train_segmenter(TrainOptions o) {
+  if (o.image_size == 0) o.image_size = 256;
+  if (o.lr == 0) o.lr = 1e-4;
+  check_train_options(o);
+  GLIA_USAGE_CHECK(o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1,
+                   "--test-fraction " << o.test_fraction << " with --val-fraction " << o.val_fraction
+                                      << ": both must leave patients for training");
+  GLIA_USAGE_CHECK(o.positive_repeat >= 1, "--positive-repeat " << o.positive_repeat << " must be >= 1");
+  const Device device = parse_device_flag(o.device);
+  set_threads(o.threads);
+  ModelSpec spec;
+  spec.kind = "unet";
+  spec.width = o.width;
+  spec.depth = o.depth;
+  spec.image_size = o.image_size;
+  check_image_size(spec);
+  if (o.out.empty()) o.out = default_run_dir("train-seg");
+
+  io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
+  auto model = build_model(spec, o.seed);
+  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
+  manual_seed(o.seed);
+
+  io::PatientSplit split = io::split_by_patient(ds, o.val_fraction, o.test_fraction, o.seed);
+  GLIA_USAGE_CHECK(!split.train.empty() && !split.val.empty(),
+                   "--data " << o.data << ": " << ds.patients.size()
+                             << " patients are too few for a train/validation split by patient");
+  const auto train_samples = thin(split.train, o.max_images);
+  if (!o.quiet)
+    std::cout << "train-seg: " << train_samples.size() << " training slices (" << split.train_patients.size()
+              << " patients), " << split.val.size() << " validation (" << split.val_patients.size() << "), "
+              << split.test.size() << " test (" << split.test_patients.size() << "), split by patient with seed "
+              << o.seed << "; model " << spec.to_string() << "; run directory " << o.out << std::endl;
+  auto train_loader =
+      make_loader(std::make_shared<io::SegmentationSource>(train_samples, pipeline(o.image_size, true)), o.batch_size,
+                  true, o.workers, o.seed, o.skip_bad, io::oversample_positive(train_samples, o.positive_repeat));
+  auto val_loader = make_loader(std::make_shared<io::SegmentationSource>(split.val, pipeline(o.image_size, false)),
+                                o.batch_size, false, o.workers, 0, o.skip_bad);
+
+  if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
+  GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
+  model->to(device);
+  auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
+  SegmentationTask task;
+  TrainerOptions to;
+  to.epochs = o.epochs;
+  to.device = device;
+  to.early.patience = o.patience;
+  to.checkpoint_dir = o.out;
+  to.model_name = spec.to_string();
+  to.max_batches = o.max_batches;
+  Trainer trainer(*model, *optimizer, task, to);
+  trainer.on_progress(progress_printer("dice", o.quiet));
+  if (o.resume) {
+    trainer.resume(train_loader->order_key());
+    if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
+  }
+
+  RunResult result;
+  result.dir = o.out;
+  result.fit = trainer.fit(*train_loader, val_loader.get());
+  write_history(o.out, trainer.history(), "dice");
+  result.seconds_per_epoch = mean_epoch_seconds(trainer.history());
+
+  Json metrics = Json::object();
+  metrics["model"] = Json(spec.to_string());
+  metrics["epochs"] = Json(result.fit.epochs_run);
+  metrics["best_epoch"] = Json(result.fit.best_epoch);
+  metrics["stopped_early"] = Json(result.fit.stopped_early);
+  metrics["seconds_per_epoch"] = Json(result.seconds_per_epoch);
+  result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, 0);
+  print_metrics("validation (best weights)", result.validation, o.quiet);
+  metrics["validation"] = metrics_object(result.validation);
+  if (!split.test.empty()) {
+    result.test = evaluate_split(trainer, task, split.test, o.image_size, o.batch_size, o.workers, o.out, 8);
+    print_metrics("test (held-out patients)", result.test, o.quiet);
+    metrics["test"] = metrics_object(result.test);
+  }
+  write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
+  return result;
+}
+
+RunResult evaluate_segmenter(EvalOptions o) {
+  require_path(o.checkpoint, "--checkpoint");
+  require_path(o.data, "--data");
+  const Device device = parse_device_flag(o.device);
+  set_threads(o.threads);
+  ModelSpec spec;
+  auto model = load_model(o.checkpoint, "unet", device, &spec);
+  io::SegmentationDataset ds = open_dataset(o.data, false, o.quiet, o.threads);
+  std::string split = o.split == "auto" ? "test" : o.split;
+  std::vector<io::SegmentationSample> samples;
+  if (split == "all") {
+    samples = ds.samples;
+  } else {
+    const io::PatientSplit ps = io::split_by_patient(ds, o.val_fraction, o.test_fraction, o.seed);
+    if (split == "test") samples = ps.test;
+    else if (split == "val") samples = ps.val;
+    else throw UsageError("--split '" + o.split + "': expected test, val, all or auto");
+    GLIA_USAGE_CHECK(!samples.empty(), "--split " << split << ": no patient falls in it (--val-fraction "
+                                                  << o.val_fraction << ", --test-fraction " << o.test_fraction << ")");
+  }
+  if (o.out.empty()) o.out = default_run_dir("eval-seg");
+  prepare_run_dir(o.out, o.overwrite, false, "eval-seg",
+                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}");
+  Adam unused_optimizer({}, Adam::Options{});
+  SegmentationTask task;
+  TrainerOptions to;
+  to.device = device;
+  Trainer trainer(*model, unused_optimizer, task, to);
+  RunResult result;
+  result.dir = o.out;
+  result.test = evaluate_split(trainer, task, samples, spec.image_size, o.batch_size, o.workers, o.out, o.examples);
+  if (!o.quiet) {
+    std::cout << "eval-seg: " << samples.size() << " slices of split '" << split << "' with " << spec.to_string()
+              << std::endl;
+    print_metrics(split, result.test, false);
+  }
+  Json metrics = Json::object();
+  metrics["model"] = Json(spec.to_string());
+  metrics["split"] = Json(split);
+  metrics[split] = metrics_object(result.test);
+  metrics["hausdorff_undefined_images"] = Json(task.meter().undefined_hausdorff());
+  write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace glia::app
