@@ -25,8 +25,35 @@ void for_each_lane_block(int64_t outer, int64_t dim, int64_t inner, Body&& body)
   }
 }
 
+// Softmax of contiguous rows (inner == 1, the classifier case): three passes per row.
+template <class T>
+void softmax_rows(const SoftmaxParams& p) {
+  const int64_t dim = p.dim;
+#pragma omp parallel for schedule(static) if (p.outer * dim >= kParallelMin)
+  for (int64_t o = 0; o < p.outer; ++o) {
+    const T* x = static_cast<const T*>(p.x) + o * dim;
+    T* y = static_cast<T*>(p.y) + o * dim;
+    T mx = x[0];
+    for (int64_t r = 1; r < dim; ++r) mx = (x[r] > mx || x[r] != x[r]) ? x[r] : mx;
+    double sum = 0;
+    if (p.log) {
+      for (int64_t r = 0; r < dim; ++r) sum += static_cast<double>(std::exp(x[r] - mx));
+      const T log_sum = static_cast<T>(std::log(sum));  // x - mx first: exact for large x
+      for (int64_t r = 0; r < dim; ++r) y[r] = (x[r] - mx) - log_sum;
+    } else {
+      for (int64_t r = 0; r < dim; ++r) {
+        y[r] = std::exp(x[r] - mx);
+        sum += static_cast<double>(y[r]);
+      }
+      const T scale = static_cast<T>(1.0 / sum);
+      for (int64_t r = 0; r < dim; ++r) y[r] *= scale;
+    }
+  }
+}
+
 template <class T>
 void softmax_typed(const SoftmaxParams& p) {
+  if (p.inner == 1) return softmax_rows<T>(p);
   const T* x = static_cast<const T*>(p.x);
   T* y = static_cast<T*>(p.y);
   const int64_t dim = p.dim, inner = p.inner;
