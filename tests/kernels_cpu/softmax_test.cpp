@@ -13,7 +13,7 @@ struct Shape {
   int64_t outer, dim, inner;
 };
 // inner == 1 (row path), lane blocks (32) with a remainder, a single class, threaded sizes
-const Shape kShapes[] = {{3, 5, 7}, {4, 11, 1}, {2, 3, 70}, {5, 1, 3}, {2, 1000, 41}, {40, 1001, 1}};
+const Shape kShapes[] = {{3, 5, 7}, {4, 11, 1}, {2, 3, 70}, {5, 1, 3}, {4, 201, 41}, {80, 411, 1}};
 
 // softmax of x along dim, in double; every element at (o, r, i) -> y.
 std::vector<double> softmax_reference(const Shape& s, const std::vector<double>& x, bool log) {
