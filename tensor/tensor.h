@@ -17,6 +17,7 @@
 #include "kernels/device.h"
 #include "kernels/dtype.h"
 #include "kernels/error.h"
+#include "tensor/random.h"
 
 namespace glia {
 

@@ -171,3 +171,47 @@ TEST(Autograd, GradFnNamesTheOp) {
 
 }  // namespace
 }  // namespace glia
+
+namespace glia {
+namespace {
+
+// The custom-op recipe of tensor/README.md, checked.
+Tensor my_square(const Tensor& x) {
+  Tensor y;
+  {
+    NoGradGuard g;
+    y = mul(x, x);
+  }
+  record("my_square", y, {x}, {x}, [](const Tensor& g, const FunctionNode& n) {
+    return std::vector<Tensor>{mul(mul(g, n.saved(0)), 2.0)};
+  });
+  return y;
+}
+
+TEST(Autograd, ReadmeCustomOpRecipe) {
+  Tensor x = from_vector(std::vector<double>{1.5, -2}).requires_grad_();
+  Tensor y = my_square(x);
+  EXPECT_EQ(y.grad_fn()->name(), "my_square");
+  sum(y).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{3, -4}));
+}
+
+TEST(Autograd, ReadmeExampleRuns) {
+  manual_seed(1);
+  Tensor w = randn({4, 3}, DType::f32, Device::cpu).requires_grad_();
+  Tensor x = rand({8, 3});
+  Tensor loss = cross_entropy(linear(x, w), from_vector(std::vector<int64_t>{0, 1, 2, 3, 0, 1, 2, 3}));
+  loss.backward();
+  ASSERT_TRUE(w.grad().defined());
+  const float before = loss.item<float>();
+  {
+    NoGradGuard g;
+    w.add_(w.grad(), -0.1);
+  }
+  // A small step against the gradient lowers the loss.
+  EXPECT_LT(cross_entropy(linear(x, w), from_vector(std::vector<int64_t>{0, 1, 2, 3, 0, 1, 2, 3})).item<float>(),
+            before);
+}
+
+}  // namespace
+}  // namespace glia
