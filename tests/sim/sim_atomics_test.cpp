@@ -52,6 +52,9 @@ __global__ void contend(Counters* c, int* exch_slot, int* claimed) {
 
 TEST(SimAtomics, EveryAtomicIsExactUnderContentionAcrossWorkers) {
   glia::sim::set_num_threads(4);
+  // Which thread's id atomicExch hands to whom depends on the thread order by design:
+  // opt out of checked mode's race half (GLIA_SIM_CHECK=1) for this kernel.
+  glia::sim::set_check_races(false);
   const unsigned blocks = 37, threads = 128;
   const int n = static_cast<int>(blocks * threads);
   SimBuffer<Counters> c(1);
@@ -87,6 +90,7 @@ TEST(SimAtomics, EveryAtomicIsExactUnderContentionAcrossWorkers) {
   }
   EXPECT_EQ(claims, n - 1);
   EXPECT_EQ(claimed[slot[0]], 0);
+  glia::sim::set_check_races(true);
 }
 
 }  // namespace

@@ -102,6 +102,24 @@ TEST(SimFaults, AWildPointerInCheckedModeIsAnErrorNotACrash) {
                {"kernel 'wild_write'", "block (0,0,0)", "thread (0,0,0)", "invalid memory access at 0x40"});
 }
 
+// Deep recursion with a big frame: overflows the thread's fiber stack into its guard page.
+__device__ __noinline__ float deep(int depth, float* sink) {
+  volatile float frame[512];
+  frame[depth % 512] = static_cast<float>(depth);
+  float below = depth > 0 ? deep(depth - 1, sink) : 0.0f;
+  return below + frame[(depth * 7) % 512];
+}
+__global__ void overflow_stack(float* out, int depth) { out[threadIdx.x] = deep(depth, out); }
+
+TEST(SimFaults, AStackOverflowInCheckedModeNamesTheThreadAndTheStackSize) {
+  CheckedScope checked;
+  SimBuffer<float> out(4);
+  // 100000 frames of 2 KiB: far beyond any fiber stack size.
+  expect_error([&] { GLIA_LAUNCH(overflow_stack, 1, 4, 0, out.get(), 100000); },
+               {"kernel 'overflow_stack'", "block (0,0,0)", "thread (0,0,0)", "fiber stack", "GLIA_SIM_STACK_KB"});
+  GLIA_LAUNCH(overflow_stack, 1, 4, 0, out.get(), 3);  // small recursion still runs
+}
+
 TEST(SimFaults, GuardedBuffersAreReleasedThroughTheRuntime) {
   size_t before = glia::sim::guarded_count();
   {
