@@ -1,44 +1,68 @@
 // Depthwise conv2d (groups == C_in == C_out), the bulk of EfficientNet's work: a direct
-// kernel, one (sample, channel) plane per OpenMP task. For each output row and kernel tap
-// the valid output columns are computed once, so the inner loop has no bounds branches
-// and vectorises (contiguous at stride 1).
+// kernel, one (sample, channel) plane per OpenMP task. The valid output columns of each
+// kernel column are computed once per call, so the inner loops have no bounds branches and
+// vectorise (contiguous at stride 1). The plane kernels are compiled for AVX-512, AVX2 and
+// baseline x86-64 and picked at load time (the build itself targets baseline x86-64).
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/conv2d_internal.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define GLIA_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GLIA_CPU_CLONES
+#endif
+
 namespace glia::kernels::cpu::conv_detail {
+namespace {
+
+// Per kernel column kj: input offset and the output columns [lo, hi) that stay inside.
+struct ColumnRange {
+  int64_t off, lo, hi;
+};
+
+struct Geometry {
+  int64_t H, W, ho, wo, kh, kw, sh, sw, pt, dh;
+  const ColumnRange* cols;
+};
+
+std::vector<ColumnRange> column_ranges(const Conv2dShape& s) {
+  std::vector<ColumnRange> r(size_t(s.kw));
+  for (int64_t kj = 0; kj < s.kw; ++kj) {
+    ColumnRange& c = r[size_t(kj)];
+    c.off = kj * s.dilation_w - s.pad_left;
+    valid_range(c.off, s.stride_w, s.w_in, s.w_out(), c.lo, c.hi);
+  }
+  return r;
+}
+
+Geometry geometry(const Conv2dShape& s, const std::vector<ColumnRange>& cols) {
+  return Geometry{s.h_in, s.w_in, s.h_out(), s.w_out(), s.kh, s.kw, s.stride_h, s.stride_w, s.pad_top, s.dilation_h,
+                  cols.data()};
+}
 
 template <class T>
-void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
-  const int64_t H = s.h_in, W = s.w_in, ho = s.h_out(), wo = s.w_out(), C = s.c_in, kk = s.kh * s.kw;
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < s.n * C; ++plane) {
-    const int64_t c = plane % C;
-    const T* xp = x + plane * H * W;
-    const T* wp = w + c * kk;
-    T* yp = y + plane * ho * wo;
-    const T b = bias ? bias[c] : T(0);
-    for (int64_t oh = 0; oh < ho; ++oh) {
-      T* __restrict yrow = yp + oh * wo;
-      for (int64_t ow = 0; ow < wo; ++ow) yrow[ow] = b;
-      for (int64_t ki = 0; ki < s.kh; ++ki) {
-        const int64_t ih = oh * s.stride_h - s.pad_top + ki * s.dilation_h;
-        if (ih < 0 || ih >= H) continue;
-        const T* __restrict xrow = xp + ih * W;
-        for (int64_t kj = 0; kj < s.kw; ++kj) {
-          const T wv = wp[ki * s.kw + kj];
-          const int64_t off = kj * s.dilation_w - s.pad_left;
-          int64_t lo, hi;
-          valid_range(off, s.stride_w, W, wo, lo, hi);
-          if (s.stride_w == 1) {
+inline __attribute__((always_inline)) void plane_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp) {
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    T* __restrict yrow = yp + oh * g.wo;
+    for (int64_t ow = 0; ow < g.wo; ++ow) yrow[ow] = b;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      const T* __restrict xrow = xp + ih * g.W;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T wv = wp[ki * g.kw + kj];
+        const ColumnRange c = g.cols[kj];
+        const T* __restrict src = xrow + c.off;
+        if (g.sw == 1) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * xrow[ow + off];
-          } else if (s.stride_w == 2) {
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) yrow[ow] += wv * src[ow];
+        } else if (g.sw == 2) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * xrow[2 * ow + off];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * xrow[ow * s.stride_w + off];
-          }
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) yrow[ow] += wv * src[2 * ow];
+        } else {
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) yrow[ow] += wv * src[ow * g.sw];
         }
       }
     }
@@ -46,35 +70,286 @@ void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bi
 }
 
 template <class T>
-void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
-  const int64_t H = s.h_in, W = s.w_in, ho = s.h_out(), wo = s.w_out(), C = s.c_in, kk = s.kh * s.kw;
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < s.n * C; ++plane) {
-    const int64_t c = plane % C;
-    const T* gyp = gy + plane * ho * wo;
-    const T* wp = w + c * kk;
-    T* gxp = gx + plane * H * W;
-    std::fill(gxp, gxp + H * W, T(0));
-    for (int64_t oh = 0; oh < ho; ++oh) {
-      const T* __restrict gyrow = gyp + oh * wo;
-      for (int64_t ki = 0; ki < s.kh; ++ki) {
-        const int64_t ih = oh * s.stride_h - s.pad_top + ki * s.dilation_h;
-        if (ih < 0 || ih >= H) continue;
-        T* __restrict gxrow = gxp + ih * W;
-        for (int64_t kj = 0; kj < s.kw; ++kj) {
-          const T wv = wp[ki * s.kw + kj];
-          const int64_t off = kj * s.dilation_w - s.pad_left;
-          int64_t lo, hi;
-          valid_range(off, s.stride_w, W, wo, lo, hi);
-          if (s.stride_w == 1) {
+inline __attribute__((always_inline)) void plane_backward_input(const Geometry& g, const T* gyp, const T* wp,
+                                                                 T* gxp) {
+  std::fill(gxp, gxp + g.H * g.W, T(0));
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    const T* __restrict gyrow = gyp + oh * g.wo;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      T* __restrict gxrow = gxp + ih * g.W;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T wv = wp[ki * g.kw + kj];
+        const ColumnRange c = g.cols[kj];
+        T* __restrict dst = gxrow + c.off;
+        if (g.sw == 1) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) gxrow[ow + off] += wv * gyrow[ow];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) gxrow[ow * s.stride_w + off] += wv * gyrow[ow];
-          }
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) dst[ow] += wv * gyrow[ow];
+        } else {
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) dst[ow * g.sw] += wv * gyrow[ow];
         }
       }
     }
+  }
+}
+
+// sum[ki * kw + kj] += sum over the plane's outputs of gy * x (partial sums in T).
+template <class T>
+inline __attribute__((always_inline)) void plane_backward_weight(const Geometry& g, const T* xp, const T* gyp,
+                                                                  double* sum) {
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    const T* __restrict gyrow = gyp + oh * g.wo;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      const T* __restrict xrow = xp + ih * g.W;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const ColumnRange c = g.cols[kj];
+        const T* __restrict src = xrow + c.off;
+        T part = 0;
+        if (g.sw == 1) {
+#pragma omp simd reduction(+ : part)
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) part += gyrow[ow] * src[ow];
+        } else if (g.sw == 2) {
+#pragma omp simd reduction(+ : part)
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) part += gyrow[ow] * src[2 * ow];
+        } else {
+          for (int64_t ow = c.lo; ow < c.hi; ++ow) part += gyrow[ow] * src[ow * g.sw];
+        }
+        sum[ki * g.kw + kj] += part;
+      }
+    }
+  }
+}
+
+// Fast paths for K x K kernels (K = 3, 5), stride S (1, 2), no dilation: one pass over
+// each output row with all K*K taps unrolled, so the loop over columns is long and
+// vectorises; rows outside the image read a zero row, edge columns go through a checked
+// scalar loop. `zero` holds at least W zeros.
+template <class T, int K, int S>
+inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp,
+                                                        const T* zero) {
+  T wk[K * K];
+  for (int i = 0; i < K * K; ++i) wk[i] = wp[i];
+  const int64_t pl = -g.cols[0].off;
+  const int64_t ilo = g.cols[0].lo, ihi = std::max(ilo, g.cols[K - 1].hi);
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    const T* rows[K];
+    for (int ki = 0; ki < K; ++ki) {
+      const int64_t ih = oh * S - g.pt + ki;
+      rows[ki] = (ih >= 0 && ih < g.H) ? xp + ih * g.W : zero;
+    }
+    T* __restrict yrow = yp + oh * g.wo;
+    auto edge = [&](int64_t ow) {
+      T acc = b;
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) {
+          const int64_t iw = ow * S - pl + kj;
+          if (iw >= 0 && iw < g.W) acc += wk[ki * K + kj] * rows[ki][iw];
+        }
+      yrow[ow] = acc;
+    };
+    for (int64_t ow = 0; ow < ilo; ++ow) edge(ow);
+#pragma omp simd
+    for (int64_t ow = ilo; ow < ihi; ++ow) {
+      T acc = b;
+      const int64_t base = ow * S - pl;
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][base + kj];
+      yrow[ow] = acc;
+    }
+    for (int64_t ow = ihi; ow < g.wo; ++ow) edge(ow);
+  }
+}
+
+// Lane-blocked accumulators: acc[tap][lane] over blocks of kLanes columns keeps every
+// inner loop a fixed-length vector FMA; lanes are summed into `sum` once per plane.
+template <class T, int K, int S>
+inline __attribute__((always_inline)) void fast_backward_weight(const Geometry& g, const T* xp, const T* gyp,
+                                                                double* sum, const T* zero) {
+  constexpr int kLanes = 64 / sizeof(T);
+  const int64_t pl = -g.cols[0].off;
+  const int64_t ilo = g.cols[0].lo, ihi = std::max(ilo, g.cols[K - 1].hi);
+  T acc[K * K][kLanes] = {};
+  T tail[K * K] = {};
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    const T* rows[K];
+    for (int ki = 0; ki < K; ++ki) {
+      const int64_t ih = oh * S - g.pt + ki;
+      rows[ki] = (ih >= 0 && ih < g.H) ? xp + ih * g.W : zero;
+    }
+    const T* __restrict gyrow = gyp + oh * g.wo;
+    auto edge = [&](int64_t ow) {
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) {
+          const int64_t iw = ow * S - pl + kj;
+          if (iw >= 0 && iw < g.W) tail[ki * K + kj] += gyrow[ow] * rows[ki][iw];
+        }
+    };
+    for (int64_t ow = 0; ow < ilo; ++ow) edge(ow);
+    int64_t ow = ilo;
+    for (; ow + kLanes <= ihi; ow += kLanes) {
+      const T* __restrict gy_block = gyrow + ow;
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) {
+          const T* __restrict src = rows[ki] + (ow * S - pl + kj);
+          T* __restrict a = acc[ki * K + kj];
+#pragma omp simd
+          for (int l = 0; l < kLanes; ++l) a[l] += gy_block[l] * src[l * S];
+        }
+    }
+    for (; ow < ihi; ++ow) {
+      const int64_t base = ow * S - pl;
+      for (int ki = 0; ki < K; ++ki)
+        for (int kj = 0; kj < K; ++kj) tail[ki * K + kj] += gyrow[ow] * rows[ki][base + kj];
+    }
+    for (ow = std::max(ihi, ilo); ow < g.wo; ++ow) edge(ow);
+  }
+  for (int i = 0; i < K * K; ++i) {
+    double total = double(tail[i]);
+    for (int l = 0; l < kLanes; ++l) total += double(acc[i][l]);
+    sum[i] += total;
+  }
+}
+
+// Which fast path a shape takes: 0 none, else K * 10 + S.
+int fast_kind(const Conv2dShape& s) {
+  if (s.kh != s.kw || s.dilation_h != 1 || s.dilation_w != 1 || s.stride_h != s.stride_w) return 0;
+  if (s.kh != 3 && s.kh != 5) return 0;
+  if (s.stride_h != 1 && s.stride_h != 2) return 0;
+  if (s.pad_left > s.kw - 1 || s.pad_top > s.kh - 1) return 0;
+  return int(s.kh * 10 + s.stride_h);
+}
+
+template <class T>
+inline __attribute__((always_inline)) void plane_forward_dispatch(int kind, const Geometry& g, const T* x, const T* w,
+                                                                  T b, T* y, const T* zero) {
+  switch (kind) {
+    case 31: return fast_forward<T, 3, 1>(g, x, w, b, y, zero);
+    case 32: return fast_forward<T, 3, 2>(g, x, w, b, y, zero);
+    case 51: return fast_forward<T, 5, 1>(g, x, w, b, y, zero);
+    case 52: return fast_forward<T, 5, 2>(g, x, w, b, y, zero);
+    default: return plane_forward(g, x, w, b, y);
+  }
+}
+
+template <class T>
+inline __attribute__((always_inline)) void plane_backward_weight_dispatch(int kind, const Geometry& g, const T* x,
+                                                                          const T* gy, double* sum, const T* zero) {
+  switch (kind) {
+    case 31: return fast_backward_weight<T, 3, 1>(g, x, gy, sum, zero);
+    case 32: return fast_backward_weight<T, 3, 2>(g, x, gy, sum, zero);
+    case 51: return fast_backward_weight<T, 5, 1>(g, x, gy, sum, zero);
+    case 52: return fast_backward_weight<T, 5, 2>(g, x, gy, sum, zero);
+    default: return plane_backward_weight(g, x, gy, sum);
+  }
+}
+
+// Non-template entry points, so each can be cloned per instruction set.
+GLIA_CPU_CLONES void forward_f32(int kind, const Geometry& g, const float* x, const float* w, float b, float* y,
+                                 const float* zero) {
+  plane_forward_dispatch(kind, g, x, w, b, y, zero);
+}
+GLIA_CPU_CLONES void forward_f64(int kind, const Geometry& g, const double* x, const double* w, double b, double* y,
+                                 const double* zero) {
+  plane_forward_dispatch(kind, g, x, w, b, y, zero);
+}
+GLIA_CPU_CLONES void backward_input_f32(const Geometry& g, const float* gy, const float* w, float* gx) {
+  plane_backward_input(g, gy, w, gx);
+}
+GLIA_CPU_CLONES void backward_input_f64(const Geometry& g, const double* gy, const double* w, double* gx) {
+  plane_backward_input(g, gy, w, gx);
+}
+GLIA_CPU_CLONES void backward_weight_f32(int kind, const Geometry& g, const float* x, const float* gy, double* sum,
+                                         const float* zero) {
+  plane_backward_weight_dispatch(kind, g, x, gy, sum, zero);
+}
+GLIA_CPU_CLONES void backward_weight_f64(int kind, const Geometry& g, const double* x, const double* gy, double* sum,
+                                         const double* zero) {
+  plane_backward_weight_dispatch(kind, g, x, gy, sum, zero);
+}
+
+void plane_forward_any(int kind, const Geometry& g, const float* x, const float* w, float b, float* y,
+                       const float* zero) {
+  forward_f32(kind, g, x, w, b, y, zero);
+}
+void plane_forward_any(int kind, const Geometry& g, const double* x, const double* w, double b, double* y,
+                       const double* zero) {
+  forward_f64(kind, g, x, w, b, y, zero);
+}
+void plane_backward_input_any(const Geometry& g, const float* gy, const float* w, float* gx) {
+  backward_input_f32(g, gy, w, gx);
+}
+void plane_backward_input_any(const Geometry& g, const double* gy, const double* w, double* gx) {
+  backward_input_f64(g, gy, w, gx);
+}
+void plane_backward_weight_any(int kind, const Geometry& g, const float* x, const float* gy, double* sum,
+                               const float* zero) {
+  backward_weight_f32(kind, g, x, gy, sum, zero);
+}
+void plane_backward_weight_any(int kind, const Geometry& g, const double* x, const double* gy, double* sum,
+                               const double* zero) {
+  backward_weight_f64(kind, g, x, gy, sum, zero);
+}
+
+// A row of zeros standing in for input rows outside the image (scratch slot 1).
+template <class T>
+const T* zero_row(int64_t width) {
+  T* z = scratch<T>(size_t(width), 1);
+  std::fill(z, z + width, T(0));
+  return z;
+}
+
+// The stride-1 backward-to-input as a forward conv of gy with the flipped kernel: its
+// input is gy (ho x wo), its output gx (H x W), padding K-1-pad on the leading sides.
+Conv2dShape flipped_shape(const Conv2dShape& s) {
+  Conv2dShape f = s;
+  f.h_in = s.h_out(), f.w_in = s.w_out();
+  f.pad_top = s.kh - 1 - s.pad_top, f.pad_left = s.kw - 1 - s.pad_left;
+  f.pad_bottom = s.kh - 1 - s.pad_bottom, f.pad_right = s.kw - 1 - s.pad_right;
+  return f;
+}
+
+}  // namespace
+
+template <class T>
+void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const auto cols = column_ranges(s);
+  const Geometry g = geometry(s, cols);
+  const int kind = fast_kind(s);
+  const T* zero = zero_row<T>(s.w_in);
+  const int64_t C = s.c_in, kk = s.kh * s.kw;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < s.n * C; ++plane) {
+    const int64_t c = plane % C;
+    plane_forward_any(kind, g, x + plane * g.H * g.W, w + c * kk, bias ? bias[c] : T(0), y + plane * g.ho * g.wo, zero);
+  }
+}
+
+template <class T>
+void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
+  const int64_t C = s.c_in, kk = s.kh * s.kw;
+  const Conv2dShape f = flipped_shape(s);
+  const int kind = s.stride_h == 1 && f.pad_bottom >= 0 && f.pad_right >= 0 ? fast_kind(f) : 0;
+  if (kind != 0 && f.h_out() == s.h_in && f.w_out() == s.w_in) {
+    const auto cols = column_ranges(f);
+    const Geometry g = geometry(f, cols);
+    const T* zero = zero_row<T>(f.w_in);
+#pragma omp parallel for schedule(static)
+    for (int64_t plane = 0; plane < s.n * C; ++plane) {
+      const T* wp = w + (plane % C) * kk;
+      T flipped[25];
+      for (int64_t i = 0; i < kk; ++i) flipped[i] = wp[kk - 1 - i];
+      plane_forward_any(kind, g, gy + plane * g.H * g.W, flipped, T(0), gx + plane * g.ho * g.wo, zero);
+    }
+    return;
+  }
+  const auto cols = column_ranges(s);
+  const Geometry g = geometry(s, cols);
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < s.n * C; ++plane) {
+    plane_backward_input_any(g, gy + plane * g.ho * g.wo, w + (plane % C) * kk, gx + plane * g.H * g.W);
   }
 }
 
@@ -82,43 +357,22 @@ void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* 
 // row sums in T, the running total in double.
 template <class T>
 void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
-  const int64_t H = s.h_in, W = s.w_in, ho = s.h_out(), wo = s.w_out(), C = s.c_in, kk = s.kh * s.kw;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    double acc[64];
-    double* sum = kk <= 64 ? acc : nullptr;
-    std::vector<double> big;
-    if (!sum) {
-      big.assign(size_t(kk), 0.0);
-      sum = big.data();
+  const auto cols = column_ranges(s);
+  const Geometry g = geometry(s, cols);
+  const int kind = fast_kind(s);
+  const T* zero = zero_row<T>(s.w_in);
+  const int64_t C = s.c_in, kk = s.kh * s.kw;
+#pragma omp parallel
+  {
+    std::vector<double> sum(static_cast<size_t>(kk));  // one per thread, not per channel
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < C; ++c) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (int64_t n = 0; n < s.n; ++n)
+        plane_backward_weight_any(kind, g, x + (n * C + c) * g.H * g.W, gy + (n * C + c) * g.ho * g.wo, sum.data(),
+                                  zero);
+      for (int64_t k = 0; k < kk; ++k) gw[c * kk + k] = T(sum[size_t(k)]);
     }
-    std::fill(sum, sum + kk, 0.0);
-    for (int64_t n = 0; n < s.n; ++n) {
-      const T* xp = x + (n * C + c) * H * W;
-      const T* gyp = gy + (n * C + c) * ho * wo;
-      for (int64_t oh = 0; oh < ho; ++oh) {
-        const T* gyrow = gyp + oh * wo;
-        for (int64_t ki = 0; ki < s.kh; ++ki) {
-          const int64_t ih = oh * s.stride_h - s.pad_top + ki * s.dilation_h;
-          if (ih < 0 || ih >= H) continue;
-          const T* xrow = xp + ih * W;
-          for (int64_t kj = 0; kj < s.kw; ++kj) {
-            const int64_t off = kj * s.dilation_w - s.pad_left;
-            int64_t lo, hi;
-            valid_range(off, s.stride_w, W, wo, lo, hi);
-            T part = 0;
-            if (s.stride_w == 1) {
-#pragma omp simd reduction(+ : part)
-              for (int64_t ow = lo; ow < hi; ++ow) part += gyrow[ow] * xrow[ow + off];
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) part += gyrow[ow] * xrow[ow * s.stride_w + off];
-            }
-            sum[ki * s.kw + kj] += part;
-          }
-        }
-      }
-    }
-    for (int64_t k = 0; k < kk; ++k) gw[c * kk + k] = T(sum[k]);
   }
 }
 

@@ -166,6 +166,10 @@ std::vector<Case> cases() {
       {"depthwise5x5_s1", same(make(3, 5, 7, 9, 5, 5, 1, 0, 1, 5)), true},
       {"depthwise5x5_s2", same(make(3, 5, 11, 9, 5, 5, 2, 0, 1, 5)), true},
       {"depthwise_dilated", make(2, 3, 9, 9, 3, 3, 1, 2, 2, 3), false},
+      {"depthwise3x3_unpadded", make(2, 5, 7, 9, 5, 3, 1, 0, 1, 5), true},
+      {"depthwise5x5_s2_unpadded", make(2, 5, 11, 12, 5, 5, 2, 0, 1, 5), true},
+      {"depthwise3x3_pad3", make(2, 3, 5, 6, 3, 3, 1, 3, 1, 3), true},
+      {"depthwise3x3_narrow", same(make(3, 4, 9, 2, 4, 3, 2, 0, 1, 4)), true},
       {"depthwise_multiplier2", make(2, 3, 7, 9, 6, 3, 1, 1, 1, 3), true},
       {"kernel_equals_input", make(2, 3, 5, 5, 4, 5), true},
   };
