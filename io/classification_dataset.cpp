@@ -1,10 +1,12 @@
 #include "io/classification_dataset.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "io/bad_input.h"
 #include "io/files.h"
@@ -160,6 +162,37 @@ ClassificationDataset open_classification_dataset(const std::string& root,
   if (has_training) scan_split(fs::path(root) / "Training", ds.training, log);
   if (has_testing) scan_split(fs::path(root) / "Testing", ds.testing, log);
 
+  if (options.verify_decode) {
+    for (ClassificationSplit* split : {&ds.training, &ds.testing}) {
+      std::vector<std::string> errors(split->samples.size());
+      std::atomic<size_t> next{0};
+      auto work = [&] {
+        for (size_t i = next++; i < split->samples.size(); i = next++) {
+          try {
+            std::vector<uint8_t> bytes = read_file_bytes(split->samples[i].path);
+            probe_image(bytes.data(), bytes.size(), split->samples[i].path);
+          } catch (const Error& e) {
+            errors[i] = e.what();
+          }
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int t = 1; t < std::max(1, options.threads); ++t) pool.emplace_back(work);
+      work();
+      for (auto& t : pool) t.join();
+      std::vector<bool> drop(split->samples.size(), false);
+      for (size_t i = 0; i < errors.size(); ++i)
+        if (!errors[i].empty()) log.bad(errors[i]), drop[i] = true;  // in path order
+      remove_marked(split->samples, drop);
+      if (!split->present) continue;
+      count_classes(*split);
+      for (int c = 0; c < kNumTumourClasses; ++c)
+        if (split->class_counts[c] == 0 && std::count(drop.begin(), drop.end(), true) > 0)
+          log.bad((fs::path(root) / split->name / tumour_class_names()[c]).string() +
+                  ": no image of this class decodes");
+    }
+  }
+
   // Within-split duplicates.
   for (ClassificationSplit* split : {&ds.training, &ds.testing}) {
     std::vector<bool> drop(split->samples.size(), false);
@@ -172,6 +205,12 @@ ClassificationDataset open_classification_dataset(const std::string& root,
     if (options.drop_duplicates) {
       split->duplicates_dropped = static_cast<size_t>(std::count(drop.begin(), drop.end(), true));
       remove_marked(split->samples, drop);
+      if (!split->present) continue;
+      count_classes(*split);
+      for (int c = 0; c < kNumTumourClasses; ++c)
+        if (split->class_counts[c] == 0 && std::count(drop.begin(), drop.end(), true) > 0)
+          log.bad((fs::path(root) / split->name / tumour_class_names()[c]).string() +
+                  ": no image of this class decodes");
     }
   }
   // Training copies of Testing images.

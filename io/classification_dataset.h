@@ -11,7 +11,7 @@
 //     input likewise.
 //   - Files are identified as images by content (PNG/JPEG/TIFF/BMP signature): a .jpg
 //     that is a PNG is fine, a text file named .jpg is bad input. Full decoding happens
-//     in the loader's workers.
+//     in the loader's workers (or at open time with verify_decode).
 // Byte-identical duplicates (content hash, confirmed byte for byte) are reported inside
 // each split and between Training and Testing; drop_duplicates keeps the first copy of
 // a split (in path order) and removes Training copies of Testing images, so a test
@@ -55,6 +55,10 @@ struct ClassificationDatasetOptions {
   bool skip_bad = false;         // warn and count instead of throwing on bad input
   bool drop_duplicates = false;  // see the header comment
   bool quiet = false;            // no warnings on stderr (they are still counted)
+  // Decode every file while opening (on `threads` threads), so a corrupt image is
+  // reported now rather than when the loader reaches it mid-epoch.
+  bool verify_decode = false;
+  int threads = 2;
 };
 
 struct ClassificationDataset {

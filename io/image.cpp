@@ -111,7 +111,9 @@ cv::Mat decode_raw(const uint8_t* data, size_t size, const std::string& name, De
   try {
     // imdecode takes a non-const Mat header but does not write to it.
     cv::Mat buffer(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
-    raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    // UNCHANGED: keep the depth, the channels (alpha, gray) and the pixel order (no EXIF
+    // rotation), and convert here, the same way for every format.
+    raw = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     GLIA_FAIL(name << ": corrupt " << format_name(info.format) << " (" << size
                    << " bytes), OpenCV says: " << e.what());

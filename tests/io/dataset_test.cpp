@@ -127,6 +127,24 @@ TEST(ClassificationDataset, BadInputIsAnErrorOrASkip) {
   expect_error_mentions([&] { open_classification_dataset(dir / "plain"); }, {"neither Training/ nor Testing/"});
 }
 
+TEST(ClassificationDataset, VerifyDecodeFindsCorruptImagesAtOpen) {
+  TempDir dir;
+  write_classification_phantoms(dir.str(), 3, 0, 20, 8);
+  std::string victim = dir / "Training/meningioma/Tr-me_1.jpg";
+  std::vector<uint8_t> bytes = test::read_bytes(victim);
+  bytes.resize(bytes.size() / 2);  // truncated, but still starts like a PNG
+  test::write_bytes(victim, bytes);
+  EXPECT_NO_THROW(open_classification_dataset(dir.str()));  // only signatures are checked
+  ClassificationDatasetOptions verify;
+  verify.verify_decode = true;
+  expect_error_mentions([&] { open_classification_dataset(dir.str(), verify); }, {"Tr-me_1.jpg", "PNG"});
+  verify.skip_bad = verify.quiet = true;
+  ClassificationDataset ds = open_classification_dataset(dir.str(), verify);
+  EXPECT_EQ(ds.skipped.size(), 1u);
+  EXPECT_EQ(ds.training.class_counts[1], 2u);
+  EXPECT_EQ(ds.training.samples.size(), 11u);
+}
+
 TEST(ClassificationDataset, UnreadableRootIsAnError) {
   // Works as root too: a symlink loop cannot be resolved whatever the permissions.
   TempDir dir;
