@@ -4,7 +4,11 @@
 // each output written once). Real time, since OpenMP and OpenBLAS use several threads.
 //   bench_conv_cpu --benchmark_filter=conv
 // Compare with PyTorch: /usr/bin/python3 tools/bench_torch_conv.py (same shapes).
+// The GEMM-based convs depend on OpenBLAS picking the right kernel for the CPU: the
+// context line "openblas_core" shows it (a virtualised AVX-512 Xeon can be misdetected as
+// "Prescott", 3-4x slower; OPENBLAS_CORETYPE=SkylakeX overrides).
 #include <benchmark/benchmark.h>
+#include <cblas.h>
 
 #include <cstdint>
 #include <vector>
@@ -17,6 +21,11 @@ namespace {
 
 using namespace glia;
 using namespace glia::kernels;
+
+const bool openblas_context_added = [] {
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  return true;
+}();
 
 std::vector<float> ramp(int64_t n) {
   std::vector<float> v(static_cast<size_t>(n));
