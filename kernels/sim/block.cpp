@@ -9,8 +9,10 @@
 namespace glia::sim::detail {
 namespace {
 
-thread_local BlockRunner t_runner;
-thread_local BlockRunner* t_active = nullptr;
+// initial-exec: a plain load from the thread pointer (glia_kernels is compiled -fPIC,
+// whose default TLS model calls __tls_get_addr on every access).
+__attribute__((tls_model("initial-exec"))) thread_local BlockRunner t_runner;
+__attribute__((tls_model("initial-exec"))) thread_local BlockRunner* t_active = nullptr;
 
 // Runs the kernel body; every exception stops here, on the fiber that threw it, so no
 // unwinding ever crosses a fiber boundary.
@@ -68,9 +70,8 @@ void fiber_finished(BlockRunner& r, Fiber& f) {
     r.error = std::make_exception_ptr(Fault(m.str()));
     return;
   }
-  uint32_t waiting = r.warp_waiting[warp];
-  for (unsigned l = 0; l < 32; ++l) {
-    if (!(waiting >> l & 1u)) continue;
+  for (uint32_t waiting = r.warp_waiting[warp]; waiting != 0; waiting &= waiting - 1) {
+    unsigned l = static_cast<unsigned>(__builtin_ctz(waiting));
     const Fiber& w = r.fiber(warp * 32 + l);
     if (w.warp_mask >> lane & 1u) {
       std::ostringstream m;

@@ -90,7 +90,7 @@ struct StackPool {
     for (Stack s : free) munmap(s.base - page_size(), s.size + page_size());
   }
 };
-thread_local StackPool t_pool;
+__attribute__((tls_model("initial-exec"))) thread_local StackPool t_pool;
 
 void ucontext_entry(unsigned lo, unsigned hi) {
   auto* packed = reinterpret_cast<std::pair<FiberEntry, void*>*>(
