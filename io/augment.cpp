@@ -1,5 +1,6 @@
 #include "io/augment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -118,10 +119,12 @@ void Augmentation::apply(const AugmentPlan& plan, cv::Mat& image, cv::Mat* mask)
       *mask = warped_mask;
     }
   }
-  if (plan.photometric) {
-    image.convertTo(image, -1, plan.contrast, plan.brightness);
-    cv::min(image, 1.0, image);
-    cv::max(image, 0.0, image);
+  if (plan.photometric) {  // one pass over the (continuous, float) pixels
+    GLIA_CHECK(image.depth() == CV_32F, "Augmentation::apply: brightness/contrast needs a float image");
+    if (!image.isContinuous()) image = image.clone();
+    float* p = image.ptr<float>(0);
+    const size_t n = image.total() * static_cast<size_t>(image.channels());
+    for (size_t i = 0; i < n; ++i) p[i] = std::min(1.0f, std::max(0.0f, p[i] * plan.contrast + plan.brightness));
   }
 }
 

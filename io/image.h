@@ -37,9 +37,10 @@ struct DecodedInfo {
 // Decodes `data` (named `name` in errors) to a float image in [0, 1] with `channels`
 // channels (1 or 3), in RGB order. Alpha is dropped (as PIL's convert("RGB") does), gray
 // is replicated to 3 channels, colour goes to gray with ITU-R 601 weights. 16-bit images
-// are scaled by 1/65535. With height and width > 0 the image is also resized (done
-// before gray is replicated, so gray files cost a third). Throws glia::Error naming
-// `name` and the problem.
+// are scaled by 1/65535. With height and width > 0 the image is also resized, in its
+// native depth as PIL/torchvision do for uint8 images (so values are multiples of 1/255
+// for 8-bit files), before the float conversion and before gray is replicated. Throws
+// glia::Error naming `name` and the problem.
 cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& name, int channels,
                      DecodedInfo* info = nullptr, int height = 0, int width = 0,
                      Interpolation interpolation = Interpolation::area);

@@ -95,7 +95,7 @@ Phantom make_phantom(const PhantomSpec& spec) {
       else {
         value = rho < 0.62 ? 0.6 : 0.46;          // white matter inside, grey matter cortex
         value += 0.12 * (tex - 0.5);
-        value += 0.03 * std::sin(30.0 * std::atan2(hv, hu) + 40.0 * tex + 9.0 * rho);  // gyral folds
+        value += 0.015 * std::sin(30.0 * std::atan2(hv, hu) + 40.0 * tex + 9.0 * rho);  // gyral folds
         if (std::abs(hu) < 0.016) value = 0.25;  // midline (falx)
         for (double side : {-1.0, 1.0}) {                               // lateral ventricles
           double du = (hu - side * vent_dx) / 0.05, dv = (hv + 0.05) / vent_len;

@@ -261,6 +261,27 @@ TEST(Image, ResizeNearestKeepsMaskBinaryAndAreaAverages) {
   EXPECT_EQ(parse_interpolation("bilinear"), Interpolation::linear);
 }
 
+TEST(Image, DecodeWithResizeMatchesResizeInFloat) {
+  // decode_image resizes 8-bit images before the float conversion (as PIL does); it must
+  // agree with resizing the float image to within 8-bit precision, for gray and colour.
+  TempDir dir;
+  cv::Mat bgr(37, 45, CV_8UC3), gray(37, 45, CV_8UC1);
+  cv::randu(bgr, 0, 255);
+  cv::randu(gray, 0, 255);
+  for (const cv::Mat& src : {bgr, gray}) {
+    std::vector<uint8_t> png;
+    ASSERT_TRUE(cv::imencode(".png", src, png));
+    for (Interpolation interp : {Interpolation::area, Interpolation::linear}) {
+      cv::Mat direct = decode_image(png.data(), png.size(), "mem", 3, nullptr, 16, 20, interp);
+      cv::Mat reference = resize_image(decode_image(png.data(), png.size(), "mem", 3), 16, 20, interp);
+      ASSERT_EQ(direct.size(), cv::Size(20, 16));
+      ASSERT_EQ(direct.type(), CV_32FC3);
+      // OpenCV resizes 8-bit images in fixed point: within one 8-bit step.
+      EXPECT_LE(cv::norm(direct, reference, cv::NORM_INF), 1.0 / 255);
+    }
+  }
+}
+
 TEST(Image, PlanarWithNormalisation) {
   const int h = 3, w = 5, c = 3;
   cv::Mat img(h, w, CV_32FC3);

@@ -137,7 +137,9 @@ TEST_F(LoaderTest, UnaugmentedBatchEqualsDirectDecode) {
   for (int i = 0; i < b.n; ++i) {
     const auto& s = ds.training.samples[b.indices[i]];
     auto bytes = read_file_bytes(s.path);
-    cv::Mat img = resize_image(decode_image(bytes.data(), bytes.size(), s.path, 3), 20, 24, Interpolation::area);
+    cv::Mat img = decode_image(bytes.data(), bytes.size(), s.path, 3, nullptr, 20, 24, Interpolation::area);
+    ASSERT_EQ(img.rows, 20);
+    ASSERT_EQ(img.cols, 24);
     for (int k = 0; k < 3; ++k)
       for (int y = 0; y < 20; ++y)
         for (int x = 0; x < 24; ++x) {
