@@ -45,7 +45,7 @@ void launch(const char* kernel_name, dim3 grid, dim3 block, size_t dynamic_share
 }
 
 // The running block's dynamic shared memory (GLIA_DYNAMIC_SHARED); 16-byte aligned and
-// filled with NaN bytes (0xff) when the block starts.
+// filled with NaN bytes (0xff) when the block starts; nullptr for a 0-byte launch.
 void* dynamic_shared_memory();
 
 // ---- settings -------------------------------------------------------------------------

@@ -93,6 +93,25 @@ TEST(SimSharedMemory, DynamicSharedIsPerBlockAndSizedByTheLaunch) {
       ASSERT_EQ(out[b * threads + t], static_cast<float>(b) + 0.001f * static_cast<float>((t + 7) % threads));
 }
 
+// Declares the dynamic buffer but uses it only when the launch provides one.
+__global__ void optional_dynamic_shared(int use, float* out) {
+  GLIA_DYNAMIC_SHARED(float, buf);
+  if (use) {
+    buf[threadIdx.x] = 2.0f;
+    out[threadIdx.x] = buf[threadIdx.x];
+  } else {
+    out[threadIdx.x] = 1.0f;
+  }
+}
+
+TEST(SimSharedMemory, DeclaringDynamicSharedWithoutBytesIsFine) {
+  SimBuffer<float> out(8);
+  GLIA_LAUNCH(optional_dynamic_shared, 1, 8, 0, 0, out.get());
+  EXPECT_EQ(out[7], 1.0f);
+  GLIA_LAUNCH(optional_dynamic_shared, 1, 8, 8 * sizeof(float), 1, out.get());
+  EXPECT_EQ(out[7], 2.0f);
+}
+
 // ---- barriers and reductions -----------------------------------------------------------
 // Shared-memory tree reduction: one partial sum per block.
 __global__ void tree_sum(const float* in, int n, float* block_sums) {
