@@ -1,11 +1,114 @@
-// batch_norm. Composed from the differentiable ops of tensor/ops.h (mean, sub, mul, pow),
-// so it runs with gradients on every device those run on; autograd derives the backward.
-// The running statistics are updated in place outside autograd, as PyTorch does.
+// batch_norm: the device's batch_norm kernel (kernels/batch_norm.h) with its backward,
+// or, where a device has no such kernel yet, a composition of the differentiable ops of
+// tensor/ops.h (mean, sub, mul, pow) whose backward autograd derives. Either way the
+// running statistics are updated in place outside autograd, as PyTorch does.
+#include "kernels/batch_norm.h"
 #include "tensor/autograd.h"
+#include "tensor/nn_dispatch.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
 
 namespace glia {
+namespace {
+
+Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                            const Tensor& running_var, bool training, double momentum, double eps) {
+  const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(n * c, 1);
+  Tensor xc = x.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : Tensor();
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  Tensor save_mean, save_invstd, eval_mean, eval_var;
+  kernels::BatchNormParams p;
+  p.dtype = x.dtype();
+  p.n = n;
+  p.c = c;
+  p.hw = hw;
+  p.eps = eps;
+  p.momentum = momentum;
+  p.training = training;
+  p.x = xc.data_ptr();
+  p.gamma = w.defined() ? w.data_ptr() : nullptr;
+  p.beta = b.defined() ? b.data_ptr() : nullptr;
+  p.y = y.data_ptr();
+  if (training) {
+    save_mean = empty({c}, x.dtype(), x.device());
+    save_invstd = empty({c}, x.dtype(), x.device());
+    p.save_mean = save_mean.data_ptr();
+    p.save_invstd = save_invstd.data_ptr();
+    if (running_mean.defined()) {
+      GLIA_CHECK(running_mean.is_contiguous() && running_var.is_contiguous(),
+                 "batch_norm: running statistics must be contiguous to be updated in place");
+      p.running_mean = running_mean.data_ptr();
+      p.running_var = running_var.data_ptr();
+    }
+  } else {
+    // Copies: the backward must see the statistics of this forward, even if a later
+    // training forward updates the buffers before backward runs.
+    eval_mean = running_mean.clone();
+    eval_var = running_var.clone();
+    p.running_mean = eval_mean.data_ptr();
+    p.running_var = eval_var.data_ptr();
+  }
+  kernels::select(kernels::batch_norm_kernel, x.device(), detail::kConvFamily)(p);
+  if (training && running_mean.defined()) {
+    running_mean.storage()->bump_version();
+    running_var.storage()->bump_version();
+  }
+  const bool has_w = w.defined();
+  std::vector<Tensor> saved{xc};
+  if (has_w) saved.push_back(w);
+  if (training) {
+    saved.push_back(save_mean);
+    saved.push_back(save_invstd);
+  } else {
+    saved.push_back(eval_mean);
+    saved.push_back(eval_var);
+  }
+  record("batch_norm", y, {x, weight, bias}, saved,
+         [n, c, hw, eps, training, has_w](const Tensor& g, const FunctionNode& node) {
+           Tensor gy = g.contiguous();
+           size_t k = 0;
+           Tensor xs = node.saved(k++);
+           Tensor ws = has_w ? node.saved(k++) : Tensor();
+           Tensor s0 = node.saved(k++), s1 = node.saved(k++);
+           std::vector<Tensor> grads(3);
+           kernels::BatchNormBackwardParams p;
+           p.dtype = xs.dtype();
+           p.n = n;
+           p.c = c;
+           p.hw = hw;
+           p.eps = eps;
+           p.training = training;
+           p.x = xs.data_ptr();
+           p.gy = gy.data_ptr();
+           p.gamma = has_w ? ws.data_ptr() : nullptr;
+           if (training) {
+             p.save_mean = s0.data_ptr();
+             p.save_invstd = s1.data_ptr();
+           } else {
+             p.running_mean = s0.data_ptr();
+             p.running_var = s1.data_ptr();
+           }
+           if (node.needs_grad(0)) {
+             grads[0] = empty(xs.sizes(), xs.dtype(), xs.device());
+             p.gx = grads[0].data_ptr();
+           }
+           if (node.needs_grad(1)) {
+             grads[1] = empty({c}, xs.dtype(), xs.device());
+             p.ggamma = grads[1].data_ptr();
+           }
+           if (node.needs_grad(2)) {
+             grads[2] = empty({c}, xs.dtype(), xs.device());
+             p.gbeta = grads[2].data_ptr();
+           }
+           kernels::select(kernels::batch_norm_backward_kernel, xs.device(), detail::kConvFamily)(p);
+           return grads;
+         });
+  return y;
+}
+
+}  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
@@ -29,6 +132,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   GLIA_CHECK(running_mean.defined() == running_var.defined(),
              op << ": running_mean and running_var must both be given or both be undefined");
   GLIA_CHECK(eps > 0, op << ": eps must be positive, got " << eps);
+
+  if (x.numel() > 0 && (training || running_mean.defined()) && detail::has_kernel(kernels::batch_norm_kernel, x.device()) &&
+      detail::has_kernel(kernels::batch_norm_backward_kernel, x.device())) {
+    if (training)
+      GLIA_CHECK(x.numel() / std::max<int64_t>(c, 1) > 1,
+                 op << ": training needs more than one value per channel, input " << shape_str(x.sizes()));
+    return batch_norm_by_kernel(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  }
 
   const std::vector<int64_t> dims = x.dim() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
   const Shape channel_shape = x.dim() == 4 ? Shape{1, c, 1, 1} : Shape{1, c};

@@ -1,10 +1,15 @@
-// Pooling, composed from differentiable views and ops: a k x k window is k*k strided
-// slices of the (padded) input, reduced with maximum / add. Backward comes from autograd:
-// maximum sends the gradient to its first operand on ties, so max pooling's gradient
-// goes to the first maximum of the window in row-major order, as PyTorch's does.
+// Pooling. max_pool2d and global average pooling run the device's pool kernels
+// (kernels/pool.h) with their backward. Where a device lacks them, and for avg/adaptive
+// pooling, the op is composed from differentiable views and ops: a k x k window is k*k
+// strided slices of the (padded) input, reduced with maximum / add, and autograd derives
+// the backward (maximum sends the gradient to its first operand on ties, so the gradient
+// goes to the first maximum of the window in row-major order, as PyTorch's does).
 #include <cmath>
 #include <limits>
 
+#include "kernels/pool.h"
+#include "tensor/autograd.h"
+#include "tensor/nn_dispatch.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
 
@@ -42,6 +47,77 @@ Tensor window_tap(const Tensor& xp, int64_t i, int64_t j, int64_t stride, int64_
   return xp.slice(2, i, i + stride * (oh - 1) + 1, stride).slice(3, j, j + stride * (ow - 1) + 1, stride);
 }
 
+Tensor max_pool2d_by_kernel(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  kernels::Pool2dShape s;
+  s.n = x.size(0);
+  s.c = x.size(1);
+  s.h_in = x.size(2);
+  s.w_in = x.size(3);
+  s.kh = s.kw = kernel;
+  s.stride_h = s.stride_w = stride;
+  s.pad_h = s.pad_w = padding;
+  kernels::validate_pool2d(s, "max_pool2d");
+  Tensor xc = x.contiguous();
+  Tensor y = empty({s.n, s.c, s.h_out(), s.w_out()}, x.dtype(), x.device());
+  Tensor indices = empty(y.sizes(), DType::i64, x.device());
+  kernels::MaxPool2dParams p;
+  p.dtype = x.dtype();
+  p.shape = s;
+  p.x = xc.data_ptr();
+  p.y = y.data_ptr();
+  p.indices = indices.data<int64_t>();
+  kernels::select(kernels::max_pool2d_kernel, x.device(), detail::kConvFamily)(p);
+  const DType dtype = x.dtype();
+  record("max_pool2d", y, {x}, {indices}, [s, dtype](const Tensor& g, const FunctionNode& node) {
+    Tensor gy = g.contiguous();
+    Tensor idx = node.saved(0);
+    Tensor gx = empty({s.n, s.c, s.h_in, s.w_in}, dtype, gy.device());
+    kernels::MaxPool2dBackwardParams p;
+    p.dtype = dtype;
+    p.shape = s;
+    p.gy = gy.data_ptr();
+    p.indices = idx.data<int64_t>();
+    p.gx = gx.data_ptr();
+    kernels::select(kernels::max_pool2d_backward_kernel, gy.device(), detail::kConvFamily)(p);
+    return std::vector<Tensor>{gx};
+  });
+  return y;
+}
+
+Tensor global_avg_pool_by_kernel(const Tensor& x) {
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  Tensor xc = x.contiguous();
+  Tensor y = empty({n, c, 1, 1}, x.dtype(), x.device());
+  kernels::GlobalAvgPoolParams p;
+  p.dtype = x.dtype();
+  p.n = n;
+  p.c = c;
+  p.hw = hw;
+  p.x = xc.data_ptr();
+  p.y = y.data_ptr();
+  kernels::select(kernels::global_avg_pool_kernel, x.device(), detail::kConvFamily)(p);
+  const Shape in_shape = x.sizes();
+  record("global_avg_pool2d", y, {x}, {}, [n, c, hw, in_shape](const Tensor& g, const FunctionNode&) {
+    Tensor gy = g.contiguous();
+    Tensor gx = empty(in_shape, gy.dtype(), gy.device());
+    kernels::GlobalAvgPoolBackwardParams p;
+    p.dtype = gy.dtype();
+    p.n = n;
+    p.c = c;
+    p.hw = hw;
+    p.gy = gy.data_ptr();
+    p.gx = gx.data_ptr();
+    kernels::select(kernels::global_avg_pool_backward_kernel, gy.device(), detail::kConvFamily)(p);
+    return std::vector<Tensor>{gx};
+  });
+  return y;
+}
+
+bool global_pool_kernels(const Tensor& x) {
+  return x.numel() > 0 && detail::has_kernel(kernels::global_avg_pool_kernel, x.device()) &&
+         detail::has_kernel(kernels::global_avg_pool_backward_kernel, x.device());
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -49,6 +125,9 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   check_pool_input(op, x);
   const int64_t oh = pooled_size(op, x.size(2), kernel, stride, padding, x);
   const int64_t ow = pooled_size(op, x.size(3), kernel, stride, padding, x);
+  if (x.numel() > 0 && detail::has_kernel(kernels::max_pool2d_kernel, x.device()) &&
+      detail::has_kernel(kernels::max_pool2d_backward_kernel, x.device()))
+    return max_pool2d_by_kernel(x, kernel, stride, padding);
   Tensor xp = pad2d(x, padding, -std::numeric_limits<double>::infinity());
   Tensor out;
   for (int64_t i = 0; i < kernel; ++i)
@@ -83,7 +162,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   check_pool_input(op, x);
   GLIA_CHECK(out_h >= 1 && out_w >= 1, op << ": output size " << out_h << "x" << out_w << " must be positive");
   const int64_t h = x.size(2), w = x.size(3);
-  if (out_h == 1 && out_w == 1) return mean(x, {2, 3}, true);
+  if (out_h == 1 && out_w == 1) return global_avg_pool2d(x);
   std::vector<Tensor> rows;
   for (int64_t i = 0; i < out_h; ++i) {
     const int64_t h0 = (i * h) / out_h, h1 = ((i + 1) * h + out_h - 1) / out_h;
@@ -99,6 +178,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
 
 Tensor global_avg_pool2d(const Tensor& x) {
   check_pool_input("global_avg_pool2d", x);
+  if (global_pool_kernels(x)) return global_avg_pool_by_kernel(x);
   return mean(x, {2, 3}, true);
 }
 

@@ -23,6 +23,7 @@ struct Case {
   DType dtype;
   Device device;
   double out_rtol, grad_rtol;
+  double atol;  // floor for tensors that are mathematically zero (see test::close)
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
@@ -99,11 +100,17 @@ TEST_P(Reference, ForwardBackwardStatisticsAndAdam) {
   sum(out * probe).backward();
   for (auto& p : model->named_parameters()) {
     ASSERT_TRUE(p.second.grad().defined()) << "no gradient reached " << p.first;
-    EXPECT_TRUE(test::close(p.second.grad(), ref("grad." + p.first), c.grad_rtol, "gradient of " + p.first));
+    EXPECT_TRUE(test::close(p.second.grad(), ref("grad." + p.first), c.grad_rtol, "gradient of " + p.first, c.atol));
   }
   for (auto& b : model->named_buffers())
-    EXPECT_TRUE(test::close(b.second, ref("train.buffer." + b.first), c.out_rtol, "buffer " + b.first));
+    EXPECT_TRUE(test::close(b.second, ref("train.buffer." + b.first), c.out_rtol, "buffer " + b.first, c.atol));
 
+  // float32: Adam's m / sqrt(v) turns the round-off of near-zero gradients into O(lr)
+  // changes of single weights, so only the float64 runs compare the Adam steps.
+  if (c.dtype != DType::f64) return;
+  // A parameter whose gradient is round-off only (see test::close) moves by
+  // lr * noise / (|noise| + eps), up to ~1e-8 per step; real changes are ~1e-3.
+  constexpr double kAdamNoise = 1e-6;
   // PyTorch: Adam(lr 1e-3, weight_decay 1e-4 as L2); 3 x (zero_grad, train forward, backward, step).
   // Compared as the change from the initial weights, so a wrong update cannot hide
   // behind the much larger weights themselves.
@@ -120,14 +127,8 @@ TEST_P(Reference, ForwardBackwardStatisticsAndAdam) {
   }
   for (auto& p : model->named_parameters()) {
     const Tensor expected = ref("adam3.param." + p.first);
-    if (c.dtype == DType::f64) {
-      EXPECT_TRUE(test::close(sub(p.second.detach(), initial[p.first]), sub(expected, initial[p.first]), c.grad_rtol,
-                              "Adam change of " + p.first));
-    } else {
-      // In float32 Adam's m / sqrt(v) amplifies the rounding of near-zero gradients into
-      // O(lr) differences of single entries, so only the weights themselves are compared.
-      EXPECT_TRUE(test::close(p.second.detach(), expected, c.out_rtol, "weights after Adam of " + p.first));
-    }
+    EXPECT_TRUE(test::close(sub(p.second.detach(), initial[p.first]), sub(expected, initial[p.first]), c.grad_rtol,
+                            "Adam change of " + p.first, kAdamNoise));
   }
 }
 
@@ -135,9 +136,9 @@ std::vector<Case> cases() {
   std::vector<Case> out;
   for (Device d : {Device::cpu, Device::sim}) {
     for (const char* m : {"efficientnet_b0", "efficientnet_b1_classifier", "unet"})
-      out.push_back(Case{m, DType::f64, d, 1e-4, 1e-3});
+      out.push_back(Case{m, DType::f64, d, 1e-4, 1e-3, 1e-10});
     // float32: rounding of ~1e-7 per op grows through 80+ layers and BN divisions.
-    out.push_back(Case{"unet", DType::f32, d, 1e-3, 1e-2});
+    out.push_back(Case{"unet", DType::f32, d, 1e-3, 1e-2, 1e-5});
   }
   return out;
 }
