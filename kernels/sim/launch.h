@@ -60,7 +60,9 @@ void* dynamic_shared_memory();
 //    differing word. Blocks then run one at a time. Float atomics are compared with a
 //    relative tolerance; kernels whose output legitimately depends on thread order
 //    (atomic counters used as indices) need set_check_races(false).
-// Only allocations made while checked mode is on are guarded and compared.
+// Only allocations made while checked mode is on are guarded, compared and restored
+// between the two runs: turn checked mode on before allocating. A kernel that updates in
+// place (y += x) a buffer allocated outside checked mode sees that update applied twice.
 void set_checked(bool on);
 bool checked();
 void set_check_races(bool on);  // the race half of checked mode (default on)
