@@ -116,7 +116,8 @@ namespace {
 template <class T>
 std::vector<T> host_values(const Tensor& t) {
   NoGradGuard no_grad;
-  Tensor h = t.to(dtype_of<T>::value).contiguous();
+  // To the host first, so reading a device tensor needs no kernel there.
+  Tensor h = t.to(Device::cpu).to(dtype_of<T>::value).contiguous();
   std::vector<T> out(static_cast<size_t>(h.numel()));
   rt::copy(out.data(), Device::cpu, h.data_ptr(), h.device(), out.size() * sizeof(T));
   return out;
