@@ -130,6 +130,7 @@ inline __attribute__((always_inline)) void plane_backward_weight(const Geometry&
 template <class T, int K, int S>
 inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp,
                                                         const T* zero) {
+  constexpr int kLanes = 64 / sizeof(T);
   T wk[K * K];
   for (int i = 0; i < K * K; ++i) wk[i] = wp[i];
   const int64_t pl = -g.cols[0].off;
@@ -151,13 +152,30 @@ inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const
       yrow[ow] = acc;
     };
     for (int64_t ow = 0; ow < ilo; ++ow) edge(ow);
+    // Interior in blocks of kLanes outputs held in registers; the last block is shifted
+    // back to end at ihi (recomputing a few outputs) so no scalar remainder is left.
+    if (ihi - ilo >= kLanes) {
+      for (int64_t start = ilo; start < ihi; start += kLanes) {
+        const int64_t ow0 = std::min(start, ihi - kLanes);
+        T acc[kLanes];
+        for (int l = 0; l < kLanes; ++l) acc[l] = b;
+        for (int ki = 0; ki < K; ++ki)
+          for (int kj = 0; kj < K; ++kj) {
+            const T wv = wk[ki * K + kj];
+            const T* __restrict src = rows[ki] + (ow0 * S - pl + kj);
 #pragma omp simd
-    for (int64_t ow = ilo; ow < ihi; ++ow) {
-      T acc = b;
-      const int64_t base = ow * S - pl;
-      for (int ki = 0; ki < K; ++ki)
-        for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][base + kj];
-      yrow[ow] = acc;
+            for (int l = 0; l < kLanes; ++l) acc[l] += wv * src[l * S];
+          }
+        for (int l = 0; l < kLanes; ++l) yrow[ow0 + l] = acc[l];
+      }
+    } else {
+      for (int64_t ow = ilo; ow < ihi; ++ow) {
+        T acc = b;
+        const int64_t base = ow * S - pl;
+        for (int ki = 0; ki < K; ++ki)
+          for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][base + kj];
+        yrow[ow] = acc;
+      }
     }
     for (int64_t ow = ihi; ow < g.wo; ++ow) edge(ow);
   }

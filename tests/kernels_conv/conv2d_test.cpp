@@ -169,6 +169,11 @@ std::vector<Case> cases() {
       {"depthwise3x3_unpadded", make(2, 5, 7, 9, 5, 3, 1, 0, 1, 5), true},
       {"depthwise5x5_s2_unpadded", make(2, 5, 11, 12, 5, 5, 2, 0, 1, 5), true},
       {"depthwise3x3_pad3", make(2, 3, 5, 6, 3, 3, 1, 3, 1, 3), true},
+      // Rows wide enough for the vector-block paths (16 f32 / 8 f64 outputs per block).
+      {"depthwise3x3_s1_wide", same(make(2, 3, 5, 41, 3, 3, 1, 0, 1, 3)), true},
+      {"depthwise3x3_s2_wide", same(make(2, 3, 6, 70, 3, 3, 2, 0, 1, 3)), true},
+      {"depthwise5x5_s1_wide", same(make(2, 3, 6, 37, 3, 5, 1, 0, 1, 3)), true},
+      {"depthwise5x5_s2_wide", same(make(2, 3, 7, 45, 3, 5, 2, 0, 1, 3)), false},
       {"depthwise3x3_narrow", same(make(3, 4, 9, 2, 4, 3, 2, 0, 1, 4)), true},
       {"depthwise_multiplier2", make(2, 3, 7, 9, 6, 3, 1, 1, 1, 3), true},
       {"kernel_equals_input", make(2, 3, 5, 5, 4, 5), true},
