@@ -26,6 +26,10 @@ struct Case {
   double atol;  // floor for tensors that are mathematically zero (see test::close)
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model << " " << dtype_name(c.dtype) << " on " << device_name(c.device);
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.model + "_" + dtype_name(info.param.dtype) + "_" + device_name(info.param.device);
 }
