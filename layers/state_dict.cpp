@@ -43,7 +43,13 @@ void write_tensors(const std::string& path, const NamedTensors& tensors,
 void load_state_dict(Module& module, const std::map<std::string, Tensor>& source, const LoadOptions& options) {
   std::vector<std::string> problems;
   std::set<std::string> used;
-  const NamedTensors targets = module.state_dict();
+  NamedTensors targets;
+  auto under_prefix = [&](const std::string& name) { return name.rfind(options.prefix, 0) == 0; };
+  for (auto& nt : module.state_dict())
+    if (under_prefix(nt.first)) targets.push_back(nt);
+  GLIA_CHECK(!targets.empty(), "load_state_dict(" << module.type_name() << ") from " << options.source
+                                                  << ": the model has no tensor under the prefix '" << options.prefix
+                                                  << "'");
   for (const auto& nt : targets) {
     auto it = source.find(nt.first);
     if (it == source.end()) {
@@ -63,7 +69,7 @@ void load_state_dict(Module& module, const std::map<std::string, Tensor>& source
   }
   if (options.strict)
     for (const auto& s : source)
-      if (!used.count(s.first))
+      if (under_prefix(s.first) && !used.count(s.first))
         problems.push_back("unexpected tensor '" + s.first + "' " + shape_str(s.second.sizes()) +
                            " (the model has no such parameter or buffer)");
   if (!problems.empty()) {

@@ -20,6 +20,10 @@ void write_tensors(const std::string& path, const NamedTensors& tensors,
 struct LoadOptions {
   bool strict = true;             // unexpected tensors in the source are errors
   std::string source = "tensors";  // how errors name the source (a file path)
+  // Non-empty: only the model's tensors under this prefix (e.g. "features.") are loaded,
+  // and only the source's tensors under it are considered — ImageNet weights into the
+  // paper classifier's base, whose head differs.
+  std::string prefix;
 };
 // Copies source[name] into each parameter and buffer (keeping the module's device and
 // autograd flags). Shapes and dtypes must match exactly.

@@ -10,7 +10,11 @@ set to p = 0 so train-mode outputs are deterministic on both sides.
 Names: param.<state_dict name>, buffer.<name>, input, probe, eval.out, train.out,
 grad.<name>, train.buffer.<name>, adam3.param.<name>.
 
-Usage: make_refs.py --out DIR [--models efficientnet_b0,efficientnet_b1_classifier,unet]
+Also writes torchvision_efficientnet_b1.safetensors through tools/export_torchvision.py
+(random weights, float32, plus the eval output of a fixed input) so the C++ tests check
+that an exported torchvision state_dict loads into glia and computes the same thing.
+
+Usage: make_refs.py --out DIR [--models efficientnet_b0,efficientnet_b1_classifier,unet,export_b1]
 """
 import argparse
 import os
@@ -21,6 +25,7 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_torchvision  # noqa: E402
 import safetensors_lite  # noqa: E402
 from unet import ResUNet  # noqa: E402
 
@@ -87,14 +92,29 @@ def make(name, out_dir, seed=1234):
     print(f"make_refs: wrote {path} ({len(t)} tensors)")
 
 
+def make_export(out_dir, seed=99):
+    """torchvision efficientnet_b1 -> safetensors via the export tool; eval output at 64x64 stored beside."""
+    model = export_torchvision.build("efficientnet_b1", pretrained=False, seed=seed).eval()
+    path = os.path.join(out_dir, "torchvision_efficientnet_b1.safetensors")
+    export_torchvision.export(model, path, torch.float32, {"model": "efficientnet_b1", "seed": seed})
+    x = torch.rand((1, 3, 64, 64), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        out = model(x)
+    safetensors_lite.save({"input": x, "eval.out": out}, os.path.join(out_dir, "torchvision_efficientnet_b1.io.safetensors"))
+    print(f"make_refs: wrote {path}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(list(MODELS) + ["export_b1"]))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
     for name in args.models.split(","):
+        if name == "export_b1":
+            make_export(args.out)
+            continue
         if name not in MODELS:
             sys.exit(f"make_refs: unknown model '{name}' (known: {', '.join(MODELS)})")
         make(name, args.out)
