@@ -68,7 +68,10 @@ void check_image_size(const ModelSpec& spec) {
 }
 
 std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed) {
-  Generator gen(seed);
+  // The layers keep the generator they are given for dropout and stochastic depth, so
+  // they get none: initialisation and those draws use the default generator, whose state
+  // the trainer saves in checkpoints (a resumed run draws the same masks).
+  manual_seed(seed);
   if (spec.kind == "classifier") {
     nets::EfficientNetConfig c;
     try {
@@ -79,13 +82,13 @@ std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed) {
     c.name += "_classifier";
     c.hidden = 512;  // the paper's head: GAP, Dense 512 ReLU, Dropout 0.4, Dense 4
     c.dropout = 0.4;
-    return std::make_shared<nets::EfficientNet>(c, &gen);
+    return std::make_shared<nets::EfficientNet>(c);
   }
   GLIA_CHECK(spec.kind == "unet", "unknown model kind '" << spec.kind << "'");
   nets::UNetConfig c;
   c.width = spec.width;
   c.depth = spec.depth;
-  return std::make_shared<nets::UNet>(c, &gen);
+  return std::make_shared<nets::UNet>(c);
 }
 
 ModelSpec checkpoint_spec(const std::string& path) {
@@ -155,6 +158,7 @@ void prepare_run_dir(const std::string& dir, bool overwrite, bool resume, const 
     fs::remove_all(dir);
   }
   fs::create_directories(dir);
+  if (resume) return;  // run.json keeps the configuration the run started with
   Json run = Json::object();
   run["command"] = Json(command);
   run["config"] = Json::parse(config_json, "run config");

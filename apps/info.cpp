@@ -28,9 +28,8 @@ int info(const InfoOptions& o) {
   const nn::Summary s = nn::summarize(*model, {o.batch, 3, spec.image_size, spec.image_size});
   std::cout << "model " << spec.to_string() << ", input [" << o.batch << ", 3, " << spec.image_size << ", "
             << spec.image_size << "]\n"
-            << s.to_string() << std::setprecision(4) << "parameters: " << s.total_params << " (trainable "
-            << s.trainable_params << ")\nMACs per forward: " << s.total_macs << " (" << s.total_macs / 1e9
-            << " G), FLOPs: " << 2.0 * s.total_macs / 1e9 << " G" << std::endl;
+            << s.to_string() << std::setprecision(4) << "= " << s.total_params / 1e6 << " M parameters, "
+            << 2.0 * s.total_macs / 1e9 << " GFLOPs per forward" << std::endl;
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "train/trainer_checkpoint.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -12,6 +14,52 @@ namespace glia {
 namespace {
 
 constexpr const char* kFormat = "trainer-1";
+
+// Json::dump() writes 9 significant digits (enough for floats); a checkpoint needs every
+// double back bit for bit (learning rate, the callbacks' best values), so numbers are
+// written here with 17 (round-trip precision) and everything else by Json itself.
+void dump_exact(const Json& j, std::string& out) {
+  switch (j.kind()) {
+    case Json::Kind::number:
+      if (!j.is_integer() && std::isfinite(j.as_number())) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", j.as_number());
+        out += buf;
+      } else {
+        out += j.dump();
+      }
+      return;
+    case Json::Kind::array:
+      out += '[';
+      for (size_t i = 0; i < j.items().size(); ++i) {
+        if (i) out += ',';
+        dump_exact(j.items()[i], out);
+      }
+      out += ']';
+      return;
+    case Json::Kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : j.members()) {
+        if (!first) out += ',';
+        first = false;
+        out += Json(k).dump();
+        out += ':';
+        dump_exact(v, out);
+      }
+      out += '}';
+      return;
+    }
+    default:
+      out += j.dump();
+  }
+}
+
+std::string exact_json(const Json& j) {
+  std::string out;
+  dump_exact(j, out);
+  return out;
+}
 
 void add_items(const std::string& prefix, const std::vector<std::pair<std::string, Tensor>>& tensors,
                std::vector<Tensor>& keep, std::vector<SafetensorsItem>& items) {
@@ -41,8 +89,8 @@ void write_trainer_checkpoint(const std::string& path, const TrainerCheckpoint& 
   add_items("best/", ck.best, keep, items);
   std::map<std::string, std::string> meta{{"glia_checkpoint", kFormat},
                                           {"model", ck.model_name},
-                                          {"optimizer", ck.optimizer_json.dump()},
-                                          {"trainer", ck.trainer.dump()}};
+                                          {"optimizer", exact_json(ck.optimizer_json)},
+                                          {"trainer", exact_json(ck.trainer)}};
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   write_safetensors(path, items, meta);
 }

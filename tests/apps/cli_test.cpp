@@ -1,0 +1,200 @@
+// The glia command line end to end on tiny synthetic phantoms (io/phantom.h): train,
+// evaluate and predict through main_cli exactly as a user types it, bit-exact --resume,
+// and every kind of bad input with its exit code and a message naming the culprit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "apps/app.h"
+#include "io/phantom.h"
+#include "tensor/json.h"
+#include "train/trainer_checkpoint.h"
+
+namespace glia {
+namespace {
+namespace fs = std::filesystem;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = (fs::temp_directory_path() / ("glia_cli_test_" + std::to_string(::getpid()))).string();
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    cls_ = root_ + "/cls";
+    seg_ = root_ + "/seg";
+    io::write_classification_phantoms(cls_, 5, 2, 40, 3);
+    io::write_segmentation_phantoms(seg_, 4, 4, 32, 3);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // Runs `glia args...`; returns the exit code and keeps stderr in err_.
+  int glia(std::vector<std::string> args) {
+    args.insert(args.begin(), "glia");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    testing::internal::CaptureStderr();
+    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
+    err_ = testing::internal::GetCapturedStderr();
+    return code;
+  }
+  std::vector<std::string> train_cls(const std::string& out, int epochs) {
+    return {"train-cls", "--data", cls_, "--out", out, "--model", "b0", "--image-size", "32", "--epochs",
+            std::to_string(epochs), "--batch-size", "4", "--max-batches", "2", "--threads", "2", "--quiet"};
+  }
+  std::vector<std::string> train_seg(const std::string& out, int epochs) {
+    return {"train-seg", "--data", seg_, "--out", out, "--width", "4", "--depth", "2", "--image-size", "32",
+            "--epochs", std::to_string(epochs), "--batch-size", "4", "--max-batches", "2", "--val-fraction", "0.25",
+            "--test-fraction", "0.25", "--threads", "2", "--quiet"};
+  }
+  static std::string read(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }
+  static size_t lines(const std::string& path) {
+    const std::string t = read(path);
+    return static_cast<size_t>(std::count(t.begin(), t.end(), '\n'));
+  }
+
+  std::string root_, cls_, seg_, err_;
+};
+
+TEST_F(Cli, TrainEvaluatePredictOnPhantoms) {
+  const std::string c = root_ + "/run-cls", s = root_ + "/run-seg";
+  ASSERT_EQ(glia(train_cls(c, 2)), 0) << err_;
+  for (const char* f : {"run.json", "history.csv", "metrics.json", "curves.png", "confusion.png", "confusion_test.png",
+                        "last.ckpt", "best.ckpt"})
+    EXPECT_TRUE(fs::exists(c + "/" + f)) << f;
+  EXPECT_EQ(lines(c + "/history.csv"), 3u);  // header + 2 epochs
+  const Json m = Json::parse(read(c + "/metrics.json"));
+  const double acc = m.at("test").at("accuracy").as_number();
+  EXPECT_GE(acc, 0.0);
+  EXPECT_LE(acc, 1.0);
+
+  ASSERT_EQ(glia({"eval-cls", "--checkpoint", c + "/best.ckpt", "--data", cls_, "--out", root_ + "/eval-cls",
+                  "--quiet"}),
+            0)
+      << err_;
+  // Same weights, same test images: the same accuracy as the training run's final test.
+  EXPECT_EQ(Json::parse(read(root_ + "/eval-cls/metrics.json")).at("test").at("accuracy").as_number(), acc);
+
+  ASSERT_EQ(glia(train_seg(s, 2)), 0) << err_;
+  for (const char* f : {"history.csv", "metrics.json", "curves.png", "last.ckpt", "best.ckpt"})
+    EXPECT_TRUE(fs::exists(s + "/" + f)) << f;
+  const Json sm = Json::parse(read(s + "/metrics.json"));
+  EXPECT_GE(sm.at("test").at("dice").as_number(), 0.0);
+  EXPECT_LE(sm.at("test").at("dice").as_number(), 1.0);
+  EXPECT_TRUE(fs::exists(s + "/examples"));
+  ASSERT_EQ(glia({"eval-seg", "--checkpoint", s + "/best.ckpt", "--data", seg_, "--out", root_ + "/eval-seg",
+                  "--val-fraction", "0.25", "--test-fraction", "0.25", "--quiet"}),
+            0)
+      << err_;
+  EXPECT_DOUBLE_EQ(Json::parse(read(root_ + "/eval-seg/metrics.json")).at("test").at("dice").as_number(),
+                   sm.at("test").at("dice").as_number());
+
+  ASSERT_EQ(glia({"predict", cls_ + "/Testing/glioma", cls_ + "/Testing/notumor", "--classifier", c + "/best.ckpt",
+                  "--segmenter", s + "/best.ckpt", "--out", root_ + "/pred", "--quiet"}),
+            0)
+      << err_;
+  EXPECT_EQ(lines(root_ + "/pred/predictions.csv"), 5u);  // header + 4 images
+  EXPECT_TRUE(fs::exists(root_ + "/pred/Te-gl_0_overlay.png"));
+  EXPECT_TRUE(fs::exists(root_ + "/pred/Te-no_1_mask.png"));
+}
+
+TEST_F(Cli, ResumeContinuesBitForBit) {
+  const std::string a = root_ + "/a", b = root_ + "/b";
+  ASSERT_EQ(glia(train_cls(a, 3)), 0) << err_;
+  ASSERT_EQ(glia(train_cls(b, 2)), 0) << err_;  // "interrupted" after epoch 2
+  auto resume = train_cls(b, 3);
+  resume.push_back("--resume");
+  ASSERT_EQ(glia(resume), 0) << err_;
+  const auto ka = read_trainer_checkpoint(a + "/last.ckpt"), kb = read_trainer_checkpoint(b + "/last.ckpt");
+  ASSERT_EQ(ka.model.size(), kb.model.size());
+  ASSERT_FALSE(ka.model.empty());
+  for (const auto& [name, t] : ka.model) {
+    const Tensor& u = kb.model.at(name);
+    ASSERT_EQ(t.sizes(), u.sizes()) << name;
+    EXPECT_EQ(std::memcmp(t.data_ptr(), u.data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()), 0) << name;
+  }
+  for (const auto& [name, t] : ka.optimizer)
+    EXPECT_EQ(std::memcmp(t.data_ptr(), kb.optimizer.at(name).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()),
+              0)
+        << name;
+  EXPECT_EQ(lines(b + "/history.csv"), 4u);
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwoAndNameTheFlag) {
+  EXPECT_EQ(glia({"train-cls", "--data", cls_, "--bogus-flag", "1"}), 2);
+  EXPECT_NE(err_.find("--bogus-flag"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"train-cls"}), 2);
+  EXPECT_NE(err_.find("--data"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"frobnicate"}), 2);
+  EXPECT_EQ(glia({"train-cls", "--data", root_ + "/no/such/dir", "--out", root_ + "/x"}), 2);
+  EXPECT_NE(err_.find(root_ + "/no/such/dir"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"train-seg", "--data", seg_, "--out", root_ + "/x", "--image-size", "30", "--depth", "2"}), 2);
+  EXPECT_NE(err_.find("--image-size 30"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"train-cls", "--data", cls_, "--out", root_ + "/x", "--image-size", "16"}), 2);
+  EXPECT_NE(err_.find("--image-size 16"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"train-cls", "--data", cls_, "--out", root_ + "/x", "--model", "b9"}), 2);
+  EXPECT_NE(err_.find("b9"), std::string::npos) << err_;
+  EXPECT_EQ(glia({"train-cls", "--data", cls_, "--out", root_ + "/x", "--device", "tpu"}), 2);
+  EXPECT_NE(err_.find("tpu"), std::string::npos) << err_;
+  EXPECT_FALSE(fs::exists(root_ + "/x")) << "a refused command created its output directory";
+}
+
+TEST_F(Cli, ExistingOutputDirectoryIsNeverOverwrittenSilently) {
+  const std::string out = root_ + "/mine";
+  fs::create_directories(out);
+  { std::ofstream(out + "/notes.txt") << "precious"; }
+  EXPECT_EQ(glia(train_cls(out, 1)), 2);
+  EXPECT_NE(err_.find("already exists"), std::string::npos) << err_;
+  auto overwrite = train_cls(out, 1);
+  overwrite.push_back("--overwrite");
+  EXPECT_EQ(glia(overwrite), 2);  // not a glia run: refused even with --overwrite
+  EXPECT_NE(err_.find("not a glia run directory"), std::string::npos) << err_;
+  EXPECT_EQ(read(out + "/notes.txt"), "precious");
+  auto resume = train_cls(out, 1);
+  resume.push_back("--resume");
+  EXPECT_EQ(glia(resume), 2);
+  EXPECT_NE(err_.find("last.ckpt"), std::string::npos) << err_;
+}
+
+TEST_F(Cli, CheckpointOfAnotherModelIsRefused) {
+  const std::string s = root_ + "/seg-run", c = root_ + "/cls-run";
+  ASSERT_EQ(glia(train_seg(s, 1)), 0) << err_;
+  EXPECT_EQ(glia({"eval-cls", "--checkpoint", s + "/best.ckpt", "--data", cls_, "--out", root_ + "/e"}), 1);
+  EXPECT_NE(err_.find("unet"), std::string::npos) << err_;
+  EXPECT_NE(err_.find(s + "/best.ckpt"), std::string::npos) << err_;
+  EXPECT_FALSE(fs::exists(root_ + "/e"));
+  // Resuming a run with another architecture names both.
+  auto resume = train_seg(s, 2);
+  resume[std::find(resume.begin(), resume.end(), "--width") - resume.begin() + 1] = "8";
+  resume.push_back("--resume");
+  EXPECT_EQ(glia(resume), 1);
+  EXPECT_NE(err_.find("unet:4:2:32"), std::string::npos) << err_;
+  EXPECT_NE(err_.find("unet:8:2:32"), std::string::npos) << err_;
+  // A file that is not a checkpoint at all.
+  { std::ofstream(root_ + "/junk.ckpt") << "not a checkpoint"; }
+  EXPECT_EQ(glia({"predict", cls_ + "/Testing/glioma", "--classifier", root_ + "/junk.ckpt", "--out", root_ + "/p"}), 1);
+  EXPECT_NE(err_.find("junk.ckpt"), std::string::npos) << err_;
+}
+
+TEST_F(Cli, InfoPrintsTheSummary) {
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(glia({"info", "--model", "unet", "--width", "4", "--depth", "2", "--image-size", "32"}), 0) << err_;
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("GFLOPs"), std::string::npos) << out;
+  EXPECT_NE(out.find("head"), std::string::npos) << out;
+  EXPECT_EQ(glia({"info", "--model", "unet", "--depth", "3", "--image-size", "36"}), 2);
+}
+
+}  // namespace
+}  // namespace glia

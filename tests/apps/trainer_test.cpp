@@ -1,0 +1,238 @@
+// The Trainer on a tiny network and in-memory batches: the loss goes down, the gradient
+// guard names the parameter, a run interrupted after its checkpoint and resumed gives
+// the same parameters, bit for bit, as an uninterrupted one, and restore-best works.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "layers/basic.h"
+#include "layers/conv.h"
+#include "tensor/nn_ops.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+#include "train/classification_trainer.h"
+#include "train/trainer.h"
+#include "train/trainer_checkpoint.h"
+
+namespace glia {
+namespace {
+
+// conv 3x3 -> batch norm -> relu -> global pool -> dropout -> linear, plus an optional
+// offset added through sqrt (zero offset: finite output, infinite gradient).
+class TinyNet : public nn::Module {
+ public:
+  explicit TinyNet(bool sqrt_offset = false) : Module("TinyNet"), sqrt_offset_(sqrt_offset) {
+    conv_ = register_module("conv", std::make_shared<nn::Conv2d>(nn::conv_options(1, 6, 3, 1, 1)));
+    bn_ = register_module("bn", std::make_shared<nn::BatchNorm2d>(6));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(0.25));
+    fc_ = register_module("fc", std::make_shared<nn::Linear>(6, 3));
+    offset = zeros({3});
+    register_parameter("offset", &offset);
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = relu((*bn_)((*conv_)(x)));
+    h = (*drop_)(global_avg_pool2d(h).flatten(1));
+    Tensor logits = (*fc_)(h);
+    return sqrt_offset_ ? logits + sqrt(offset) : logits + offset;
+  }
+  Tensor offset;
+
+ private:
+  bool sqrt_offset_;
+  nn::Conv2d* conv_;
+  nn::BatchNorm2d* bn_;
+  nn::Dropout* drop_;
+  nn::Linear* fc_;
+};
+
+// Class k images: a bright blob in a class-dependent place, plus noise.
+std::vector<TrainBatch> make_batches(int batches, int n, uint64_t seed) {
+  Generator gen(seed);
+  std::vector<TrainBatch> out;
+  for (int b = 0; b < batches; ++b) {
+    TrainBatch t;
+    t.n = n, t.c = 1, t.h = 9, t.w = 7;
+    const std::vector<float> noise = rand({n, 1, 9, 7}, DType::f32, Device::cpu, &gen).to_vector<float>();
+    t.images.resize(noise.size());
+    for (int i = 0; i < n; ++i) {
+      const int label = (b * n + i) % 3;
+      t.labels.push_back(label);
+      for (int y = 0; y < 9; ++y)
+        for (int x = 0; x < 7; ++x) {
+          const size_t k = static_cast<size_t>((i * 9 + y) * 7 + x);
+          const bool blob = (label == 0 && y < 3) || (label == 1 && y >= 6) || (label == 2 && x >= 2 && x < 5 && y >= 3 && y < 6);
+          t.images[k] = 0.3f * noise[k] + (blob ? 1.0f : 0.0f);
+        }
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+struct TinyRun {
+  std::unique_ptr<TinyNet> model;
+  std::unique_ptr<Adam> optimizer;
+  std::unique_ptr<ClassificationTask> task;
+  std::unique_ptr<Trainer> trainer;
+};
+
+TinyRun make_run(const std::string& dir, int epochs, bool sqrt_offset = false, double lr = 0.02) {
+  manual_seed(7);
+  TinyRun r;
+  r.model = std::make_unique<TinyNet>(sqrt_offset);
+  Adam::Options ao;
+  ao.lr = lr;
+  ao.weight_decay = 1e-4;
+  r.optimizer = std::make_unique<Adam>(r.model->named_parameters(), ao);
+  r.task = std::make_unique<ClassificationTask>(3);
+  TrainerOptions to;
+  to.epochs = epochs;
+  to.checkpoint_dir = dir;
+  to.model_name = "tiny";
+  to.early.patience = 100;
+  to.plateau.patience = 1;  // so the schedule changes within the run and must be restored
+  r.trainer = std::make_unique<Trainer>(*r.model, *r.optimizer, *r.task, to);
+  return r;
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("glia_trainer_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
+  const Tensor ca = a.detach().contiguous(), cb = b.detach().contiguous();
+  return std::memcmp(ca.data_ptr(), cb.data_ptr(), static_cast<size_t>(ca.numel()) * ca.itemsize()) == 0;
+}
+
+TEST(Trainer, LossGoesDownAndValidationAccuracyRises) {
+  VectorBatchSource train(make_batches(6, 12, 1)), val(make_batches(2, 15, 2));
+  TinyRun r = make_run("", 8);
+  const FitResult f = r.trainer->fit(train, &val);
+  const auto& h = r.trainer->history();
+  ASSERT_EQ(f.epochs_run, 8);
+  ASSERT_EQ(h.size(), 8u);
+  EXPECT_LT(h.back().loss, 0.7 * h.front().loss);
+  EXPECT_GT(f.best_metric, 0.6);  // chance is 1/3
+  for (size_t i = 0; i < h.size(); ++i) {
+    EXPECT_EQ(h[i].epoch, static_cast<int>(i + 1));
+    EXPECT_TRUE(std::isfinite(h[i].val_loss));
+    EXPECT_GT(h[i].images_per_second, 0);
+  }
+}
+
+TEST(Trainer, GradientGuardNamesTheParameter) {
+  VectorBatchSource train(make_batches(2, 6, 3));
+  TinyRun r = make_run("", 1, /*sqrt_offset=*/true);
+  try {
+    r.trainer->fit(train, nullptr);
+    FAIL() << "an infinite gradient went unnoticed";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("'offset'"), std::string::npos) << m;
+    EXPECT_NE(m.find("inf"), std::string::npos) << m;
+    EXPECT_NE(m.find("epoch 1, batch 1"), std::string::npos) << m;
+  }
+}
+
+TEST(Trainer, NonFiniteLossStopsWithEpochAndBatch) {
+  auto batches = make_batches(3, 6, 4);
+  batches[1].images[5] = std::nanf("");
+  VectorBatchSource train(batches);
+  TinyRun r = make_run("", 1);
+  try {
+    r.trainer->fit(train, nullptr);
+    FAIL() << "a NaN loss went unnoticed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
+  VectorBatchSource train(make_batches(5, 8, 5)), val(make_batches(2, 9, 6));
+  const std::string a_dir = temp_dir("a"), b_dir = temp_dir("b");
+  TinyRun a = make_run(a_dir, 5);
+  a.trainer->fit(train, &val);
+
+  {
+    TinyRun b = make_run(b_dir, 5);
+    b.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::epoch_end && e.epoch == 3) b.trainer->request_stop();
+    });
+    const FitResult f = b.trainer->fit(train, &val);
+    EXPECT_TRUE(f.interrupted);
+    EXPECT_EQ(f.epochs_run, 3);
+  }
+  // Something else draws from the default generator in between (as a new process would
+  // start from another state): resume must restore it.
+  manual_seed(12345);
+  TinyRun c = make_run(b_dir, 5);
+  rand({100});
+  c.trainer->resume();
+  EXPECT_EQ(c.trainer->epoch(), 3);
+  c.trainer->fit(train, &val);
+
+  ASSERT_EQ(a.trainer->history().size(), c.trainer->history().size());
+  for (size_t i = 0; i < a.trainer->history().size(); ++i) {
+    EXPECT_EQ(a.trainer->history()[i].loss, c.trainer->history()[i].loss) << "epoch " << i + 1;
+    EXPECT_EQ(a.trainer->history()[i].lr, c.trainer->history()[i].lr) << "epoch " << i + 1;
+  }
+  EXPECT_LT(a.trainer->history().back().lr, 0.02) << "the plateau schedule never acted; the test would be weaker";
+  const auto pa = a.model->state_dict(), pc = c.model->state_dict();
+  ASSERT_EQ(pa.size(), pc.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(same_bits(pa[i].second, pc[i].second)) << pa[i].first;
+  // The last checkpoints (weights before restore-best, optimizer moments) agree too.
+  const auto ka = read_trainer_checkpoint(a_dir + "/last.ckpt"), kc = read_trainer_checkpoint(b_dir + "/last.ckpt");
+  for (const auto* group : {&ka.model, &ka.optimizer, &ka.best}) {
+    const auto& other = group == &ka.model ? kc.model : group == &ka.optimizer ? kc.optimizer : kc.best;
+    ASSERT_EQ(group->size(), other.size());
+    for (const auto& [name, t] : *group) EXPECT_TRUE(same_bits(t, other.at(name))) << name;
+  }
+  std::filesystem::remove_all(a_dir);
+  std::filesystem::remove_all(b_dir);
+}
+
+TEST(Trainer, RestoresTheBestWeightsAtTheEnd) {
+  VectorBatchSource train(make_batches(4, 8, 8)), val(make_batches(2, 9, 9));
+  const std::string dir = temp_dir("best");
+  TinyRun r = make_run(dir, 4, false, 0.05);
+  const FitResult f = r.trainer->fit(train, &val);
+  ASSERT_GE(f.best_epoch, 1);
+  const auto best = read_trainer_checkpoint(dir + "/best.ckpt");
+  for (const auto& [name, t] : r.model->state_dict()) EXPECT_TRUE(same_bits(t, best.model.at(name))) << name;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Trainer, ResumeRefusesAnotherModel) {
+  VectorBatchSource train(make_batches(2, 6, 10));
+  const std::string dir = temp_dir("other");
+  TinyRun r = make_run(dir, 1);
+  r.trainer->fit(train, nullptr);
+  manual_seed(1);
+  nn::Sequential other;
+  other.add(std::make_shared<nn::Linear>(4, 2));
+  Adam opt(other.named_parameters(), Adam::Options{});
+  ClassificationTask task(2);
+  TrainerOptions to;
+  to.checkpoint_dir = dir;
+  to.model_name = "tiny";
+  Trainer t(other, opt, task, to);
+  try {
+    t.resume();
+    FAIL() << "a checkpoint of another network was loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fit this model"), std::string::npos) << e.what();
+  }
+  to.model_name = "something-else";
+  Trainer t2(other, opt, task, to);
+  EXPECT_THROW(t2.resume(), Error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace glia
