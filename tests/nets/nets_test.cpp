@@ -147,3 +147,30 @@ TEST(StateDict, RoundTripAndMismatchErrors) {
 
 }  // namespace
 }  // namespace glia
+
+namespace glia {
+namespace {
+
+// PyTorch's counts from tools/count_params_flops.py (forward hooks on torchvision's /
+// tools/unet.py's modules; conv, transposed conv and linear MACs of one image).
+TEST(Summary, EfficientNetB1At240MatchesPyTorchCounts) {
+  // torchvision's efficientnet_b1 (1000 classes): 7794184 parameters (checked above) and
+  // 686802832 MACs = the paper model's + the heads' difference (1280*1000 - 1280*512 - 512*4).
+  auto paper = nets::paper_classifier(4);
+  nn::Summary p = nn::summarize(*paper, {1, 3, 240, 240});
+  EXPECT_EQ(p.total_params, 7171108);
+  EXPECT_EQ(p.total_macs, 686180240);
+  EXPECT_EQ(p.total_macs + 1280 * 1000 - 1280 * 512 - 512 * 4, 686802832);
+}
+
+TEST(Summary, DefaultUNetMatchesPyTorchCounts) {
+  nets::UNet net;  // width 64, depth 4
+  // Every layer of the U-Net scales with H x W, so 32x32 is 1/64 of PyTorch's 256x256 count
+  // (50864324608 MACs) without a 100-GFLOP forward in a unit test.
+  nn::Summary s = nn::summarize(net, {1, 3, 32, 32});
+  EXPECT_EQ(s.total_params, 32436353);
+  EXPECT_EQ(s.total_macs * 64, 50864324608);
+}
+
+}  // namespace
+}  // namespace glia
