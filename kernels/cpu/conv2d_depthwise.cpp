@@ -123,61 +123,64 @@ inline __attribute__((always_inline)) void plane_backward_weight(const Geometry&
   }
 }
 
-// Fast paths for K x K kernels (K = 3, 5), stride S (1, 2), no dilation: one pass over
-// each output row with all K*K taps unrolled, so the loop over columns is long and
-// vectorises; rows outside the image read a zero row, edge columns go through a checked
-// scalar loop. `zero` holds at least W zeros.
+// Fast paths for K x K kernels (K = 3, 5), stride S (1, 2), no dilation. The plane is
+// first copied into a zero-bordered per-thread buffer covering every tap, so no output
+// needs a bounds check; each output row is then computed in blocks of kLanes outputs
+// held in registers, all K*K taps unrolled (the last block is shifted back to end at the
+// row's end, recomputing a few outputs, so there is no scalar tail).
 template <class T, int K, int S>
-inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp,
-                                                        const T* zero) {
+const T* pad_plane(const Geometry& g, const T* xp, int64_t& padded_width) {
+  const int64_t hp = (g.ho - 1) * S + K, wp = (g.wo - 1) * S + K, pl = -g.cols[0].off;
+  T* buf = scratch<T>(size_t(hp * wp), 2);
+  const int64_t n = std::min(g.W, wp - pl);
+  for (int64_t r = 0; r < hp; ++r) {
+    T* dst = buf + r * wp;
+    const int64_t ih = r - g.pt;
+    if (ih < 0 || ih >= g.H) {
+      std::fill(dst, dst + wp, T(0));
+      continue;
+    }
+    std::fill(dst, dst + pl, T(0));
+    std::copy(xp + ih * g.W, xp + ih * g.W + n, dst + pl);
+    std::fill(dst + pl + n, dst + wp, T(0));
+  }
+  padded_width = wp;
+  return buf;
+}
+
+template <class T, int K, int S>
+inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp) {
   constexpr int kLanes = 64 / sizeof(T);
   T wk[K * K];
   for (int i = 0; i < K * K; ++i) wk[i] = wp[i];
-  const int64_t pl = -g.cols[0].off;
-  const int64_t ilo = g.cols[0].lo, ihi = std::max(ilo, g.cols[K - 1].hi);
+  int64_t pw;
+  const T* padded = pad_plane<T, K, S>(g, xp, pw);
   for (int64_t oh = 0; oh < g.ho; ++oh) {
     const T* rows[K];
-    for (int ki = 0; ki < K; ++ki) {
-      const int64_t ih = oh * S - g.pt + ki;
-      rows[ki] = (ih >= 0 && ih < g.H) ? xp + ih * g.W : zero;
-    }
+    for (int ki = 0; ki < K; ++ki) rows[ki] = padded + (oh * S + ki) * pw;
     T* __restrict yrow = yp + oh * g.wo;
-    auto edge = [&](int64_t ow) {
-      T acc = b;
-      for (int ki = 0; ki < K; ++ki)
-        for (int kj = 0; kj < K; ++kj) {
-          const int64_t iw = ow * S - pl + kj;
-          if (iw >= 0 && iw < g.W) acc += wk[ki * K + kj] * rows[ki][iw];
-        }
-      yrow[ow] = acc;
-    };
-    for (int64_t ow = 0; ow < ilo; ++ow) edge(ow);
-    // Interior in blocks of kLanes outputs held in registers; the last block is shifted
-    // back to end at ihi (recomputing a few outputs) so no scalar remainder is left.
-    if (ihi - ilo >= kLanes) {
-      for (int64_t start = ilo; start < ihi; start += kLanes) {
-        const int64_t ow0 = std::min(start, ihi - kLanes);
+    if (g.wo >= kLanes) {
+      for (int64_t start = 0; start < g.wo; start += kLanes) {
+        const int64_t ow0 = std::min(start, g.wo - kLanes);
         T acc[kLanes];
         for (int l = 0; l < kLanes; ++l) acc[l] = b;
         for (int ki = 0; ki < K; ++ki)
           for (int kj = 0; kj < K; ++kj) {
             const T wv = wk[ki * K + kj];
-            const T* __restrict src = rows[ki] + (ow0 * S - pl + kj);
+            const T* __restrict src = rows[ki] + (ow0 * S + kj);
 #pragma omp simd
             for (int l = 0; l < kLanes; ++l) acc[l] += wv * src[l * S];
           }
         for (int l = 0; l < kLanes; ++l) yrow[ow0 + l] = acc[l];
       }
     } else {
-      for (int64_t ow = ilo; ow < ihi; ++ow) {
+      for (int64_t ow = 0; ow < g.wo; ++ow) {
         T acc = b;
-        const int64_t base = ow * S - pl;
         for (int ki = 0; ki < K; ++ki)
-          for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][base + kj];
+          for (int kj = 0; kj < K; ++kj) acc += wk[ki * K + kj] * rows[ki][ow * S + kj];
         yrow[ow] = acc;
       }
     }
-    for (int64_t ow = ihi; ow < g.wo; ++ow) edge(ow);
   }
 }
 
@@ -185,44 +188,30 @@ inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const
 // inner loop a fixed-length vector FMA; lanes are summed into `sum` once per plane.
 template <class T, int K, int S>
 inline __attribute__((always_inline)) void fast_backward_weight(const Geometry& g, const T* xp, const T* gyp,
-                                                                double* sum, const T* zero) {
+                                                                double* sum) {
   constexpr int kLanes = 64 / sizeof(T);
-  const int64_t pl = -g.cols[0].off;
-  const int64_t ilo = g.cols[0].lo, ihi = std::max(ilo, g.cols[K - 1].hi);
+  int64_t pw;
+  const T* padded = pad_plane<T, K, S>(g, xp, pw);
   T acc[K * K][kLanes] = {};
   T tail[K * K] = {};
   for (int64_t oh = 0; oh < g.ho; ++oh) {
     const T* rows[K];
-    for (int ki = 0; ki < K; ++ki) {
-      const int64_t ih = oh * S - g.pt + ki;
-      rows[ki] = (ih >= 0 && ih < g.H) ? xp + ih * g.W : zero;
-    }
+    for (int ki = 0; ki < K; ++ki) rows[ki] = padded + (oh * S + ki) * pw;
     const T* __restrict gyrow = gyp + oh * g.wo;
-    auto edge = [&](int64_t ow) {
-      for (int ki = 0; ki < K; ++ki)
-        for (int kj = 0; kj < K; ++kj) {
-          const int64_t iw = ow * S - pl + kj;
-          if (iw >= 0 && iw < g.W) tail[ki * K + kj] += gyrow[ow] * rows[ki][iw];
-        }
-    };
-    for (int64_t ow = 0; ow < ilo; ++ow) edge(ow);
-    int64_t ow = ilo;
-    for (; ow + kLanes <= ihi; ow += kLanes) {
+    int64_t ow = 0;
+    for (; ow + kLanes <= g.wo; ow += kLanes) {
       const T* __restrict gy_block = gyrow + ow;
       for (int ki = 0; ki < K; ++ki)
         for (int kj = 0; kj < K; ++kj) {
-          const T* __restrict src = rows[ki] + (ow * S - pl + kj);
+          const T* __restrict src = rows[ki] + (ow * S + kj);
           T* __restrict a = acc[ki * K + kj];
 #pragma omp simd
           for (int l = 0; l < kLanes; ++l) a[l] += gy_block[l] * src[l * S];
         }
     }
-    for (; ow < ihi; ++ow) {
-      const int64_t base = ow * S - pl;
+    for (; ow < g.wo; ++ow)
       for (int ki = 0; ki < K; ++ki)
-        for (int kj = 0; kj < K; ++kj) tail[ki * K + kj] += gyrow[ow] * rows[ki][base + kj];
-    }
-    for (ow = std::max(ihi, ilo); ow < g.wo; ++ow) edge(ow);
+        for (int kj = 0; kj < K; ++kj) tail[ki * K + kj] += gyrow[ow] * rows[ki][ow * S + kj];
   }
   for (int i = 0; i < K * K; ++i) {
     double total = double(tail[i]);
@@ -242,36 +231,34 @@ int fast_kind(const Conv2dShape& s) {
 
 template <class T>
 inline __attribute__((always_inline)) void plane_forward_dispatch(int kind, const Geometry& g, const T* x, const T* w,
-                                                                  T b, T* y, const T* zero) {
+                                                                  T b, T* y) {
   switch (kind) {
-    case 31: return fast_forward<T, 3, 1>(g, x, w, b, y, zero);
-    case 32: return fast_forward<T, 3, 2>(g, x, w, b, y, zero);
-    case 51: return fast_forward<T, 5, 1>(g, x, w, b, y, zero);
-    case 52: return fast_forward<T, 5, 2>(g, x, w, b, y, zero);
+    case 31: return fast_forward<T, 3, 1>(g, x, w, b, y);
+    case 32: return fast_forward<T, 3, 2>(g, x, w, b, y);
+    case 51: return fast_forward<T, 5, 1>(g, x, w, b, y);
+    case 52: return fast_forward<T, 5, 2>(g, x, w, b, y);
     default: return plane_forward(g, x, w, b, y);
   }
 }
 
 template <class T>
 inline __attribute__((always_inline)) void plane_backward_weight_dispatch(int kind, const Geometry& g, const T* x,
-                                                                          const T* gy, double* sum, const T* zero) {
+                                                                          const T* gy, double* sum) {
   switch (kind) {
-    case 31: return fast_backward_weight<T, 3, 1>(g, x, gy, sum, zero);
-    case 32: return fast_backward_weight<T, 3, 2>(g, x, gy, sum, zero);
-    case 51: return fast_backward_weight<T, 5, 1>(g, x, gy, sum, zero);
-    case 52: return fast_backward_weight<T, 5, 2>(g, x, gy, sum, zero);
+    case 31: return fast_backward_weight<T, 3, 1>(g, x, gy, sum);
+    case 32: return fast_backward_weight<T, 3, 2>(g, x, gy, sum);
+    case 51: return fast_backward_weight<T, 5, 1>(g, x, gy, sum);
+    case 52: return fast_backward_weight<T, 5, 2>(g, x, gy, sum);
     default: return plane_backward_weight(g, x, gy, sum);
   }
 }
 
 // Non-template entry points, so each can be cloned per instruction set.
-GLIA_CPU_CLONES void forward_f32(int kind, const Geometry& g, const float* x, const float* w, float b, float* y,
-                                 const float* zero) {
-  plane_forward_dispatch(kind, g, x, w, b, y, zero);
+GLIA_CPU_CLONES void forward_f32(int kind, const Geometry& g, const float* x, const float* w, float b, float* y) {
+  plane_forward_dispatch(kind, g, x, w, b, y);
 }
-GLIA_CPU_CLONES void forward_f64(int kind, const Geometry& g, const double* x, const double* w, double b, double* y,
-                                 const double* zero) {
-  plane_forward_dispatch(kind, g, x, w, b, y, zero);
+GLIA_CPU_CLONES void forward_f64(int kind, const Geometry& g, const double* x, const double* w, double b, double* y) {
+  plane_forward_dispatch(kind, g, x, w, b, y);
 }
 GLIA_CPU_CLONES void backward_input_f32(const Geometry& g, const float* gy, const float* w, float* gx) {
   plane_backward_input(g, gy, w, gx);
@@ -279,22 +266,18 @@ GLIA_CPU_CLONES void backward_input_f32(const Geometry& g, const float* gy, cons
 GLIA_CPU_CLONES void backward_input_f64(const Geometry& g, const double* gy, const double* w, double* gx) {
   plane_backward_input(g, gy, w, gx);
 }
-GLIA_CPU_CLONES void backward_weight_f32(int kind, const Geometry& g, const float* x, const float* gy, double* sum,
-                                         const float* zero) {
-  plane_backward_weight_dispatch(kind, g, x, gy, sum, zero);
+GLIA_CPU_CLONES void backward_weight_f32(int kind, const Geometry& g, const float* x, const float* gy, double* sum) {
+  plane_backward_weight_dispatch(kind, g, x, gy, sum);
 }
-GLIA_CPU_CLONES void backward_weight_f64(int kind, const Geometry& g, const double* x, const double* gy, double* sum,
-                                         const double* zero) {
-  plane_backward_weight_dispatch(kind, g, x, gy, sum, zero);
+GLIA_CPU_CLONES void backward_weight_f64(int kind, const Geometry& g, const double* x, const double* gy, double* sum) {
+  plane_backward_weight_dispatch(kind, g, x, gy, sum);
 }
 
-void plane_forward_any(int kind, const Geometry& g, const float* x, const float* w, float b, float* y,
-                       const float* zero) {
-  forward_f32(kind, g, x, w, b, y, zero);
+void plane_forward_any(int kind, const Geometry& g, const float* x, const float* w, float b, float* y) {
+  forward_f32(kind, g, x, w, b, y);
 }
-void plane_forward_any(int kind, const Geometry& g, const double* x, const double* w, double b, double* y,
-                       const double* zero) {
-  forward_f64(kind, g, x, w, b, y, zero);
+void plane_forward_any(int kind, const Geometry& g, const double* x, const double* w, double b, double* y) {
+  forward_f64(kind, g, x, w, b, y);
 }
 void plane_backward_input_any(const Geometry& g, const float* gy, const float* w, float* gx) {
   backward_input_f32(g, gy, w, gx);
@@ -302,21 +285,11 @@ void plane_backward_input_any(const Geometry& g, const float* gy, const float* w
 void plane_backward_input_any(const Geometry& g, const double* gy, const double* w, double* gx) {
   backward_input_f64(g, gy, w, gx);
 }
-void plane_backward_weight_any(int kind, const Geometry& g, const float* x, const float* gy, double* sum,
-                               const float* zero) {
-  backward_weight_f32(kind, g, x, gy, sum, zero);
+void plane_backward_weight_any(int kind, const Geometry& g, const float* x, const float* gy, double* sum) {
+  backward_weight_f32(kind, g, x, gy, sum);
 }
-void plane_backward_weight_any(int kind, const Geometry& g, const double* x, const double* gy, double* sum,
-                               const double* zero) {
-  backward_weight_f64(kind, g, x, gy, sum, zero);
-}
-
-// A row of zeros standing in for input rows outside the image (scratch slot 1).
-template <class T>
-const T* zero_row(int64_t width) {
-  T* z = scratch<T>(size_t(width), 1);
-  std::fill(z, z + width, T(0));
-  return z;
+void plane_backward_weight_any(int kind, const Geometry& g, const double* x, const double* gy, double* sum) {
+  backward_weight_f64(kind, g, x, gy, sum);
 }
 
 // The stride-1 backward-to-input as a forward conv of gy with the flipped kernel: its
@@ -336,12 +309,11 @@ void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bi
   const auto cols = column_ranges(s);
   const Geometry g = geometry(s, cols);
   const int kind = fast_kind(s);
-  const T* zero = zero_row<T>(s.w_in);
   const int64_t C = s.c_in, kk = s.kh * s.kw;
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < s.n * C; ++plane) {
     const int64_t c = plane % C;
-    plane_forward_any(kind, g, x + plane * g.H * g.W, w + c * kk, bias ? bias[c] : T(0), y + plane * g.ho * g.wo, zero);
+    plane_forward_any(kind, g, x + plane * g.H * g.W, w + c * kk, bias ? bias[c] : T(0), y + plane * g.ho * g.wo);
   }
 }
 
@@ -353,13 +325,12 @@ void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* 
   if (kind != 0 && f.h_out() == s.h_in && f.w_out() == s.w_in) {
     const auto cols = column_ranges(f);
     const Geometry g = geometry(f, cols);
-    const T* zero = zero_row<T>(f.w_in);
 #pragma omp parallel for schedule(static)
     for (int64_t plane = 0; plane < s.n * C; ++plane) {
       const T* wp = w + (plane % C) * kk;
       T flipped[25];
       for (int64_t i = 0; i < kk; ++i) flipped[i] = wp[kk - 1 - i];
-      plane_forward_any(kind, g, gy + plane * g.H * g.W, flipped, T(0), gx + plane * g.ho * g.wo, zero);
+      plane_forward_any(kind, g, gy + plane * g.H * g.W, flipped, T(0), gx + plane * g.ho * g.wo);
     }
     return;
   }
@@ -378,7 +349,6 @@ void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T*
   const auto cols = column_ranges(s);
   const Geometry g = geometry(s, cols);
   const int kind = fast_kind(s);
-  const T* zero = zero_row<T>(s.w_in);
   const int64_t C = s.c_in, kk = s.kh * s.kw;
 #pragma omp parallel
   {
@@ -387,8 +357,7 @@ void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T*
     for (int64_t c = 0; c < C; ++c) {
       std::fill(sum.begin(), sum.end(), 0.0);
       for (int64_t n = 0; n < s.n; ++n)
-        plane_backward_weight_any(kind, g, x + (n * C + c) * g.H * g.W, gy + (n * C + c) * g.ho * g.wo, sum.data(),
-                                  zero);
+        plane_backward_weight_any(kind, g, x + (n * C + c) * g.H * g.W, gy + (n * C + c) * g.ho * g.wo, sum.data());
       for (int64_t k = 0; k < kk; ++k) gw[c * kk + k] = T(sum[size_t(k)]);
     }
   }

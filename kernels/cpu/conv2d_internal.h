@@ -13,7 +13,7 @@ namespace glia::kernels::cpu::conv_detail {
 // `which` separates buffers needed at the same time.
 template <class T>
 T* scratch(size_t n, int which = 0) {
-  thread_local std::vector<T> buffers[2];
+  thread_local std::vector<T> buffers[3];
   std::vector<T>& b = buffers[which];
   if (b.size() < n) b.resize(n);
   return b.data();
