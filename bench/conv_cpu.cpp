@@ -76,6 +76,7 @@ void BM_conv2d(benchmark::State& state) {
       ->ArgNames({"n", "cin", "hw", "cout", "k", "s", "g"})                                     \
       ->Args({1, 3, 240, 32, 3, 2, 1})     /* EfficientNet stem */                              \
       ->Args({1, 96, 60, 96, 3, 1, 96})    /* depthwise 3x3, stage 2 */                         \
+      ->Args({1, 96, 120, 96, 3, 2, 96})   /* depthwise 3x3 stride 2, stage 2 entry */         \
       ->Args({1, 24, 60, 144, 1, 1, 1})    /* 1x1 expand, stage 2 */                            \
       ->Args({1, 240, 30, 240, 5, 1, 240}) /* depthwise 5x5, stage 3 */                         \
       ->Args({1, 64, 256, 64, 3, 1, 1})    /* U-Net level 1 */                                  \
