@@ -174,3 +174,25 @@ TEST(Summary, DefaultUNetMatchesPyTorchCounts) {
 
 }  // namespace
 }  // namespace glia
+
+namespace glia {
+namespace {
+
+// The layer count documented in nets/README.md (paper: "23 convolutional layers").
+TEST(UNet, LayerCountsAsDocumented) {
+  nets::UNet net;
+  int conv3 = 0, conv1 = 0, transposed = 0, blocks = 0;
+  for (auto& nm : net.named_modules()) {
+    if (auto* c = dynamic_cast<nn::Conv2d*>(nm.second)) (c->options().kernel_h == 3 ? conv3 : conv1)++;
+    if (dynamic_cast<nn::ConvTranspose2d*>(nm.second) != nullptr) ++transposed;
+    if (dynamic_cast<nn::ResidualBlock*>(nm.second) != nullptr) ++blocks;
+  }
+  EXPECT_EQ(conv3, 18);
+  EXPECT_EQ(conv1, 10);  // 9 shortcut projections + the output layer
+  EXPECT_EQ(transposed, 4);
+  EXPECT_EQ(conv3 + transposed + 1, 23);
+  EXPECT_EQ(blocks, 9);
+}
+
+}  // namespace
+}  // namespace glia
