@@ -75,7 +75,6 @@ RunResult train_classifier(TrainOptions o) {
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
   auto model = build_model(spec, o.seed);  // before touching the run dir: a bad --model fails first
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
-  manual_seed(o.seed);
 
   io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
   const auto train_samples = thin(split.train, o.max_images);

@@ -77,7 +77,6 @@ RunResult train_segmenter(TrainOptions o) {
   io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
   auto model = build_model(spec, o.seed);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
-  manual_seed(o.seed);
 
   io::PatientSplit split = io::split_by_patient(ds, o.val_fraction, o.test_fraction, o.seed);
   GLIA_USAGE_CHECK(!split.train.empty() && !split.val.empty(),
