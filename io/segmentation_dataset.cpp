@@ -102,7 +102,8 @@ SegmentationDataset open_segmentation_dataset(const std::string& root,
     for (const auto& [slice, mask_path] : masks)
       if (!images.count(slice)) log.bad(mask_path + ": mask without image");
     if (pairs == 0 && images.empty() && masks.empty())
-      log.bad(folder.string() + ": patient folder holds no <folder>_<slice>.tif images");
+      log.bad(folder.string() + ": patient folder holds no <folder>_<slice>.tif images (is " + root +
+              " the folder that holds the TCGA_* folders, e.g. .../kaggle_3m?)");
   }
 
   // Validate every pair (decode both) on a few threads; errors are kept per pair so the

@@ -2,6 +2,7 @@
 // written into a temp dir in both real layouts.
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 
