@@ -48,7 +48,8 @@ struct LoaderOptions {
 };
 
 struct LoaderStats {
-  size_t images = 0, batches = 0, skipped = 0;
+  size_t images = 0, batches = 0;  // handed out in the current epoch
+  size_t skipped = 0;              // bad samples left out since the loader was made (skip_bad)
   double seconds = 0;  // wall time since start_epoch() until the last batch was handed out
   double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };
