@@ -129,6 +129,7 @@ struct ModelSpec {
   int width = 64, depth = 4;
   int image_size = 0;
   std::string to_string() const;
+  std::string to_json() const;  // the same as a JSON object (checkpoint model_config)
   static ModelSpec parse(const std::string& s, const std::string& what);
 };
 std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed);

@@ -99,6 +99,7 @@ RunResult train_classifier(TrainOptions o) {
   to.early.patience = o.patience;
   to.checkpoint_dir = o.out;
   to.model_name = spec.to_string();
+  to.model_config = Json::parse(spec.to_json(), "model config");
   to.max_batches = o.max_batches;
   Trainer trainer(*model, *optimizer, task, to);
   trainer.on_progress(progress_printer("accuracy", o.quiet));

@@ -27,6 +27,20 @@ std::string ModelSpec::to_string() const {
   return s.str();
 }
 
+std::string ModelSpec::to_json() const {
+  Json j = Json::object();
+  j["kind"] = Json(kind);
+  if (kind == "classifier") {
+    j["variant"] = Json(variant);
+    j["classes"] = Json(4);
+  } else {
+    j["width"] = Json(width);
+    j["depth"] = Json(depth);
+  }
+  j["image_size"] = Json(image_size);
+  return j.dump();
+}
+
 ModelSpec ModelSpec::parse(const std::string& text, const std::string& what) {
   std::vector<std::string> parts;
   std::stringstream in(text);

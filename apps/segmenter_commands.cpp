@@ -105,6 +105,7 @@ RunResult train_segmenter(TrainOptions o) {
   to.early.patience = o.patience;
   to.checkpoint_dir = o.out;
   to.model_name = spec.to_string();
+  to.model_config = Json::parse(spec.to_json(), "model config");
   to.max_batches = o.max_batches;
   Trainer trainer(*model, *optimizer, task, to);
   trainer.on_progress(progress_printer("dice", o.quiet));

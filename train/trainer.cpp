@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iomanip>
 #include <limits>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
+#include "train/checkpoint.h"
 #include "train/trainer_checkpoint.h"
 
 namespace glia {
@@ -275,10 +278,14 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
 Json Trainer::state_json(const std::string& order_key) const {
   Json s = Json::object();
   s["epoch"] = Json(epoch_);
-  s["lr"] = Json(optimizer_.lr());
+  // Doubles that must come back bit for bit travel as text with 17 digits
+  // (train/trainer_checkpoint.h): the learning rate and the callbacks' state.
+  char lr[40];
+  std::snprintf(lr, sizeof lr, "%.17g", optimizer_.lr());
+  s["lr"] = Json(std::string(lr));
   s["data_order"] = Json(order_key);
-  s["plateau"] = plateau_.state();
-  s["early_stopping"] = early_.state();
+  s["plateau"] = Json(exact_json(plateau_.state()));
+  s["early_stopping"] = Json(exact_json(early_.state()));
   const GeneratorState rng = default_generator().state();
   // uint64 as strings: JSON numbers are doubles and would round them.
   s["rng_seed"] = Json(std::to_string(rng.seed));
@@ -291,50 +298,53 @@ Json Trainer::state_json(const std::string& order_key) const {
       row.push_back(std::isfinite(v) ? Json(v) : Json());
     rows.push_back(row);
   }
-  s["history"] = rows;
+  s["history"] = Json(exact_json(rows));
   s["task"] = Json(task_.name());
   return s;
 }
 
 void Trainer::save_checkpoints(const std::string& order_key, bool best) {
-  TrainerCheckpoint ck;
-  ck.model_name = options_.model_name;
-  ck.model = model_.state_dict();
-  ck.optimizer = optimizer_.state_tensors();
-  ck.optimizer_json = optimizer_.state_json();
-  ck.best = best_state_;
-  ck.trainer = state_json(order_key);
-  write_trainer_checkpoint(options_.checkpoint_dir + "/last.ckpt", ck);
+  Checkpoint ck;
+  ck.model = options_.model_name;
+  ck.model_config = options_.model_config;
+  ck.model_state = model_.state_dict();
+  ck.optimizer_tensors = optimizer_.state_tensors();
+  ck.optimizer_state = optimizer_.state_json();
+  ck.trainer_state = state_json(order_key);
+  // best.ckpt first: when a kill comes between the two, last.ckpt still describes a
+  // state whose best weights are on disk.
   if (best) {
-    TrainerCheckpoint b;
-    b.model_name = options_.model_name;
-    b.model = model_.state_dict();
-    b.trainer = ck.trainer;
-    write_trainer_checkpoint(options_.checkpoint_dir + "/best.ckpt", b);
+    Checkpoint b = ck;
+    b.optimizer_tensors.clear();
+    b.optimizer_state = Json::object();
+    save_checkpoint(options_.checkpoint_dir + "/best.ckpt", b);
   }
+  save_checkpoint(options_.checkpoint_dir + "/last.ckpt", ck);
 }
 
 void Trainer::resume(const std::string& data_order_key) {
   GLIA_CHECK(!options_.checkpoint_dir.empty(), "resume: no checkpoint directory was given");
   const std::string path = options_.checkpoint_dir + "/last.ckpt";
-  LoadedTrainerCheckpoint ck = read_trainer_checkpoint(path);
-  GLIA_CHECK(ck.model_name == options_.model_name, "resume: checkpoint " << path << " holds model '" << ck.model_name
-                                                                         << "', not '" << options_.model_name << "'");
-  load_module_state(model_, ck.model, path);
-  optimizer_.load_state(ck.optimizer, ck.optimizer_json);
-  const Json& s = ck.trainer;
+  GLIA_CHECK(std::filesystem::exists(path), "resume: checkpoint " << path << " does not exist");
+  const Checkpoint ck = load_checkpoint(path);
+  require_model(ck, options_.model_name, path);
+  const Json& s = ck.trainer_state;
+  GLIA_CHECK(s.is_object() && s.contains("task"), "resume: " << path << " holds no trainer state");
   GLIA_CHECK(s.at("task").as_string() == task_.name(),
              "resume: checkpoint " << path << " is from a " << s.at("task").as_string() << " run");
+  load_module_state(model_, as_map(ck.model_state), "checkpoint " + path);
+  optimizer_.load_state(as_map(ck.optimizer_tensors), ck.optimizer_state);
   epoch_ = static_cast<int>(s.at("epoch").as_integer());
-  optimizer_.set_lr(s.at("lr").as_number());
-  plateau_.load_state(s.at("plateau"));
-  early_.load_state(s.at("early_stopping"));
+  optimizer_.set_lr(std::stod(s.at("lr").as_string()));
+  plateau_.load_state(Json::parse(s.at("plateau").as_string(), path + " plateau state"));
+  early_.load_state(Json::parse(s.at("early_stopping").as_string(), path + " early stopping state"));
   GeneratorState rng;
   rng.seed = std::stoull(s.at("rng_seed").as_string());
   rng.offset = std::stoull(s.at("rng_offset").as_string());
   default_generator().set_state(rng);
   history_.clear();
-  for (const auto& item : s.at("history").items()) {
+  const Json rows = Json::parse(s.at("history").as_string(), path + " history");
+  for (const auto& item : rows.items()) {
     GLIA_CHECK(item.is_array() && item.size() == 8, "resume: checkpoint " << path << " has a malformed history row");
     auto v = [&](size_t i) {
       return item[i].is_number() ? item[i].as_number() : std::numeric_limits<double>::quiet_NaN();
@@ -350,12 +360,17 @@ void Trainer::resume(const std::string& data_order_key) {
     r.images_per_second = v(7);
     history_.push_back(r);
   }
+  // The best weights so far are those of best.ckpt (written whenever the monitor improved).
   best_state_.clear();
-  const auto names = model_.state_dict();
-  if (!ck.best.empty()) {
-    for (const auto& [name, t] : names) {
-      auto it = ck.best.find(name);
-      GLIA_CHECK(it != ck.best.end(), "resume: checkpoint " << path << " lacks best weight '" << name << "'");
+  const std::string best_path = options_.checkpoint_dir + "/best.ckpt";
+  if (options_.restore_best_weights && early_.best_epoch() >= 0 && std::filesystem::exists(best_path)) {
+    const Checkpoint b = load_checkpoint(best_path);
+    require_model(b, options_.model_name, best_path);
+    const auto best = as_map(b.model_state);
+    for (const auto& [name, t] : model_.state_dict()) {
+      auto it = best.find(name);
+      GLIA_CHECK(it != best.end() && it->second.sizes() == t.sizes(),
+                 "resume: " << best_path << " lacks weight '" << name << "' of shape " << shape_str(t.sizes()));
       best_state_.emplace_back(name, it->second.to(t.device()).to(t.dtype()).contiguous());
     }
   }

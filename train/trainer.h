@@ -80,6 +80,7 @@ struct TrainerOptions {
   bool restore_best_weights = true;
   std::string checkpoint_dir;  // empty: no checkpoints; else <dir>/last.ckpt, <dir>/best.ckpt
   std::string model_name;      // recorded in checkpoints; a resume of another model is refused
+  Json model_config = Json::object();  // recorded in checkpoints: what rebuilds the model
   bool check_gradients = true;  // the NaN/inf guard
   size_t max_batches = 0;       // per epoch, 0: all (quick runs)
 };

@@ -1,16 +1,13 @@
-// The trainer's checkpoint file: model weights, optimizer state, the best weights so far
-// and the trainer's JSON state (epoch, schedule, early stopping, RNG, data order,
-// history), in one safetensors file written atomically (tensor/safetensors.h: temporary
-// file, fsync, rename), so a kill while saving leaves the previous checkpoint intact.
-//
-//   tensors   "model/<name>", "optimizer/<slot>.<name>", "best/<name>"
-//   metadata  glia_checkpoint = "trainer-1", model = <model name>,
-//             optimizer = <JSON>, trainer = <JSON>
+// What the trainer and the command line add to train/checkpoint.h:
+//   - exact_json / parse_exact_json: JSON text whose numbers keep all 17 digits
+//     (Json::dump() writes 9, enough for floats but not for a learning rate or a
+//     monitored best that must come back bit for bit on --resume);
+//   - load_module_state: copy named tensors into a module, refusing any mismatch (a
+//     checkpoint of another model);
+//   - read_model_weights: the weights of a glia checkpoint or of a plain safetensors file.
 #pragma once
 #include <map>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "layers/module.h"
 #include "tensor/json.h"
@@ -18,29 +15,15 @@
 
 namespace glia {
 
-struct TrainerCheckpoint {
-  std::string model_name;
-  std::vector<std::pair<std::string, Tensor>> model, optimizer, best;
-  Json optimizer_json, trainer;
-};
-
-struct LoadedTrainerCheckpoint {
-  std::string model_name;
-  std::map<std::string, Tensor> model, optimizer, best;  // host tensors
-  Json optimizer_json, trainer;
-};
-
-void write_trainer_checkpoint(const std::string& path, const TrainerCheckpoint& checkpoint);
-// Error naming the file when it is missing, not a glia checkpoint, or malformed.
-LoadedTrainerCheckpoint read_trainer_checkpoint(const std::string& path);
+std::string exact_json(const Json& value);
 
 // Copies `tensors` into the module's parameters and buffers by name. Every name must be
-// present with the same shape and no extra names may remain, else an error naming the
-// file (`what`) and the first mismatching tensor: a checkpoint of another model is refused.
+// present with the same shape and no extra names may remain, else an error naming
+// `what` (e.g. the file) and the first mismatching tensor.
 void load_module_state(nn::Module& module, const std::map<std::string, Tensor>& tensors, const std::string& what);
 
-// The weights of a checkpoint or a plain safetensors weights file ("model/" prefix
-// optional): for --pretrained and the eval/predict commands.
-std::map<std::string, Tensor> read_model_weights(const std::string& path, std::string* model_name = nullptr);
+// The model tensors of a glia checkpoint (train/checkpoint.h; *model gets its model
+// identity) or every tensor of a plain safetensors file (*model gets "").
+std::map<std::string, Tensor> read_model_weights(const std::string& path, std::string* model = nullptr);
 
 }  // namespace glia

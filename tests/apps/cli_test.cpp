@@ -15,7 +15,7 @@
 #include "apps/app.h"
 #include "io/phantom.h"
 #include "tensor/json.h"
-#include "train/trainer_checkpoint.h"
+#include "train/checkpoint.h"
 
 namespace glia {
 namespace {
@@ -116,16 +116,18 @@ TEST_F(Cli, ResumeContinuesBitForBit) {
   auto resume = train_cls(b, 3);
   resume.push_back("--resume");
   ASSERT_EQ(glia(resume), 0) << err_;
-  const auto ka = read_trainer_checkpoint(a + "/last.ckpt"), kb = read_trainer_checkpoint(b + "/last.ckpt");
-  ASSERT_EQ(ka.model.size(), kb.model.size());
-  ASSERT_FALSE(ka.model.empty());
-  for (const auto& [name, t] : ka.model) {
-    const Tensor& u = kb.model.at(name);
+  const Checkpoint ka = load_checkpoint(a + "/last.ckpt"), kb = load_checkpoint(b + "/last.ckpt");
+  const auto kb_model = as_map(kb.model_state), kb_optimizer = as_map(kb.optimizer_tensors);
+  ASSERT_EQ(ka.model_state.size(), kb_model.size());
+  ASSERT_FALSE(ka.model_state.empty());
+  for (const auto& [name, t] : ka.model_state) {
+    const Tensor& u = kb_model.at(name);
     ASSERT_EQ(t.sizes(), u.sizes()) << name;
     EXPECT_EQ(std::memcmp(t.data_ptr(), u.data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()), 0) << name;
   }
-  for (const auto& [name, t] : ka.optimizer)
-    EXPECT_EQ(std::memcmp(t.data_ptr(), kb.optimizer.at(name).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()),
+  ASSERT_EQ(ka.optimizer_tensors.size(), kb_optimizer.size());
+  for (const auto& [name, t] : ka.optimizer_tensors)
+    EXPECT_EQ(std::memcmp(t.data_ptr(), kb_optimizer.at(name).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()),
               0)
         << name;
   EXPECT_EQ(lines(b + "/history.csv"), 4u);

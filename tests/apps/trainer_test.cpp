@@ -14,7 +14,7 @@
 #include "tensor/random.h"
 #include "train/classification_trainer.h"
 #include "train/trainer.h"
-#include "train/trainer_checkpoint.h"
+#include "train/checkpoint.h"
 
 namespace glia {
 namespace {
@@ -187,12 +187,14 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
   const auto pa = a.model->state_dict(), pc = c.model->state_dict();
   ASSERT_EQ(pa.size(), pc.size());
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(same_bits(pa[i].second, pc[i].second)) << pa[i].first;
-  // The last checkpoints (weights before restore-best, optimizer moments) agree too.
-  const auto ka = read_trainer_checkpoint(a_dir + "/last.ckpt"), kc = read_trainer_checkpoint(b_dir + "/last.ckpt");
-  for (const auto* group : {&ka.model, &ka.optimizer, &ka.best}) {
-    const auto& other = group == &ka.model ? kc.model : group == &ka.optimizer ? kc.optimizer : kc.best;
-    ASSERT_EQ(group->size(), other.size());
-    for (const auto& [name, t] : *group) EXPECT_TRUE(same_bits(t, other.at(name))) << name;
+  // The checkpoints (last: weights before restore-best and optimizer moments; best) agree too.
+  for (const char* file : {"/last.ckpt", "/best.ckpt"}) {
+    const Checkpoint ka = load_checkpoint(a_dir + file), kc = load_checkpoint(b_dir + file);
+    for (const auto* group : {&ka.model_state, &ka.optimizer_tensors}) {
+      const auto other = as_map(group == &ka.model_state ? kc.model_state : kc.optimizer_tensors);
+      ASSERT_EQ(group->size(), other.size()) << file;
+      for (const auto& [name, t] : *group) EXPECT_TRUE(same_bits(t, other.at(name))) << file << " " << name;
+    }
   }
   std::filesystem::remove_all(a_dir);
   std::filesystem::remove_all(b_dir);
@@ -204,8 +206,8 @@ TEST(Trainer, RestoresTheBestWeightsAtTheEnd) {
   TinyRun r = make_run(dir, 4, false, 0.05);
   const FitResult f = r.trainer->fit(train, &val);
   ASSERT_GE(f.best_epoch, 1);
-  const auto best = read_trainer_checkpoint(dir + "/best.ckpt");
-  for (const auto& [name, t] : r.model->state_dict()) EXPECT_TRUE(same_bits(t, best.model.at(name))) << name;
+  const auto best = as_map(load_checkpoint(dir + "/best.ckpt").model_state);
+  for (const auto& [name, t] : r.model->state_dict()) EXPECT_TRUE(same_bits(t, best.at(name))) << name;
   std::filesystem::remove_all(dir);
 }
 
