@@ -2,6 +2,7 @@
 // shapes, modes, freezing, summaries and state_dict round trips.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -10,6 +11,7 @@
 #include "nets/unet.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
+#include "tensor/random.h"
 
 namespace glia {
 namespace {
@@ -192,6 +194,49 @@ TEST(UNet, LayerCountsAsDocumented) {
   EXPECT_EQ(transposed, 4);
   EXPECT_EQ(conv3 + transposed + 1, 23);
   EXPECT_EQ(blocks, 9);
+}
+
+}  // namespace
+}  // namespace glia
+
+namespace glia {
+namespace {
+
+TEST(Layers, PyTorchDefaultInitIsBoundedAndSeeded) {
+  Generator g1(5), g2(5);
+  nn::Conv2d a(nn::conv_options(6, 4, 3, 1, 1, 2), &g1), b(nn::conv_options(6, 4, 3, 1, 1, 2), &g2);
+  const double bound = 1.0 / std::sqrt(3.0 * 9.0);  // fan_in = in/groups * k * k
+  auto w = a.weight.to_vector<double>();
+  double largest = 0;
+  for (double v : w) largest = std::max(largest, std::fabs(v));
+  EXPECT_LE(largest, bound);
+  EXPECT_GT(largest, 0.8 * bound);  // uniform over the whole range, not a narrower one
+  EXPECT_EQ(w, b.weight.to_vector<double>());
+  nn::Linear lin(10, 3);
+  EXPECT_EQ(lin.num_parameters(), 33);
+  EXPECT_EQ(lin(zeros({2, 10})).sizes(), (Shape{2, 3}));
+  EXPECT_THROW(lin(zeros({2, 9})), Error);
+}
+
+TEST(Layers, TrainEvalAndFreezeModes) {
+  nn::Sequential seq;
+  auto* bn = seq.add(std::make_shared<nn::BatchNorm2d>(2));
+  seq.add(std::make_shared<nn::Dropout>(0.5));
+  Tensor x = rand({4, 2, 3, 3});
+  seq.eval();
+  Tensor y = seq(x);  // running stats (0, 1): y = x / sqrt(1 + eps)
+  EXPECT_NEAR(y.to_vector<double>()[0], x.to_vector<double>()[0] / std::sqrt(1 + 1e-5), 1e-6);
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);
+  seq.train();
+  seq(x);
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);
+  bn->freeze();
+  EXPECT_FALSE(bn->weight.requires_grad());
+  EXPECT_EQ(seq.num_parameters(true), 0);
+  seq(x);
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);  // frozen: inference mode
+  bn->freeze(false);
+  EXPECT_TRUE(bn->weight.requires_grad());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "reference.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
+#include "tests/support/devices.h"
 #include "train/optimizer.h"
 
 namespace glia {
@@ -138,7 +139,7 @@ TEST_P(Reference, ForwardBackwardStatisticsAndAdam) {
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  for (Device d : {Device::cpu, Device::sim}) {
+  for (Device d : test::devices()) {  // cpu, sim when built, cuda when a GPU is present
     for (const char* m : {"efficientnet_b0", "efficientnet_b1_classifier", "unet"})
       out.push_back(Case{m, DType::f64, d, 1e-4, 1e-3, 1e-10});
     // float32: rounding of ~1e-7 per op grows through 80+ layers and BN divisions.
