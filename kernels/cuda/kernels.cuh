@@ -2,10 +2,16 @@
 // the namespace this translation unit is compiled for (cuda under nvcc, sim under the
 // emulator) and registered by kernels/cuda/register.cu.
 #pragma once
+#include "kernels/batch_norm.h"
+#include "kernels/conv2d.h"
+#include "kernels/conv_transpose2d.h"
 #include "kernels/copy.h"
+#include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "kernels/reduce.h"
+#include "kernels/resample.h"
 #include "kernels/softmax.h"
 
 namespace glia::kernels::GLIA_CUDA_NS {
@@ -28,5 +34,33 @@ void bce_with_logits(const BceWithLogitsParams& p);
 void bce_with_logits_backward(const BceWithLogitsBackwardParams& p);
 // gemm.cu
 void gemm(const GemmParams& p);
+// conv2d.cu
+void conv2d(const Conv2dParams& p);
+void conv2d_backward_input(const Conv2dBackwardInputParams& p);
+void conv2d_backward_weight(const Conv2dBackwardWeightParams& p);
+void conv2d_backward_bias(const Conv2dBackwardBiasParams& p);
+// conv_transpose2d.cu
+void conv_transpose2d(const ConvTranspose2dParams& p);
+void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p);
+void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams& p);
+// batch_norm.cu
+void batch_norm(const BatchNormParams& p);
+void batch_norm_backward(const BatchNormBackwardParams& p);
+// pool.cu
+void max_pool2d(const MaxPool2dParams& p);
+void max_pool2d_backward(const MaxPool2dBackwardParams& p);
+void avg_pool2d(const AvgPool2dParams& p);
+void avg_pool2d_backward(const AvgPool2dBackwardParams& p);
+void adaptive_avg_pool2d(const AdaptiveAvgPool2dParams& p);
+void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardParams& p);
+void global_avg_pool(const GlobalAvgPoolParams& p);
+void global_avg_pool_backward(const GlobalAvgPoolBackwardParams& p);
+// dropout.cu
+void dropout(const DropoutParams& p);
+void dropout_backward(const DropoutBackwardParams& p);
+void stochastic_depth(const StochasticDepthParams& p);
+// resample.cu
+void upsample2d(const Upsample2dParams& p);
+void upsample2d_backward(const Upsample2dBackwardParams& p);
 
 }  // namespace glia::kernels::GLIA_CUDA_NS

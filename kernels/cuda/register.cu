@@ -20,6 +20,10 @@ void register_kernels() {
   bce_with_logits_kernel.set(b, &bce_with_logits);
   bce_with_logits_backward_kernel.set(b, &bce_with_logits_backward);
   gemm_kernel.set(b, &gemm);
+  conv2d_kernel.set(b, &conv2d);
+  conv2d_backward_input_kernel.set(b, &conv2d_backward_input);
+  conv2d_backward_weight_kernel.set(b, &conv2d_backward_weight);
+  conv2d_backward_bias_kernel.set(b, &conv2d_backward_bias);
 }
 
 }  // namespace glia::kernels::GLIA_CUDA_NS

@@ -1,0 +1,375 @@
+// Conv2d forward and backward (see kernels/conv2d.h), NCHW, any stride, per-side padding,
+// dilation and groups.
+//
+// General convs: one implicit-GEMM kernel, three ways of reading its operands. Nothing is
+// materialised: a tile of the im2col'd input (or of the output gradient) is gathered
+// straight from the tensor into shared memory, zero where the window hangs over padding.
+//   forward          C[co][pixel]  = sum over (ci, r, s)       w[co][ci,r,s]  * im2col(x)
+//   backward input   C[ci][pixel]  = sum over (co, r, s)       w[co][ci,r,s]  * col(gy)
+//                    (col(gy) reads gy[oh, ow] with oh*stride = ih + pad - r*dil when that
+//                    divides exactly: the transposed conv as a gather, no col2im scatter)
+//   backward weight  C[co][ci,r,s] = sum over (n, oh, ow)      gy[n,co,oh,ow] * im2col(x)
+//                    (one thread owns each weight gradient and sums N*Ho*Wo in a fixed
+//                    order: deterministic, no float atomics)
+//   - A block of 256 threads computes a 64 x 64 tile of C for one group (blockIdx.z). It
+//     walks K in steps of 8: each thread gathers 2 elements of the 64 x 8 A slice and 2
+//     of the 8 x 64 B slice into shared memory; after a barrier every thread accumulates
+//     its 4 x 4 register micro-tile (rows ty + 16i, columns tx + 16j: a warp reads 16
+//     consecutive B words and broadcasts A) from 4 + 4 shared loads per k.
+//   - Edges: out-of-range A/B elements load as 0, out-of-range C is not written.
+// Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
+// (forward) or input pixel (backward input, a gather over the taps that reach it), and
+// for the weight gradient one block per (channel, tap) summing N*Ho*Wo products with a
+// block reduction. The bias gradient is one block per channel, a block reduction.
+//
+// Cost: 2 * N * C_out * Ho * Wo * (C_in/groups) * KH * KW FLOPs for each of the three
+// products; least bytes: x + w + y once each. The implicit GEMM re-reads every x element
+// about KH*KW*ceil(C_out/groups/64) times (from L1/L2 on a GPU).
+#include <climits>
+
+#include "kernels/conv2d.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernels.cuh"
+
+namespace glia::kernels::GLIA_CUDA_NS {
+namespace {
+
+constexpr int kTileM = 64, kTileN = 64, kTileK = 8, kGemmThreads = 256;
+constexpr int kThreads = 256;
+
+enum ConvGemmMode { kForward = 0, kBackwardInput = 1, kBackwardWeight = 2 };
+
+// Sizes as int: index decoding with 32-bit division is several times cheaper on a GPU.
+// The host checks every flattened size fits.
+template <class T>
+struct ConvGemmArgs {
+  int n, c_in, h_in, w_in, c_out, h_out, w_out, kh, kw;
+  int stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
+  int cig, cog;     // channels per group
+  int m, ncols, k;  // the GEMM of one group
+  const T* w;       // weights (forward, backward input) or gy (backward weight): operand A
+  const T* src;     // x (forward, backward weight) or gy (backward input): operand B
+  const T* bias;    // added to C[m] when non-null (forward; backward input for conv_transpose)
+  T* out;
+};
+
+// im2col(x)[(ci, r, s)][(b, oh, ow)] of group g.
+template <class T>
+__device__ __forceinline__ T im2col_x(const ConvGemmArgs<T>& a, int g, int crs, int pix) {
+  int taps = a.kh * a.kw, ci = crs / taps, rs = crs - ci * taps, r = rs / a.kw, s = rs - r * a.kw;
+  int plane = a.h_out * a.w_out, b = pix / plane, q = pix - b * plane, oh = q / a.w_out, ow = q - oh * a.w_out;
+  int ih = oh * a.stride_h - a.pad_top + r * a.dil_h, iw = ow * a.stride_w - a.pad_left + s * a.dil_w;
+  if (ih < 0 || ih >= a.h_in || iw < 0 || iw >= a.w_in) return T(0);
+  return a.src[((static_cast<int64_t>(b) * a.c_in + g * a.cig + ci) * a.h_in + ih) * a.w_in + iw];
+}
+
+// A(m, kk) of group g.
+template <class T, int kMode>
+__device__ __forceinline__ T load_a(const ConvGemmArgs<T>& a, int g, int m, int kk) {
+  if (m >= a.m || kk >= a.k) return T(0);
+  if (kMode == kForward) return a.w[(static_cast<int64_t>(g) * a.cog + m) * a.k + kk];
+  if (kMode == kBackwardInput) {
+    int taps = a.kh * a.kw, co = kk / taps, rs = kk - co * taps;
+    return a.w[((static_cast<int64_t>(g) * a.cog + co) * a.cig + m) * taps + rs];
+  }
+  // backward weight: gy[b, g*cog + m, oh, ow] with kk = (b, oh, ow)
+  int plane = a.h_out * a.w_out, b = kk / plane, q = kk - b * plane;
+  return a.w[(static_cast<int64_t>(b) * a.c_out + g * a.cog + m) * plane + q];
+}
+
+// B(kk, col) of group g.
+template <class T, int kMode>
+__device__ __forceinline__ T load_b(const ConvGemmArgs<T>& a, int g, int kk, int col) {
+  if (kk >= a.k || col >= a.ncols) return T(0);
+  if (kMode == kForward) return im2col_x(a, g, kk, col);
+  if (kMode == kBackwardWeight) return im2col_x(a, g, col, kk);
+  // backward input: col = (b, ih, iw), kk = (co, r, s); gy[b, co, oh, ow] where
+  // oh * stride_h == ih + pad_top - r * dil_h.
+  int taps = a.kh * a.kw, co = kk / taps, rs = kk - co * taps, r = rs / a.kw, s = rs - r * a.kw;
+  int plane = a.h_in * a.w_in, b = col / plane, q = col - b * plane, ih = q / a.w_in, iw = q - ih * a.w_in;
+  int th = ih + a.pad_top - r * a.dil_h, tw = iw + a.pad_left - s * a.dil_w;
+  if (th < 0 || tw < 0) return T(0);
+  int oh = th / a.stride_h, ow = tw / a.stride_w;
+  if (oh * a.stride_h != th || ow * a.stride_w != tw || oh >= a.h_out || ow >= a.w_out) return T(0);
+  return a.src[((static_cast<int64_t>(b) * a.c_out + g * a.cog + co) * a.h_out + oh) * a.w_out + ow];
+}
+
+template <class T, int kMode>
+__device__ __forceinline__ void store_c(const ConvGemmArgs<T>& a, int g, int m, int col, T v) {
+  if (m >= a.m || col >= a.ncols) return;
+  if (kMode == kBackwardWeight) {
+    a.out[(static_cast<int64_t>(g) * a.cog + m) * a.ncols + col] = v;
+    return;
+  }
+  // forward: channel g*cog + m of C_out, pixel over Ho*Wo; backward input: of C_in, H*W.
+  int channels = kMode == kForward ? a.c_out : a.c_in;
+  int per_group = kMode == kForward ? a.cog : a.cig;
+  int plane = kMode == kForward ? a.h_out * a.w_out : a.h_in * a.w_in;
+  int b = col / plane, q = col - b * plane, ch = g * per_group + m;
+  if (a.bias != nullptr) v += a.bias[ch];
+  a.out[(static_cast<int64_t>(b) * channels + ch) * plane + q] = v;
+}
+
+template <class T, int kMode>
+__global__ void conv_implicit_gemm(ConvGemmArgs<T> a) {
+  __shared__ T a_tile[kTileK][kTileM];
+  __shared__ T b_tile[kTileK][kTileN];
+  int t = threadIdx.x, tx = t % 16, ty = t / 16;
+  int g = blockIdx.z;
+  int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  T acc[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
+
+  for (int k0 = 0; k0 < a.k; k0 += kTileK) {
+    __syncthreads();  // everyone is done with the previous slices
+    for (int e = t; e < kTileM * kTileK; e += kGemmThreads) {
+      int am = e / kTileK, ak = e % kTileK;  // consecutive threads walk k: weights are k-contiguous
+      a_tile[ak][am] = load_a<T, kMode>(a, g, m0 + am, k0 + ak);
+      int bk = e / kTileN, bn = e % kTileN;  // consecutive threads walk output pixels
+      b_tile[bk][bn] = load_b<T, kMode>(a, g, k0 + bk, n0 + bn);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTileK; ++kk) {
+      T av[4], bv[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) av[i] = a_tile[kk][ty + 16 * i];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) bv[j] = b_tile[kk][tx + 16 * j];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) store_c<T, kMode>(a, g, m0 + ty + 16 * i, n0 + tx + 16 * j, acc[i][j]);
+}
+
+int checked_int(int64_t v, const char* op, const char* what) {
+  GLIA_CHECK(v >= 0 && v <= INT_MAX, "op '" << op << "' on backend " GLIA_BACKEND_NAME ": " << what << " = " << v
+                                            << " does not fit the kernel's 32-bit indexing");
+  return static_cast<int>(v);
+}
+
+template <class T>
+ConvGemmArgs<T> gemm_args(const Conv2dShape& s, const char* op) {
+  ConvGemmArgs<T> a{};
+  int64_t ho = s.h_out(), wo = s.w_out();
+  // Every flattened index the kernel forms must fit an int.
+  checked_int(s.n * s.c_in * s.h_in * s.w_in, op, "input elements");
+  checked_int(s.n * s.c_out * ho * wo, op, "output elements");
+  checked_int(s.c_out * (s.c_in / s.groups) * s.kh * s.kw, op, "weight elements");
+  a.n = static_cast<int>(s.n), a.c_in = static_cast<int>(s.c_in), a.h_in = static_cast<int>(s.h_in);
+  a.w_in = static_cast<int>(s.w_in), a.c_out = static_cast<int>(s.c_out);
+  a.h_out = static_cast<int>(ho), a.w_out = static_cast<int>(wo);
+  a.kh = static_cast<int>(s.kh), a.kw = static_cast<int>(s.kw);
+  a.stride_h = static_cast<int>(s.stride_h), a.stride_w = static_cast<int>(s.stride_w);
+  a.pad_top = static_cast<int>(s.pad_top), a.pad_left = static_cast<int>(s.pad_left);
+  a.dil_h = static_cast<int>(s.dilation_h), a.dil_w = static_cast<int>(s.dilation_w);
+  a.cig = static_cast<int>(s.c_in / s.groups), a.cog = static_cast<int>(s.c_out / s.groups);
+  return a;
+}
+
+template <class T, int kMode>
+void launch_gemm(const ConvGemmArgs<T>& a, int64_t groups, const char* op) {
+  if (a.m == 0 || a.ncols == 0) return;
+  int64_t grid_y = (a.m + kTileM - 1) / kTileM;
+  GLIA_CHECK(grid_y <= 65535 && groups <= 65535,
+             "op '" << op << "': " << a.m << " GEMM rows and " << groups << " groups exceed the grid");
+  dim3 grid(static_cast<unsigned>((a.ncols + kTileN - 1) / kTileN), static_cast<unsigned>(grid_y),
+            static_cast<unsigned>(groups));
+  auto* kernel = &conv_implicit_gemm<T, kMode>;
+  GLIA_LAUNCH(kernel, grid, kGemmThreads, 0, a);
+}
+
+// ---- depthwise ---------------------------------------------------------------------------
+struct DepthwiseArgs {
+  int n, c, h_in, w_in, h_out, w_out, kh, kw;
+  int stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
+};
+
+DepthwiseArgs depthwise_args(const Conv2dShape& s) {
+  return DepthwiseArgs{static_cast<int>(s.n),          static_cast<int>(s.c_in),
+                       static_cast<int>(s.h_in),       static_cast<int>(s.w_in),
+                       static_cast<int>(s.h_out()),    static_cast<int>(s.w_out()),
+                       static_cast<int>(s.kh),         static_cast<int>(s.kw),
+                       static_cast<int>(s.stride_h),   static_cast<int>(s.stride_w),
+                       static_cast<int>(s.pad_top),    static_cast<int>(s.pad_left),
+                       static_cast<int>(s.dilation_h), static_cast<int>(s.dilation_w)};
+}
+
+// One thread per output pixel; its channel's KH*KW weights stay in L1 (every thread of a
+// block mostly shares a channel: pixels of one plane are consecutive).
+template <class T>
+__global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
+  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
+    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    int c = static_cast<int>(plane % d.c);
+    const T* xp = x + plane * d.h_in * d.w_in;
+    const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
+    T acc = bias != nullptr ? bias[c] : T(0);
+    int ih0 = oh * d.stride_h - d.pad_top, iw0 = ow * d.stride_w - d.pad_left;
+    for (int r = 0; r < d.kh; ++r) {
+      int ih = ih0 + r * d.dil_h;
+      if (ih < 0 || ih >= d.h_in) continue;
+      for (int s = 0; s < d.kw; ++s) {
+        int iw = iw0 + s * d.dil_w;
+        if (iw >= 0 && iw < d.w_in) acc += xp[ih * d.w_in + iw] * __ldg(wc + r * d.kw + s);
+      }
+    }
+    y[i] = acc;
+  }
+}
+
+// One thread per input pixel: gathers gy over the taps whose window covers it.
+template <class T>
+__global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* w, T* gx) {
+  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_in * d.w_in;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int iw = static_cast<int>(i % d.w_in), ih = static_cast<int>((i / d.w_in) % d.h_in);
+    int64_t plane = i / (static_cast<int64_t>(d.w_in) * d.h_in);
+    int c = static_cast<int>(plane % d.c);
+    const T* gp = gy + plane * d.h_out * d.w_out;
+    const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
+    T acc = T(0);
+    for (int r = 0; r < d.kh; ++r) {
+      int th = ih + d.pad_top - r * d.dil_h;
+      if (th < 0 || th % d.stride_h != 0 || th / d.stride_h >= d.h_out) continue;
+      for (int s = 0; s < d.kw; ++s) {
+        int tw = iw + d.pad_left - s * d.dil_w;
+        if (tw < 0 || tw % d.stride_w != 0 || tw / d.stride_w >= d.w_out) continue;
+        acc += gp[(th / d.stride_h) * d.w_out + tw / d.stride_w] * wc[r * d.kw + s];
+      }
+    }
+    gx[i] = acc;
+  }
+}
+
+// One block per (channel, tap): gw[c][r][s] = sum over n, oh, ow of gy * x at the tap.
+template <class T>
+__global__ void depthwise_backward_weight(DepthwiseArgs d, const T* x, const T* gy, T* gw) {
+  __shared__ T scratch[kWarpSize];
+  int taps = d.kh * d.kw;
+  for (int64_t job = blockIdx.x; job < static_cast<int64_t>(d.c) * taps; job += gridDim.x) {
+    int c = static_cast<int>(job / taps), rs = static_cast<int>(job % taps), r = rs / d.kw, s = rs % d.kw;
+    int plane = d.h_out * d.w_out;
+    T acc = T(0);
+    for (int64_t e = threadIdx.x; e < static_cast<int64_t>(d.n) * plane; e += blockDim.x) {
+      int b = static_cast<int>(e / plane), q = static_cast<int>(e % plane), oh = q / d.w_out, ow = q % d.w_out;
+      int ih = oh * d.stride_h - d.pad_top + r * d.dil_h, iw = ow * d.stride_w - d.pad_left + s * d.dil_w;
+      if (ih < 0 || ih >= d.h_in || iw < 0 || iw >= d.w_in) continue;
+      int64_t bc = static_cast<int64_t>(b) * d.c + c;
+      acc += gy[bc * plane + q] * x[(bc * d.h_in + ih) * d.w_in + iw];
+    }
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) gw[job] = acc;
+  }
+}
+
+// One block per channel: gbias[c] = sum over n and hw of gy[n, c, hw].
+template <class T>
+__global__ void bias_backward(int64_t n, int64_t c, int64_t hw, const T* gy, T* gbias) {
+  __shared__ T scratch[kWarpSize];
+  for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
+    T acc = T(0);
+    for (int64_t e = threadIdx.x; e < n * hw; e += blockDim.x) acc += gy[((e / hw) * c + ch) * hw + e % hw];
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) gbias[ch] = acc;
+  }
+}
+
+bool use_depthwise(const Conv2dShape& s) { return s.is_depthwise(); }
+
+}  // namespace
+
+void conv2d(const Conv2dParams& p) {
+  validate_conv2d(p.shape, "conv2d");
+  const Conv2dShape& s = p.shape;
+  dispatch_floating(p.dtype, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    if (use_depthwise(s)) {
+      ConvGemmArgs<T> check = gemm_args<T>(s, "conv2d");  // the int range checks
+      (void)check;
+      int64_t total = s.n * s.c_out * s.h_out() * s.w_out();
+      if (total == 0) return;
+      GLIA_LAUNCH(depthwise_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
+                  static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
+                  static_cast<T*>(p.y));
+      return;
+    }
+    ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d");
+    a.m = a.cog;
+    a.ncols = checked_int(s.n * s.h_out() * s.w_out(), "conv2d", "output pixels");
+    a.k = a.cig * a.kh * a.kw;
+    a.w = static_cast<const T*>(p.w);
+    a.src = static_cast<const T*>(p.x);
+    a.bias = static_cast<const T*>(p.bias);
+    a.out = static_cast<T*>(p.y);
+    launch_gemm<T, kForward>(a, s.groups, "conv2d");
+  });
+}
+
+void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
+  validate_conv2d(p.shape, "conv2d_backward_input");
+  const Conv2dShape& s = p.shape;
+  dispatch_floating(p.dtype, "conv2d_backward_input", [&](auto tag) {
+    using T = decltype(tag);
+    ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d_backward_input");
+    if (use_depthwise(s)) {
+      int64_t total = s.n * s.c_in * s.h_in * s.w_in;
+      if (total == 0) return;
+      GLIA_LAUNCH(depthwise_backward_input<T>, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
+                  static_cast<const T*>(p.gy), static_cast<const T*>(p.w), static_cast<T*>(p.gx));
+      return;
+    }
+    a.m = a.cig;
+    a.ncols = checked_int(s.n * s.h_in * s.w_in, "conv2d_backward_input", "input pixels");
+    a.k = a.cog * a.kh * a.kw;
+    a.w = static_cast<const T*>(p.w);
+    a.src = static_cast<const T*>(p.gy);
+    a.bias = nullptr;
+    a.out = static_cast<T*>(p.gx);
+    launch_gemm<T, kBackwardInput>(a, s.groups, "conv2d_backward_input");
+  });
+}
+
+void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
+  validate_conv2d(p.shape, "conv2d_backward_weight");
+  const Conv2dShape& s = p.shape;
+  dispatch_floating(p.dtype, "conv2d_backward_weight", [&](auto tag) {
+    using T = decltype(tag);
+    ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d_backward_weight");
+    if (use_depthwise(s)) {
+      int64_t jobs = s.c_out * s.kh * s.kw;
+      GLIA_LAUNCH(depthwise_backward_weight<T>, blocks_for(jobs, 1, 65535), kThreads, 0, depthwise_args(s),
+                  static_cast<const T*>(p.x), static_cast<const T*>(p.gy), static_cast<T*>(p.gw));
+      return;
+    }
+    a.m = a.cog;
+    a.ncols = a.cig * a.kh * a.kw;
+    a.k = checked_int(s.n * s.h_out() * s.w_out(), "conv2d_backward_weight", "output pixels");
+    a.w = static_cast<const T*>(p.gy);
+    a.src = static_cast<const T*>(p.x);
+    a.bias = nullptr;
+    a.out = static_cast<T*>(p.gw);
+    launch_gemm<T, kBackwardWeight>(a, s.groups, "conv2d_backward_weight");
+  });
+}
+
+void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
+  GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0,
+             "op 'conv2d_backward_bias': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
+  dispatch_floating(p.dtype, "conv2d_backward_bias", [&](auto tag) {
+    using T = decltype(tag);
+    GLIA_LAUNCH(bias_backward<T>, blocks_for(p.c, 1, 65535), kThreads, 0, p.n, p.c, p.hw,
+                static_cast<const T*>(p.gy), static_cast<T*>(p.gbias));
+  });
+}
+
+}  // namespace glia::kernels::GLIA_CUDA_NS
