@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/pool.h"
@@ -31,11 +32,6 @@ std::vector<float> ramp(int64_t n) {
   std::vector<float> v(static_cast<size_t>(n));
   for (size_t i = 0; i < v.size(); ++i) v[i] = 0.001f * static_cast<float>(i % 1000) - 0.5f;
   return v;
-}
-
-benchmark::Counter giga_per_second(benchmark::State& state, double per_iteration) {
-  return benchmark::Counter(1e-9 * per_iteration * static_cast<double>(state.iterations()),
-                            benchmark::Counter::kIsRate);
 }
 
 // args: n, c_in, hw, c_out, k, stride, groups; "same" padding.
@@ -66,8 +62,7 @@ void BM_conv2d(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   const double macs = double(ny) * double(s.c_in / s.groups * s.kh * s.kw);
-  state.counters["GFLOP/s"] = giga_per_second(state, 2 * macs);
-  state.counters["GB/s"] = giga_per_second(state, 4.0 * double(nx + nw + ny));
+  bench::set_throughput(state, 2 * macs, 4.0 * double(nx + nw + ny));
 }
 
 // n, c_in, hw, c_out, k, stride, groups
@@ -100,7 +95,7 @@ void BM_batch_norm_train(benchmark::State& state) {
     cpu::batch_norm(p);
     benchmark::ClobberMemory();
   }
-  state.counters["GB/s"] = giga_per_second(state, 8.0 * double(numel));  // read x, write y
+  bench::set_throughput(state, 0, 8.0 * double(numel));  // read x, write y
 }
 BENCHMARK(BM_batch_norm_train)->Args({8, 144, 60})->Args({4, 64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -115,7 +110,7 @@ void BM_batch_norm_backward(benchmark::State& state) {
     cpu::batch_norm_backward(p);
     benchmark::ClobberMemory();
   }
-  state.counters["GB/s"] = giga_per_second(state, 12.0 * double(numel));  // read x, gy, write gx
+  bench::set_throughput(state, 0, 12.0 * double(numel));  // read x, gy, write gx
 }
 BENCHMARK(BM_batch_norm_backward)->Args({8, 144, 60})->Args({4, 64, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -131,7 +126,7 @@ void BM_max_pool2d(benchmark::State& state) {
     cpu::max_pool2d({DType::f32, s, x.data(), y.data(), idx.data()});
     benchmark::ClobberMemory();
   }
-  state.counters["GB/s"] = giga_per_second(state, 4.0 * double(nx + ny) + 8.0 * double(ny));
+  bench::set_throughput(state, 0, 4.0 * double(nx + ny) + 8.0 * double(ny));
 }
 BENCHMARK(BM_max_pool2d)->Args({4, 64, 256, 2, 2, 0})->Args({4, 64, 128, 3, 2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/reduce.h"
@@ -20,12 +21,6 @@ std::vector<float> ramp(size_t n) {
   std::vector<float> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = 0.001f * static_cast<float>(i % 1000) - 0.5f;
   return v;
-}
-
-// Counter in units of 1e9 per second.
-benchmark::Counter giga_per_second(benchmark::State& state, double per_iteration) {
-  return benchmark::Counter(1e-9 * per_iteration * static_cast<double>(state.iterations()),
-                            benchmark::Counter::kIsRate);
 }
 
 void BM_sgemm(benchmark::State& state) {
@@ -46,7 +41,7 @@ void BM_sgemm(benchmark::State& state) {
     cpu::gemm(p);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = giga_per_second(state, 2.0 * m * n * k);
+  bench::set_throughput(state, 2.0 * m * n * k, 0);
 }
 // square, large square, and a conv-like layer: 64 output channels x 112*112 pixels x 3*3*64
 BENCHMARK(BM_sgemm)->Args({256, 256, 256})->Args({1024, 1024, 1024})->Args({64, 12544, 576})
@@ -68,7 +63,7 @@ void BM_binary_add(benchmark::State& state) {
     cpu::binary(p);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["GB/s"] = giga_per_second(state, 3.0 * sizeof(float) * n);
+  bench::set_throughput(state, 0, 3.0 * sizeof(float) * n);
 }
 BENCHMARK(BM_binary_add)->Arg(4 << 20)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -85,7 +80,7 @@ void BM_softmax(benchmark::State& state) {
     cpu::softmax(p);
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GB/s"] = giga_per_second(state, 2.0 * sizeof(float) * rows * dim);
+  bench::set_throughput(state, 0, 2.0 * sizeof(float) * rows * dim);
 }
 BENCHMARK(BM_softmax)->Args({32, 1000})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -101,7 +96,7 @@ void BM_reduce_sum(benchmark::State& state) {
     cpu::reduce(p);
     benchmark::DoNotOptimize(out);
   }
-  state.counters["GB/s"] = giga_per_second(state, sizeof(float) * static_cast<double>(n));
+  bench::set_throughput(state, 0, sizeof(float) * static_cast<double>(n));
 }
 BENCHMARK(BM_reduce_sum)->Arg(4 << 20)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

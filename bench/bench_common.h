@@ -1,0 +1,39 @@
+// Shared by every benchmark binary (linked in as an object library, so its start-up code
+// always runs): describes the machine in the JSON context (CPU model, cores, threads,
+// GPU and driver when present, glia commit) and measures the machine's ceilings once at
+// start-up, so each benchmark can say how far it is from them:
+//   peak_gflops  a vectorised FMA loop (AVX-512 / AVX2 / SSE, what the CPU has) on all
+//                OpenMP threads: the compute ceiling of float32 code on this machine
+//   stream_gbs   STREAM triad a[i] = b[i] + s * c[i] over arrays far larger than the
+//                caches, all threads, 12 bytes per element: the memory ceiling
+// On a GPU the card's own numbers are used (SMs x FP32 lanes x 2 x clock; bus width x
+// memory clock x 2), since a host loop says nothing about it.
+#pragma once
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/device.h"
+
+namespace glia::bench {
+
+struct Ceilings {
+  double peak_gflops = 0;  // float32 FLOP/s / 1e9 (an FMA counts 2)
+  double stream_gbs = 0;   // bytes/s / 1e9
+};
+// Measured (cpu, sim) or looked up (cuda) on first use, then cached.
+const Ceilings& ceilings(Device device = Device::cpu);
+
+// Counters from counted work per iteration: "GFLOP/s" (when flops > 0), "GB/s" (when
+// bytes > 0; the least bytes the op must move: inputs read once, outputs written once)
+// and the fraction of the device's ceiling each reaches ("flop_frac", "bw_frac").
+void set_throughput(benchmark::State& state, double flops_per_iteration, double bytes_per_iteration,
+                    Device device = Device::cpu);
+// "images/s" counter: items processed per iteration.
+void set_images_per_second(benchmark::State& state, double images_per_iteration);
+
+// Threads the CPU kernels use (OpenMP's maximum), for the context and for PyTorch.
+int cpu_threads();
+
+}  // namespace glia::bench

@@ -1,0 +1,150 @@
+// Whole networks, images/s: EfficientNet-B1 at 240x240 (inference; training step of the
+// paper's classifier, full and with the frozen base) and the residual U-Net at 256x256
+// (training step at the default width 64 and a reduced width 16). A training step is
+// zero_grad, forward, loss, backward and Adam, as train/trainer.cpp runs it; the loss is
+// categorical cross-entropy (classifier) or BCE + Dice (U-Net). Each case runs once
+// untimed first (allocator caches, first-touch), then synchronises the device after
+// every step. GFLOP/s counts 2 x the forward's multiply-adds (nn::summarize) for
+// inference and the frozen step, 3x that for a full training step (forward, backward
+// to inputs, backward to weights).
+//
+// The device is part of the name (cpu, and cuda when this build has CUDA; without a GPU
+// the cuda cases report an error and are skipped). PyTorch's side is tools/bench_torch.py
+// with the same names; scripts/bench-compare.sh runs both.
+//   bench_networks --benchmark_filter=unet
+// The ctest smoke run keeps to the light cases (bench/CMakeLists.txt: B1 inference at
+// batch 1 and the width-16 U-Net).
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/bench_common.h"
+#include "kernels/runtime.h"
+#include "nets/efficientnet.h"
+#include "nets/unet.h"
+#include "tensor/autograd.h"
+#include "tensor/random.h"
+#include "train/losses.h"
+#include "train/optimizer.h"
+
+namespace {
+
+using namespace glia;
+
+constexpr int64_t kEffnetSize = 240, kUnetSize = 256;
+
+bool skip_if_unavailable(benchmark::State& state, Device device) {
+  if (device_available(device)) return false;
+  state.SkipWithError((std::string("device '") + device_name(device) + "' is not available here").c_str());
+  return true;
+}
+
+// Forward multiply-adds of one image, counted once per model kind (summarize runs a forward).
+int64_t forward_macs_per_image(const std::string& key, nn::Module& model, const Shape& one_image) {
+  static std::map<std::string, int64_t> cache;
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, nn::summarize(model, one_image).total_macs).first;
+  return it->second;
+}
+
+// Times `step` (one synchronised step per iteration) after one untimed warm-up step.
+template <class Step>
+void run_steps(benchmark::State& state, Device device, int64_t batch, double flops_per_step, Step&& step) {
+  step();
+  rt::synchronize(device);
+  for (auto _ : state) {
+    step();
+    rt::synchronize(device);
+  }
+  bench::set_images_per_second(state, static_cast<double>(batch));
+  bench::set_throughput(state, flops_per_step, 0, device);
+}
+
+void effnet_b1_infer(benchmark::State& state, Device device, int64_t batch) {
+  if (skip_if_unavailable(state, device)) return;
+  manual_seed(1);
+  auto model = nets::efficientnet("b1", 1000);
+  const double macs = double(forward_macs_per_image("b1", *model, {1, 3, kEffnetSize, kEffnetSize}));
+  model->to(device);
+  model->eval();
+  const Tensor x = randn({batch, 3, kEffnetSize, kEffnetSize}, DType::f32, device);
+  NoGradGuard no_grad;
+  run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
+}
+
+void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool frozen_base) {
+  if (skip_if_unavailable(state, device)) return;
+  manual_seed(1);
+  auto model = nets::paper_classifier(4, frozen_base);
+  const double macs = double(forward_macs_per_image("b1_paper", *model, {1, 3, kEffnetSize, kEffnetSize}));
+  model->to(device);
+  model->train();
+  Adam optimizer(model->named_parameters(), Adam::Options{});
+  const Tensor x = randn({batch, 3, kEffnetSize, kEffnetSize}, DType::f32, device);
+  std::vector<int64_t> label_values;
+  for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
+  const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
+  run_steps(state, device, batch, (frozen_base ? 2 : 6) * macs * batch, [&] {
+    optimizer.zero_grad();
+    const Tensor loss = categorical_cross_entropy((*model)(x), labels);
+    loss.backward();
+    optimizer.step();
+  });
+}
+
+void unet_train(benchmark::State& state, Device device, int64_t width, int64_t batch) {
+  if (skip_if_unavailable(state, device)) return;
+  manual_seed(1);
+  nets::UNetConfig config;
+  config.width = width;
+  nets::UNet model(config);
+  const double macs =
+      double(forward_macs_per_image("unet" + std::to_string(width), model, {1, 3, kUnetSize, kUnetSize}));
+  model.to(device);
+  model.train();
+  Adam optimizer(model.named_parameters(), Adam::Options{});
+  const Tensor x = randn({batch, 3, kUnetSize, kUnetSize}, DType::f32, device);
+  std::vector<float> mask(static_cast<size_t>(batch * kUnetSize * kUnetSize));
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = ((i / kUnetSize) % 64 < 20 && i % kUnetSize < 100) ? 1.f : 0.f;
+  const Tensor target = from_vector<float>(mask, {batch, 1, kUnetSize, kUnetSize}, device);
+  run_steps(state, device, batch, 6 * macs * batch, [&] {
+    optimizer.zero_grad();
+    const Tensor loss = bce_dice_loss(model(x), target);
+    loss.backward();
+    optimizer.step();
+  });
+}
+
+// Names: net/<workload>/<device>/<parameters>, the same in tools/bench_torch.py.
+const bool registered = [] {
+  std::vector<Device> devices{Device::cpu};
+#ifdef GLIA_HAVE_CUDA
+  devices.push_back(Device::cuda);
+#endif
+  for (Device d : devices) {
+    const std::string dev = device_name(d);
+    const bool gpu = d == Device::cuda;
+    const int64_t infer_big = gpu ? 32 : 8, train_batch = gpu ? 32 : 8, unet_batch = gpu ? 8 : 1;
+    for (int64_t batch : {int64_t{1}, infer_big})
+      benchmark::RegisterBenchmark(("net/effnet_b1_infer/" + dev + "/batch:" + std::to_string(batch)).c_str(),
+                                   effnet_b1_infer, d, batch)
+          ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (bool frozen : {false, true})
+      benchmark::RegisterBenchmark(
+          ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
+           std::to_string(train_batch)).c_str(),
+          effnet_b1_train, d, train_batch, frozen)
+          ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int64_t width : {int64_t{64}, int64_t{16}})
+      benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
+                                    std::to_string(unet_batch)).c_str(),
+                                   unet_train, d, width, unet_batch)
+          ->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  return true;
+}();
+
+}  // namespace

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# glia beside PyTorch on this machine: builds the CPU benchmarks if needed, runs them
+# (bench_conv_cpu, bench_cpu_ops, bench_networks) and tools/bench_torch.py with the same
+# thread count, and prints one table (tools/bench_table.py): workload, glia, PyTorch,
+# ratio. Both JSONs are kept in bench/results/<date>-<cpu>-<threads>t-{glia,torch}.json,
+# the table beside them (-table.md). About 5-8 minutes on 2 idle cores after the build.
+#   scripts/bench-compare.sh                 everything
+#   scripts/bench-compare.sh --networks      the network workloads only
+#   scripts/bench-compare.sh --kernels       the per-kernel workloads only
+# Environment: OMP_NUM_THREADS (threads for both sides, default: all cores),
+# BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
+# workload, default 0.5 / 3), OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21
+# misdetects some virtualised AVX-512 Xeons as "Prescott": the context's openblas_core
+# shows what it chose, and OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+what=all
+case "${1:-}" in
+  --networks) what=networks ;;
+  --kernels) what=kernels ;;
+  "") ;;
+  *) echo "bench-compare: unknown argument '$1' (expected --networks or --kernels)" >&2; exit 2 ;;
+esac
+
+build_dir=${BUILD_DIR:-build-bench}
+threads=${OMP_NUM_THREADS:-$(nproc)}
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$threads}
+min_time=${MIN_TIME:-0.5}
+net_min_time=${NET_MIN_TIME:-3}
+python=/usr/bin/python3  # Debian's torch, not a pyenv python3 on PATH
+if ! "$python" -c "import torch, torchvision" 2>/dev/null; then
+  echo "bench-compare: $python cannot import torch and torchvision (apt install python3-torch python3-torchvision)" >&2
+  exit 1
+fi
+
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DGLIA_CUDA=OFF -DGLIA_BUILD_BENCH=ON -DGLIA_BUILD_TESTS=OFF
+fi
+cmake --build "$build_dir" --target bench_conv_cpu bench_cpu_ops bench_networks -j "$(nproc)"
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
+      sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
+stem=bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t
+mkdir -p bench/results
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "bench-compare: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $threads threads each side"
+
+run_glia() {  # binary, min_time, [filter]
+  local bin=$1 t=$2
+  "$build_dir/bench/$bin" --benchmark_min_time="$t" --benchmark_out="$tmp/$bin.json" \
+    --benchmark_out_format=json ${3:+--benchmark_filter="$3"} >&2
+}
+torch_args=(--threads "$threads" --min-time "$min_time" --net-min-time "$net_min_time")
+if [ "$what" != networks ]; then
+  run_glia bench_conv_cpu "$min_time"
+  run_glia bench_cpu_ops "$min_time"
+else
+  torch_args+=(--no-kernels)
+fi
+if [ "$what" != kernels ]; then
+  run_glia bench_networks "$net_min_time" "/cpu/"
+else
+  torch_args+=(--no-networks)
+fi
+"$python" tools/bench_torch.py "${torch_args[@]}" --out "$stem-torch.json" >/dev/null
+
+# One glia JSON: the first binary's context, every binary's benchmarks.
+"$python" - "$stem-glia.json" "$tmp"/bench_*.json <<'PY'
+import json, sys
+out, docs = sys.argv[1], [json.load(open(p)) for p in sys.argv[2:]]
+merged = {"context": docs[0]["context"], "benchmarks": [b for d in docs for b in d["benchmarks"]]}
+for d in docs:
+    for k, v in d["context"].items():
+        merged["context"].setdefault(k, v)  # e.g. openblas_core from bench_conv_cpu
+json.dump(merged, open(out, "w"), indent=2)
+PY
+{
+  echo "# glia vs PyTorch, $(date -u '+%Y-%m-%d %H:%M UTC'), scripts/bench-compare.sh${1:+ $1}"
+  echo
+  "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json"
+  echo
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$stem-table.md"
+echo "bench-compare: wrote $stem-glia.json, $stem-torch.json, $stem-table.md"
