@@ -16,7 +16,13 @@
 namespace glia::test {
 namespace {
 
-class GemmSim : public KernelTest {};
+class GemmSim : public KernelTest {
+ protected:
+  void SetUp() override {
+    KernelTest::SetUp();
+    if (!kernels::gemm_kernel.has(GetParam())) GTEST_SKIP() << "no gemm kernel on backend " << backend_name(GetParam());
+  }
+};
 
 struct Case {
   int64_t m, n, k;

@@ -25,7 +25,9 @@ struct Shape {
   int64_t outer, reduce, inner;
 };
 
-const Shape kShapes[] = {{3, 37, 1}, {2, 700, 1}, {3, 37, 5}, {2, 19, 45}, {1, 1, 1}};
+// Rows shorter and longer than a block; columns with one and two 32-wide tiles, and with
+// fewer reduce elements than the 8 slices of a column block.
+const Shape kShapes[] = {{3, 37, 1}, {2, 700, 1}, {3, 37, 5}, {2, 19, 45}, {2, 3, 33}, {1, 1, 1}};
 const ReduceOp kOps[] = {ReduceOp::sum, ReduceOp::mean, ReduceOp::max, ReduceOp::min, ReduceOp::argmax};
 
 struct Result {
