@@ -24,6 +24,24 @@ void register_kernels() {
   conv2d_backward_input_kernel.set(b, &conv2d_backward_input);
   conv2d_backward_weight_kernel.set(b, &conv2d_backward_weight);
   conv2d_backward_bias_kernel.set(b, &conv2d_backward_bias);
+  conv_transpose2d_kernel.set(b, &conv_transpose2d);
+  conv_transpose2d_backward_input_kernel.set(b, &conv_transpose2d_backward_input);
+  conv_transpose2d_backward_weight_kernel.set(b, &conv_transpose2d_backward_weight);
+  batch_norm_kernel.set(b, &batch_norm);
+  batch_norm_backward_kernel.set(b, &batch_norm_backward);
+  max_pool2d_kernel.set(b, &max_pool2d);
+  max_pool2d_backward_kernel.set(b, &max_pool2d_backward);
+  avg_pool2d_kernel.set(b, &avg_pool2d);
+  avg_pool2d_backward_kernel.set(b, &avg_pool2d_backward);
+  adaptive_avg_pool2d_kernel.set(b, &adaptive_avg_pool2d);
+  adaptive_avg_pool2d_backward_kernel.set(b, &adaptive_avg_pool2d_backward);
+  global_avg_pool_kernel.set(b, &global_avg_pool);
+  global_avg_pool_backward_kernel.set(b, &global_avg_pool_backward);
+  dropout_kernel.set(b, &dropout);
+  dropout_backward_kernel.set(b, &dropout_backward);
+  stochastic_depth_kernel.set(b, &stochastic_depth);
+  upsample2d_kernel.set(b, &upsample2d);
+  upsample2d_backward_kernel.set(b, &upsample2d_backward);
 }
 
 }  // namespace glia::kernels::GLIA_CUDA_NS

@@ -1,0 +1,56 @@
+// ConvTranspose2d forward and backward (see kernels/conv_transpose2d.h), built from the
+// conv2d kernels of conv2d.cu through the equivalent conv (conv_transpose2d_as_conv):
+//   forward          = conv2d backward-to-input of that conv (the implicit-GEMM gather),
+//                      then a bias pass (one thread per output element) when there is a bias
+//   backward input   = conv2d forward of that conv on gy
+//   backward weight  = conv2d backward-to-weight with the roles of x and gy swapped
+// Weights [C_in, C_out, KH, KW] are exactly the conv's [C_out', C_in', KH, KW], so nothing is
+// transposed in memory. Cost: as conv2d (2 * N * C_in * H_in * W_in * C_out * KH * KW FLOPs
+// per product).
+#include "kernels/conv_transpose2d.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernels.cuh"
+
+namespace glia::kernels::GLIA_CUDA_NS {
+namespace {
+
+constexpr int kThreads = 256;
+
+// y[n, c, hw] += bias[c], one thread per element (grid-stride).
+template <class T>
+__global__ void add_channel_bias(int64_t total, int64_t c, int64_t hw, const T* bias, T* y) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] += bias[(i / hw) % c];
+}
+
+}  // namespace
+
+void conv_transpose2d(const ConvTranspose2dParams& p) {
+  validate_conv_transpose2d(p.shape, "conv_transpose2d");
+  Conv2dBackwardInputParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.x, p.w, p.y};
+  conv2d_backward_input(c);
+  if (p.bias == nullptr) return;
+  const ConvTranspose2dShape& s = p.shape;
+  int64_t hw = s.h_out() * s.w_out(), total = s.n * s.c_out * hw;
+  if (total == 0) return;
+  dispatch_floating(p.dtype, "conv_transpose2d", [&](auto tag) {
+    using T = decltype(tag);
+    GLIA_LAUNCH(add_channel_bias<T>, blocks_for(total, kThreads, 65535), kThreads, 0, total, s.c_out, hw,
+                static_cast<const T*>(p.bias), static_cast<T*>(p.y));
+  });
+}
+
+void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p) {
+  validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_input");
+  Conv2dParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.gy, p.w, nullptr, p.gx};
+  conv2d(c);
+}
+
+void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams& p) {
+  validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_weight");
+  Conv2dBackwardWeightParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.gy, p.x, p.gw};
+  conv2d_backward_weight(c);
+}
+
+}  // namespace glia::kernels::GLIA_CUDA_NS
