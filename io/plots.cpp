@@ -73,6 +73,7 @@ void draw_panel(cv::Mat& img, cv::Rect area, const std::string& title, const std
 void draw_outline(cv::Mat& bgr, const uint8_t* mask, int height, int width, cv::Scalar colour) {
   cv::Mat m(height, width, CV_8UC1);
   for (int i = 0; i < height * width; ++i) m.data[i] = mask[i] ? 255 : 0;
+  if (bgr.rows != height) cv::resize(m, m, bgr.size(), 0, 0, cv::INTER_NEAREST);
   std::vector<std::vector<cv::Point>> contours;
   cv::findContours(m, contours, cv::RETR_LIST, cv::CHAIN_APPROX_NONE);
   cv::drawContours(bgr, contours, -1, colour, 1, cv::LINE_8);
@@ -150,6 +151,9 @@ cv::Mat overlay_image(const float* chw, int channels, int height, int width, con
       px[2] = to8(chw[i]);
     }
   }
+  // Small model inputs (64-128 px) are enlarged so the outlines can be seen.
+  const int scale = std::max(1, 256 / std::max(height, width));
+  if (scale > 1) cv::resize(bgr, bgr, cv::Size(width * scale, height * scale), 0, 0, cv::INTER_NEAREST);
   if (truth) draw_outline(bgr, truth, height, width, cv::Scalar(0, 220, 0));
   if (mask) draw_outline(bgr, mask, height, width, cv::Scalar(0, 0, 255));
   return bgr;

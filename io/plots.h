@@ -24,7 +24,8 @@ void write_curves_png(const std::string& path, const std::vector<HistoryRow>& hi
 // BGR 8-bit image of a CHW float image in [0, 1] (the first channel for 1, RGB for 3;
 // for 3 channels the middle channel, e.g. FLAIR of the LGG slices, is shown as gray when
 // `gray_channel` >= 0) with the outline of `mask` (h*w, non-zero = foreground) in red and,
-// when given, the outline of `truth` in green.
+// when given, the outline of `truth` in green. Images under 256 px are enlarged by an
+// integer factor (nearest) so the outlines stay visible.
 cv::Mat overlay_image(const float* chw, int channels, int height, int width, const uint8_t* mask,
                       const uint8_t* truth = nullptr, int gray_channel = -1);
 
