@@ -194,6 +194,24 @@ TEST_P(ElementwiseSim, EveryUnaryOpAndDerivativeDouble) {
   for (const UnaryCase& c : kUnaryCases) check_unary<double>(GetParam(), c);
 }
 
+TEST_P(ElementwiseSim, MoreElementsThanTheGridHasThreads) {
+  // Grids stop at 1024 blocks of 256 threads; each thread then takes every 262144th element.
+  // (unchecked: that many blocks run twice in checked mode take seconds).
+  sim::set_checked(false);
+  const size_t n = 1024 * 256 + 77;
+  std::vector<float> x = random_vector<float>(n, 23);
+  std::vector<double> ref(n);
+  for (size_t i = 0; i < n; ++i) ref[i] = -static_cast<double>(x[i]);
+  DeviceBuffer<float> dx(GetParam(), x), dy(GetParam(), n);
+  kernels::UnaryParams p;
+  p.op = UnaryOp::neg;
+  p.n = static_cast<int64_t>(n);
+  p.x = dx.data();
+  p.y = dy.data();
+  kernels::unary_kernel.get(GetParam())(p);
+  EXPECT_EQ(max_rel_error(dy.download(), ref), 0.0);
+}
+
 // ---- fill ----------------------------------------------------------------------------------
 template <class T>
 void check_fill(Backend backend, double value) {

@@ -107,6 +107,15 @@ TEST_P(ReduceSim, EveryOpRowsAndColumnsDouble) {
     for (ReduceOp op : kOps) check_reduce<double>(GetParam(), op, s, random_vector<double>(s.outer * s.reduce * s.inner, 42));
 }
 
+TEST_P(ReduceSim, MoreRowsThanTheGridHasBlocks) {
+  // The row kernel launches at most 4096 blocks; block b also reduces rows b+4096, ...
+  // (unchecked: that many blocks run twice in checked mode take seconds).
+  sim::set_checked(false);
+  const Shape s{4096 + 37, 3, 1};
+  check_reduce<float>(GetParam(), ReduceOp::sum, s, random_vector<float>(s.outer * s.reduce, 45));
+  check_reduce<float>(GetParam(), ReduceOp::argmax, s, random_vector<float>(s.outer * s.reduce, 46));
+}
+
 TEST_P(ReduceSim, TiesReportTheFirstIndex) {
   // Small integers in [-3, 3]: every row and column has repeated extremes, spread over
   // different threads, lanes and warps.
