@@ -41,7 +41,7 @@ void load_pretrained_base(nn::Module& model, const std::string& path) {
   auto* features = dynamic_cast<nets::EfficientNet&>(model).features();
   std::map<std::string, Tensor> stripped;
   for (auto& [name, t] : base) stripped[name.substr(9)] = t;
-  load_module_state(*features, stripped, "--pretrained " + path);
+  load_module_state(*features, stripped, "--pretrained " + path + " (its tensors under 'features.')");
 }
 
 Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::vector<io::ClassificationSample>& samples,
@@ -73,7 +73,10 @@ RunResult train_classifier(TrainOptions o) {
 
   io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
-  auto model = build_model(spec, o.seed);  // before touching the run dir: a bad --model fails first
+  // Model and weights before touching the run dir: a bad --model or --pretrained fails first.
+  auto model = build_model(spec, o.seed);
+  auto& net = dynamic_cast<nets::EfficientNet&>(*model);
+  if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
 
   io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
@@ -87,8 +90,6 @@ RunResult train_classifier(TrainOptions o) {
   auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(o.image_size, false)),
                                 o.batch_size, false, o.workers, 0, o.skip_bad);
 
-  auto& net = dynamic_cast<nets::EfficientNet&>(*model);
-  if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
   if (o.freeze_base) net.freeze_base(true);
   model->to(device);
   auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);

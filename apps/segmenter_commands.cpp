@@ -76,6 +76,8 @@ RunResult train_segmenter(TrainOptions o) {
 
   io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
   auto model = build_model(spec, o.seed);
+  if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
+  GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
 
   io::PatientSplit split = io::split_by_patient(ds, o.val_fraction, o.test_fraction, o.seed);
@@ -94,8 +96,6 @@ RunResult train_segmenter(TrainOptions o) {
   auto val_loader = make_loader(std::make_shared<io::SegmentationSource>(split.val, pipeline(o.image_size, false)),
                                 o.batch_size, false, o.workers, 0, o.skip_bad);
 
-  if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
-  GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
   model->to(device);
   auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
   SegmentationTask task;
