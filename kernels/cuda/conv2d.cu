@@ -17,6 +17,8 @@
 //     its 4 x 4 register micro-tile (rows ty + 16i, columns tx + 16j: a warp reads 16
 //     consecutive B words and broadcasts A) from 4 + 4 shared loads per k.
 //   - Edges: out-of-range A/B elements load as 0, out-of-range C is not written.
+//   - Backward weight splits K over blockIdx.z (split-K) into a workspace and sums the
+//     splits in a second kernel in a fixed order: many blocks, still deterministic.
 // Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
 // (forward) or input pixel (backward input, a gather over the taps that reach it), and
 // for the weight gradient one block per (channel, tap) summing N*Ho*Wo products with a
@@ -30,6 +32,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kernels.cuh"
+#include "kernels/runtime.h"
 
 namespace glia::kernels::GLIA_CUDA_NS {
 namespace {
@@ -110,18 +113,23 @@ __device__ __forceinline__ void store_c(const ConvGemmArgs<T>& a, int g, int m, 
   a.out[(static_cast<int64_t>(b) * channels + ch) * plane + q] = v;
 }
 
+// blockIdx.z = split * groups + group. With split-K (backward weight only) split s sums
+// K range [s * k_chunk, (s + 1) * k_chunk) into its own slice of `out` (a workspace);
+// k_chunk is a multiple of kTileK, so a slice never straddles two splits.
 template <class T, int kMode>
-__global__ void conv_implicit_gemm(ConvGemmArgs<T> a) {
+__global__ void conv_implicit_gemm(ConvGemmArgs<T> a, int groups, int k_chunk, int64_t split_stride) {
   __shared__ T a_tile[kTileK][kTileM];
   __shared__ T b_tile[kTileK][kTileN];
   int t = threadIdx.x, tx = t % 16, ty = t / 16;
-  int g = blockIdx.z;
+  int g = blockIdx.z % groups, split = blockIdx.z / groups;
   int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  int k_begin = split * k_chunk, k_end = k_begin + k_chunk < a.k ? k_begin + k_chunk : a.k;
+  a.out += split * split_stride;
   T acc[4][4];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
 
-  for (int k0 = 0; k0 < a.k; k0 += kTileK) {
+  for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
     __syncthreads();  // everyone is done with the previous slices
     for (int e = t; e < kTileM * kTileK; e += kGemmThreads) {
       int am = e / kTileK, ak = e % kTileK;  // consecutive threads walk k: weights are k-contiguous
@@ -172,16 +180,56 @@ ConvGemmArgs<T> gemm_args(const Conv2dShape& s, const char* op) {
   return a;
 }
 
+// gw = sum over splits of the partial products, in split order (deterministic).
+template <class T>
+__global__ void sum_splits(int64_t total, int splits, const T* partial, T* out) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    T acc = partial[i];
+    for (int s = 1; s < splits; ++s) acc += partial[s * total + i];
+    out[i] = acc;
+  }
+}
+
+// Split-K count for the weight gradient: its K (N*Ho*Wo) is long and its C (C_out x
+// C_in*KH*KW) often a handful of tiles, so without splitting a GPU would run a few blocks.
+// Aim for ~256 blocks, each split at least 64 deep. A function of the shape only, so the
+// summation order (and the result) does not depend on the device.
+int weight_splits(int64_t k, int64_t tiles) {
+  int64_t by_depth = (k + 63) / 64, by_blocks = tiles >= 256 ? 1 : 256 / tiles;
+  int64_t s = by_depth < by_blocks ? by_depth : by_blocks;
+  return static_cast<int>(s < 1 ? 1 : (s > 1024 ? 1024 : s));
+}
+
 template <class T, int kMode>
-void launch_gemm(const ConvGemmArgs<T>& a, int64_t groups, const char* op) {
+void launch_gemm(ConvGemmArgs<T> a, int64_t groups, const char* op) {
   if (a.m == 0 || a.ncols == 0) return;
-  int64_t grid_y = (a.m + kTileM - 1) / kTileM;
-  GLIA_CHECK(grid_y <= 65535 && groups <= 65535,
+  int64_t grid_x = (a.ncols + kTileN - 1) / kTileN, grid_y = (a.m + kTileM - 1) / kTileM;
+  int splits = kMode == kBackwardWeight ? weight_splits(a.k, grid_x * grid_y * groups) : 1;
+  int k_chunk = (a.k + splits - 1) / splits;
+  k_chunk = (k_chunk + kTileK - 1) / kTileK * kTileK;
+  if (k_chunk == 0) k_chunk = kTileK;
+  splits = (a.k + k_chunk - 1) / k_chunk;
+  if (splits < 1) splits = 1;  // K == 0: one pass that writes zeros
+  GLIA_CHECK(grid_y <= 65535 && groups * splits <= 65535,
              "op '" << op << "': " << a.m << " GEMM rows and " << groups << " groups exceed the grid");
-  dim3 grid(static_cast<unsigned>((a.ncols + kTileN - 1) / kTileN), static_cast<unsigned>(grid_y),
-            static_cast<unsigned>(groups));
+  dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(groups * splits));
   auto* kernel = &conv_implicit_gemm<T, kMode>;
-  GLIA_LAUNCH(kernel, grid, kGemmThreads, 0, a);
+  if (splits == 1) {
+    GLIA_LAUNCH(kernel, grid, kGemmThreads, 0, a, static_cast<int>(groups), k_chunk, int64_t{0});
+    return;
+  }
+  // Partial sums of each split in a workspace, then summed in split order.
+  const int64_t total = static_cast<int64_t>(a.c_out) * a.ncols;
+  const size_t bytes = static_cast<size_t>(total * splits) * sizeof(T);
+  constexpr Device device = Device::GLIA_CUDA_NS;
+  void* workspace = rt::alloc(device, bytes);
+  T* out = a.out;
+  a.out = static_cast<T*>(workspace);
+  GLIA_LAUNCH(kernel, grid, kGemmThreads, 0, a, static_cast<int>(groups), k_chunk, total);
+  GLIA_LAUNCH(sum_splits<T>, blocks_for(total, kThreads, 65535), kThreads, 0, total, splits,
+              static_cast<const T*>(workspace), out);
+  rt::release(device, workspace, bytes);  // stream-ordered reuse: safe (cuda_runtime_wrappers.h)
 }
 
 // ---- depthwise ---------------------------------------------------------------------------

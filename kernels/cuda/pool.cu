@@ -34,8 +34,8 @@ __device__ __forceinline__ void covering_windows(int64_t i, int64_t pad, int64_t
 }
 
 template <class T>
-__global__ void max_forward(Pool2dShape s, const T* x, T* y, int64_t* indices) {
-  const int64_t ho = s.h_out(), wo = s.w_out(), total = s.n * s.c * ho * wo;
+__global__ void max_forward(Pool2dShape s, int64_t ho, int64_t wo, const T* x, T* y, int64_t* indices) {
+  const int64_t total = s.n * s.c * ho * wo;
   GLIA_GRID_STRIDE(i, total) {
     int64_t ow = i % wo, oh = (i / wo) % ho, plane = i / (wo * ho);
     const T* xp = x + plane * s.h_in * s.w_in;
@@ -61,8 +61,8 @@ __global__ void max_forward(Pool2dShape s, const T* x, T* y, int64_t* indices) {
 }
 
 template <class T>
-__global__ void max_backward(Pool2dShape s, const T* gy, const int64_t* indices, T* gx) {
-  const int64_t ho = s.h_out(), wo = s.w_out(), total = s.n * s.c * s.h_in * s.w_in;
+__global__ void max_backward(Pool2dShape s, int64_t ho, int64_t wo, const T* gy, const int64_t* indices, T* gx) {
+  const int64_t total = s.n * s.c * s.h_in * s.w_in;
   GLIA_GRID_STRIDE(i, total) {
     int64_t iw = i % s.w_in, ih = (i / s.w_in) % s.h_in, plane = i / (s.w_in * s.h_in);
     int64_t oh0, oh1, ow0, ow1;
@@ -93,8 +93,8 @@ __device__ __forceinline__ int64_t avg_window(const Pool2dShape& s, bool include
 }
 
 template <class T>
-__global__ void avg_forward(Pool2dShape s, bool include_pad, const T* x, T* y) {
-  const int64_t ho = s.h_out(), wo = s.w_out(), total = s.n * s.c * ho * wo;
+__global__ void avg_forward(Pool2dShape s, int64_t ho, int64_t wo, bool include_pad, const T* x, T* y) {
+  const int64_t total = s.n * s.c * ho * wo;
   GLIA_GRID_STRIDE(i, total) {
     int64_t ow = i % wo, oh = (i / wo) % ho, plane = i / (wo * ho);
     int64_t h0, h1, w0, w1;
@@ -108,8 +108,8 @@ __global__ void avg_forward(Pool2dShape s, bool include_pad, const T* x, T* y) {
 }
 
 template <class T>
-__global__ void avg_backward(Pool2dShape s, bool include_pad, const T* gy, T* gx) {
-  const int64_t ho = s.h_out(), wo = s.w_out(), total = s.n * s.c * s.h_in * s.w_in;
+__global__ void avg_backward(Pool2dShape s, int64_t ho, int64_t wo, bool include_pad, const T* gy, T* gx) {
+  const int64_t total = s.n * s.c * s.h_in * s.w_in;
   GLIA_GRID_STRIDE(i, total) {
     int64_t iw = i % s.w_in, ih = (i / s.w_in) % s.h_in, plane = i / (s.w_in * s.h_in);
     int64_t oh0, oh1, ow0, ow1;
@@ -199,7 +199,7 @@ void max_pool2d(const MaxPool2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(max_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, static_cast<const T*>(p.x),
+    GLIA_LAUNCH(max_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), static_cast<const T*>(p.x),
                 static_cast<T*>(p.y), p.indices);
   });
 }
@@ -210,7 +210,7 @@ void max_pool2d_backward(const MaxPool2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(max_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape,
+    GLIA_LAUNCH(max_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(),
                 static_cast<const T*>(p.gy), p.indices, static_cast<T*>(p.gx));
   });
 }
@@ -221,7 +221,7 @@ void avg_pool2d(const AvgPool2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(avg_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.count_include_pad,
+    GLIA_LAUNCH(avg_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
                 static_cast<const T*>(p.x), static_cast<T*>(p.y));
   });
 }
@@ -232,7 +232,7 @@ void avg_pool2d_backward(const AvgPool2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "avg_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(avg_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.count_include_pad,
+    GLIA_LAUNCH(avg_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
                 static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
   });
 }
