@@ -36,7 +36,7 @@ int demo(DemoOptions o) {
     cls_data = o.out + "/data/brain-tumor-mri";
     seg_data = o.out + "/data/lgg-mri-segmentation/kaggle_3m";
     if (!o.quiet) std::cout << "demo: drawing synthetic MRI phantoms into " << o.out << "/data" << std::endl;
-    io::write_classification_phantoms(cls_data, 40, 10, 64, o.seed);
+    io::write_classification_phantoms(cls_data, 64, 10, 64, o.seed);
     io::write_segmentation_phantoms(seg_data, 10, 12, 64, o.seed);
   }
 
@@ -50,7 +50,7 @@ int demo(DemoOptions o) {
   cls.model = "b0";
   cls.image_size = 64;
   cls.epochs = o.epochs > 0 ? o.epochs : 5;
-  cls.batch_size = 16;
+  cls.batch_size = 8;  // more optimiser steps from few images
   cls.lr = 1e-3;
   cls.device = o.device;
   cls.threads = o.threads;
