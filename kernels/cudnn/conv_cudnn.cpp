@@ -158,7 +158,7 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
   validate_conv2d(p.shape, "conv2d_backward_weight");
-  if (!symmetric(p.shape)) return cuda::conv2d_backward_weight(p);
+  if (!symmetric(p.shape) || p.shape.n == 0) return cuda::conv2d_backward_weight(p);  // n == 0: zeros
   backward_filter(p.shape, p.dtype, p.x, p.gy, p.gw, "conv2d_backward_weight");
 }
 

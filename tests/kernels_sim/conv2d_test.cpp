@@ -151,6 +151,23 @@ TEST_P(Conv2dSim, PointwiseAndDepthwise) {
   same.pad_top = same.pad_left = p.before, same.pad_bottom = same.pad_right = p.after;
   check_conv<float>(GetParam(), same, true, "depthwise 5x5 s2 same");
   check_conv<float>(GetParam(), shape(3, 5, 9, 9, 5, 3, 1, 2, 2, 5), false, "depthwise dilated");
+  // Channel multiplier 2 (groups == C_in, C_out = 2 C_in) is not the depthwise kernel's case.
+  check_conv<float>(GetParam(), shape(3, 3, 7, 5, 6, 3, 1, 1, 1, 3), true, "depthwise multiplier 2");
+}
+
+TEST_P(Conv2dSim, BackwardWeightIsDeterministic) {
+  // Split-K over N*Ho*Wo: the same inputs must give bit-identical gradients every run.
+  const Conv2dShape s = shape(3, 5, 9, 11, 7, 3, 1, 1);
+  std::vector<float> x = random_vector<float>(size_t(s.n * s.c_in * s.h_in * s.w_in), 15);
+  std::vector<float> gy = random_vector<float>(size_t(s.n * s.c_out * s.h_out() * s.w_out()), 16);
+  DeviceBuffer<float> dx(GetParam(), x), dgy(GetParam(), gy), dgw(GetParam(), size_t(s.c_out * s.c_in * 9));
+  kernels::Conv2dBackwardWeightParams p{DType::f32, s, dx.data(), dgy.data(), dgw.data()};
+  kernels::conv2d_backward_weight_kernel.get(GetParam())(p);
+  std::vector<float> first = dgw.download();
+  for (int run = 0; run < 3; ++run) {
+    kernels::conv2d_backward_weight_kernel.get(GetParam())(p);
+    ASSERT_EQ(dgw.download(), first) << "run " << run;
+  }
 }
 
 TEST_P(Conv2dSim, Float64) {
