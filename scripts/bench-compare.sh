@@ -9,7 +9,7 @@
 #   scripts/bench-compare.sh --kernels       the per-kernel workloads only
 # Environment: OMP_NUM_THREADS (threads for both sides, default: all cores),
 # BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
-# workload, default 0.5 / 3), OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21
+# workload, default 0.5 / 3), RESULTS_TAG (appended to the file names), OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21
 # misdetects some virtualised AVX-512 Xeons as "Prescott": the context's openblas_core
 # shows what it chose, and OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md).
 set -euo pipefail
@@ -42,11 +42,11 @@ cmake --build "$build_dir" --target bench_conv_cpu bench_cpu_ops bench_networks 
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
       sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
-stem=bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t
+stem=bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t${RESULTS_TAG:+-$RESULTS_TAG}
 mkdir -p bench/results
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "bench-compare: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $threads threads each side"
+echo "bench-compare: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc --all) cores; $threads threads each side"
 
 run_glia() {  # binary, min_time, [filter]
   local bin=$1 t=$2
@@ -82,6 +82,12 @@ PY
   echo
   "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json"
   echo
+  if [ "$threads" = 1 ]; then  # CPU time is comparable only with one thread (glia's is the main thread's)
+    echo "Single-thread CPU time (robust when other processes share the cores):"
+    echo
+    "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json" --time cpu | tail -n +3
+    echo
+  fi
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$stem-table.md"
 echo "bench-compare: wrote $stem-glia.json, $stem-torch.json, $stem-table.md"
