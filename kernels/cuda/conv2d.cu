@@ -20,7 +20,8 @@
 //   - Backward weight splits K over blockIdx.z (split-K) into a workspace and sums the
 //     splits in a second kernel in a fixed order: many blocks, still deterministic.
 // Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
-// (forward) or input pixel (backward input, a gather over the taps that reach it), and
+// (forward; for 3x3 and 5x5 the weights sit in registers and the tap loops unroll) or input
+// pixel (backward input, a gather over the taps that reach it), and
 // for the weight gradient one block per (channel, tap) summing N*Ho*Wo products with a
 // block reduction. The bias gradient is one block per channel, a block reduction.
 //
@@ -274,6 +275,37 @@ __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const
   }
 }
 
+// The same for a square K x K kernel known at compile time (3 and 5: every depthwise conv
+// of EfficientNet): the channel's K*K weights are loaded into registers once per pixel and
+// the tap loops unroll, so the inner loop is loads and FMAs only.
+template <class T, int K>
+__global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
+  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
+    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    int c = static_cast<int>(plane % d.c);
+    const T* xp = x + plane * d.h_in * d.w_in;
+    T wr[K * K];
+#pragma unroll
+    for (int t = 0; t < K * K; ++t) wr[t] = __ldg(w + static_cast<int64_t>(c) * K * K + t);
+    T acc = bias != nullptr ? bias[c] : T(0);
+    int ih0 = oh * d.stride_h - d.pad_top, iw0 = ow * d.stride_w - d.pad_left;
+#pragma unroll
+    for (int r = 0; r < K; ++r) {
+      int ih = ih0 + r * d.dil_h;
+      if (ih < 0 || ih >= d.h_in) continue;
+#pragma unroll
+      for (int s = 0; s < K; ++s) {
+        int iw = iw0 + s * d.dil_w;
+        if (iw >= 0 && iw < d.w_in) acc += xp[ih * d.w_in + iw] * wr[r * K + s];
+      }
+    }
+    y[i] = acc;
+  }
+}
+
 // One thread per input pixel: gathers gy over the taps whose window covers it.
 template <class T>
 __global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* w, T* gx) {
@@ -346,7 +378,10 @@ void conv2d(const Conv2dParams& p) {
       (void)check;
       int64_t total = s.n * s.c_out * s.h_out() * s.w_out();
       if (total == 0) return;
-      GLIA_LAUNCH(depthwise_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
+      auto* kernel = &depthwise_forward<T>;
+      if (s.kh == 3 && s.kw == 3) kernel = &depthwise_forward_k<T, 3>;
+      if (s.kh == 5 && s.kw == 5) kernel = &depthwise_forward_k<T, 5>;
+      GLIA_LAUNCH(kernel, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
                   static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
                   static_cast<T*>(p.y));
       return;

@@ -151,6 +151,9 @@ TEST_P(Conv2dSim, PointwiseAndDepthwise) {
   same.pad_top = same.pad_left = p.before, same.pad_bottom = same.pad_right = p.after;
   check_conv<float>(GetParam(), same, true, "depthwise 5x5 s2 same");
   check_conv<float>(GetParam(), shape(3, 5, 9, 9, 5, 3, 1, 2, 2, 5), false, "depthwise dilated");
+  Conv2dShape k4 = shape(3, 5, 7, 9, 5, 4, 1, 0, 1, 5);  // not 3 or 5: the generic depthwise kernel
+  k4.pad_top = k4.pad_left = 1, k4.pad_bottom = k4.pad_right = 2;
+  check_conv<float>(GetParam(), k4, true, "depthwise 4x4 pad 1/2");
   // Channel multiplier 2 (groups == C_in, C_out = 2 C_in) is not the depthwise kernel's case.
   check_conv<float>(GetParam(), shape(3, 3, 7, 5, 6, 3, 1, 1, 1, 3), true, "depthwise multiplier 2");
 }
