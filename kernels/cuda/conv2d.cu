@@ -39,6 +39,7 @@ namespace glia::kernels::GLIA_CUDA_NS {
 namespace {
 
 constexpr int kTileM = 64, kTileN = 64, kTileK = 8, kGemmThreads = 256;
+static_assert(kGemmThreads % kTileN == 0 && kTileM * kTileK == 2 * kGemmThreads, "each thread loads 2 A and 2 B elements, its B column fixed");
 constexpr int kThreads = 256;
 
 enum ConvGemmMode { kForward = 0, kBackwardInput = 1, kBackwardWeight = 2 };
@@ -130,13 +131,37 @@ __global__ void conv_implicit_gemm(ConvGemmArgs<T> a, int groups, int k_chunk, i
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = T(0);
 
+  // Forward: this thread always gathers B column n0 + t % 64 (kGemmThreads is a multiple
+  // of kTileN), so its output pixel is decoded once here, not once per k.
+  const int my_col = n0 + t % kTileN;
+  const T* pixel_base = nullptr;  // x of (batch, first channel of the group); null: column out of range
+  int ih0 = 0, iw0 = 0;
+  if (kMode == kForward && my_col < a.ncols) {
+    int plane = a.h_out * a.w_out, b = my_col / plane, q = my_col - b * plane, oh = q / a.w_out;
+    ih0 = oh * a.stride_h - a.pad_top;
+    iw0 = (q - oh * a.w_out) * a.stride_w - a.pad_left;
+    pixel_base = a.src + (static_cast<int64_t>(b) * a.c_in + g * a.cig) * a.h_in * a.w_in;
+  }
+
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
     __syncthreads();  // everyone is done with the previous slices
     for (int e = t; e < kTileM * kTileK; e += kGemmThreads) {
       int am = e / kTileK, ak = e % kTileK;  // consecutive threads walk k: weights are k-contiguous
       a_tile[ak][am] = load_a<T, kMode>(a, g, m0 + am, k0 + ak);
       int bk = e / kTileN, bn = e % kTileN;  // consecutive threads walk output pixels
-      b_tile[bk][bn] = load_b<T, kMode>(a, g, k0 + bk, n0 + bn);
+      if (kMode == kForward) {
+        T v = T(0);
+        int kk = k0 + bk;
+        if (pixel_base != nullptr && kk < a.k) {
+          int taps = a.kh * a.kw, ci = kk / taps, rs = kk - ci * taps, r = rs / a.kw;
+          int ih = ih0 + r * a.dil_h, iw = iw0 + (rs - r * a.kw) * a.dil_w;
+          if (ih >= 0 && ih < a.h_in && iw >= 0 && iw < a.w_in)
+            v = pixel_base[(static_cast<int64_t>(ci) * a.h_in + ih) * a.w_in + iw];
+        }
+        b_tile[bk][bn] = v;
+      } else {
+        b_tile[bk][bn] = load_b<T, kMode>(a, g, k0 + bk, n0 + bn);
+      }
     }
     __syncthreads();
 #pragma unroll
