@@ -5,6 +5,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv_transpose2d.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 
 namespace glia::kernels::cudnn {
 
@@ -22,5 +23,8 @@ void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams&
 // batch_norm_cudnn.cpp
 void batch_norm(const BatchNormParams& p);
 void batch_norm_backward(const BatchNormBackwardParams& p);
+
+// pool_cudnn.cpp
+void avg_pool2d(const AvgPool2dParams& p);
 
 }  // namespace glia::kernels::cudnn

@@ -17,6 +17,7 @@ void register_kernels() {
   conv_transpose2d_backward_weight_kernel.set(b, &conv_transpose2d_backward_weight);
   batch_norm_kernel.set(b, &batch_norm);
   batch_norm_backward_kernel.set(b, &batch_norm_backward);
+  avg_pool2d_kernel.set(b, &avg_pool2d);
 }
 
 }  // namespace glia::kernels::cudnn

@@ -118,5 +118,30 @@ TEST_P(PoolSim, PaddingOverHalfTheKernelIsAnError) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, PoolSim, ::testing::ValuesIn(gpu_backends()), backend_param_name);
 
+// The average-pooling forward on every backend that has one, cuDNN included (its only
+// pooling kernel): same windows and divisors as the CPU.
+class AvgPoolForwardSim : public KernelTest {
+ protected:
+  void SetUp() override {
+    KernelTest::SetUp();
+    if (!kernels::avg_pool2d_kernel.has(GetParam())) GTEST_SKIP() << "no avg_pool2d on " << backend_name(GetParam());
+  }
+};
+
+TEST_P(AvgPoolForwardSim, AgainstCpu) {
+  for (bool include_pad : {true, false})
+    for (const Pool2dShape& s : {shape(7, 9, 3, 2, 1), shape(6, 7, 5, 3, 2), shape(9, 5, 2, 2, 0)}) {
+      const size_t nx = size_t(s.n * s.c * s.h_in * s.w_in), ny = size_t(s.n * s.c * s.h_out() * s.w_out());
+      std::vector<float> x = random_vector<float>(nx, 49);
+      std::vector<double> xd = cast_vector<double>(x), y_ref(ny);
+      kernels::cpu::avg_pool2d({DType::f64, s, include_pad, xd.data(), y_ref.data()});
+      DeviceBuffer<float> dx(GetParam(), x), dy(GetParam(), ny);
+      kernels::avg_pool2d_kernel.get(GetParam())({DType::f32, s, include_pad, dx.data(), dy.data()});
+      EXPECT_LT(max_rel_error(dy.download(), y_ref, 1.0), 1e-6) << "include_pad=" << include_pad << " k=" << s.kh;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AvgPoolForwardSim, ::testing::ValuesIn(gpu_backends(true)), backend_param_name);
+
 }  // namespace
 }  // namespace glia::test
