@@ -146,6 +146,10 @@ def cpu_ops_benchmarks(suite):
     n = 4 << 20
     a, b, out = torch.randn(n), torch.randn(n), torch.empty(n)
     suite.run(f"BM_binary_add/{n}/real_time", lambda: torch.add(a, b, out=out), unit="us", bytes_moved=12.0 * n)
+    x, gy = torch.randn(n), torch.randn(n)
+    suite.run(f"BM_silu<false>/{n}/real_time", lambda: F.silu(x), unit="us", bytes_moved=8.0 * n)
+    suite.run(f"BM_silu<true>/{n}/real_time", lambda: torch.ops.aten.silu_backward(gy, x), unit="us",
+              bytes_moved=12.0 * n)
     x = torch.randn(32, 1000)
     suite.run("BM_softmax/32/1000/real_time", lambda: torch.softmax(x, 1),
               unit="us", bytes_moved=8.0 * x.numel())
