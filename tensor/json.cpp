@@ -263,7 +263,7 @@ void dump_value(std::string& out, const Json& j, int indent, int level) {
         out += "null";  // JSON has no NaN/inf
       } else {
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%.9g", j.as_number());
+        std::snprintf(buf, sizeof buf, "%.17g", j.as_number());  // round-trips every double
         out += buf;
       }
       break;
