@@ -9,6 +9,7 @@
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/optim.h"
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
 #include "kernels/resample.h"
@@ -34,6 +35,9 @@ void bce_with_logits(const BceWithLogitsParams& p);
 void bce_with_logits_backward(const BceWithLogitsBackwardParams& p);
 // gemm.cu
 void gemm(const GemmParams& p);
+// optim.cu
+void adam_step(const AdamParams& p);
+void sgd_step(const SgdParams& p);
 // conv2d.cu
 void conv2d(const Conv2dParams& p);
 void conv2d_backward_input(const Conv2dBackwardInputParams& p);
