@@ -21,5 +21,8 @@ fi
 
 BUILD_DIR=$build_dir scripts/setup.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+# OpenMP workers that spin after a parallel region starve OpenBLAS's own threads and the
+# other tests ctest runs beside them (measured: a U-Net step 20x slower on 2 cores).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 cd "$build_dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 900 "${ctest_args[@]}" "$@"
