@@ -9,9 +9,12 @@
 #   scripts/bench-compare.sh --kernels       the per-kernel workloads only
 # Environment: OMP_NUM_THREADS (threads for both sides, default: all cores),
 # BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
-# workload, default 0.5 / 3), RESULTS_TAG (appended to the file names), OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21
-# misdetects some virtualised AVX-512 Xeons as "Prescott": the context's openblas_core
-# shows what it chose, and OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md).
+# workload, default 0.5 / 3), RESULTS_TAG (appended to the file names),
+# OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21 misdetects some virtualised AVX-512
+# Xeons as "Prescott": the context's openblas_core shows what it chose, and
+# OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md), OMP_WAIT_POLICY
+# (on a shared machine, passive keeps both sides' wall times stable).
+# With one thread a second table compares CPU time, robust to other load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
