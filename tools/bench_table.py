@@ -44,10 +44,12 @@ def ms(row, which):
     return row[f"{which}_time"] * UNIT_TO_MS[row.get("time_unit", "ns")]
 
 
-def rate(row):
+def rate(row, which="real"):
+    """Rate counters are per wall second; with --time cpu they are rescaled to CPU seconds."""
+    scale = row["real_time"] / row["cpu_time"] if which == "cpu" and row.get("cpu_time") else 1.0
     for counter, unit in (("images/s", "img/s"), ("GFLOP/s", "GFLOP/s"), ("GB/s", "GB/s")):
         if counter in row:
-            return row[counter], unit
+            return row[counter] * scale, unit
     return None, ""
 
 
@@ -62,8 +64,8 @@ def table(glia, torch, which):
     both.sort(key=lambda k: (not k.startswith("net/"), k))
     for k in both:
         g, t = ms(glia[k], which), ms(torch[k], which)
-        gr, unit = rate(glia[k])
-        tr, _ = rate(torch[k])
+        gr, unit = rate(glia[k], which)
+        tr, _ = rate(torch[k], which)
         rates = f"{gr:.3g} / {tr:.3g} {unit}" if gr is not None and tr is not None else ""
         flag = " **slower**" if g > 1.1 * t else ""
         lines.append(f"| {k} | {fmt_ms(g)} | {fmt_ms(t)} | {g / t:.2f}{flag} | {rates} |")
