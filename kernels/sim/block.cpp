@@ -11,8 +11,8 @@ namespace {
 
 // initial-exec: a plain load from the thread pointer (glia_kernels is compiled -fPIC,
 // whose default TLS model calls __tls_get_addr on every access).
-__attribute__((tls_model("initial-exec"))) thread_local BlockRunner t_runner;
-__attribute__((tls_model("initial-exec"))) thread_local BlockRunner* t_active = nullptr;
+GLIA_SIM_TLS thread_local BlockRunner t_runner;
+GLIA_SIM_TLS thread_local BlockRunner* t_active = nullptr;
 
 // Runs the kernel body; every exception stops here, on the fiber that threw it, so no
 // unwinding ever crosses a fiber boundary.

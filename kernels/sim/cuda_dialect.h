@@ -46,7 +46,7 @@
 #define __launch_bounds__(...)
 // Per block: all fibers of a block run on one worker thread, and a worker runs one block
 // at a time, so a thread_local is shared by exactly the threads of one block.
-#define __shared__ __attribute__((tls_model("initial-exec"))) static thread_local
+#define __shared__ GLIA_SIM_TLS static thread_local
 
 // ---- registers ---------------------------------------------------------------------------
 #define threadIdx (static_cast<const uint3&>(::glia::sim::detail::t_registers.thread_idx))

@@ -1,5 +1,6 @@
 // Fiber stacks and context switches for the SIMT emulator (see fiber.h).
 #include "kernels/sim/fiber.h"
+#include "kernels/sim/thread_state.h"
 
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -90,7 +91,7 @@ struct StackPool {
     for (Stack s : free) munmap(s.base - page_size(), s.size + page_size());
   }
 };
-__attribute__((tls_model("initial-exec"))) thread_local StackPool t_pool;
+GLIA_SIM_TLS thread_local StackPool t_pool;
 
 void ucontext_entry(unsigned lo, unsigned hi) {
   auto* packed = reinterpret_cast<std::pair<FiberEntry, void*>*>(
