@@ -62,6 +62,77 @@ Padding2d same_padding_2d(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t 
   return Padding2d{ph.before, ph.after, pw.before, pw.after};
 }
 
+namespace {
+
+// conv2d and conv_transpose2d share one forward + autograd body: their kernels take
+// parameter structs with the same fields, and only the structs and slots differ.
+struct Conv2dFamily {
+  using Shape = kernels::Conv2dShape;
+  using Forward = kernels::Conv2dParams;
+  using BackwardInput = kernels::Conv2dBackwardInputParams;
+  using BackwardWeight = kernels::Conv2dBackwardWeightParams;
+  static constexpr auto& forward = kernels::conv2d_kernel;
+  static constexpr auto& backward_input = kernels::conv2d_backward_input_kernel;
+  static constexpr auto& backward_weight = kernels::conv2d_backward_weight_kernel;
+};
+
+struct ConvTranspose2dFamily {
+  using Shape = kernels::ConvTranspose2dShape;
+  using Forward = kernels::ConvTranspose2dParams;
+  using BackwardInput = kernels::ConvTranspose2dBackwardInputParams;
+  using BackwardWeight = kernels::ConvTranspose2dBackwardWeightParams;
+  static constexpr auto& forward = kernels::conv_transpose2d_kernel;
+  static constexpr auto& backward_input = kernels::conv_transpose2d_backward_input_kernel;
+  static constexpr auto& backward_weight = kernels::conv_transpose2d_backward_weight_kernel;
+};
+
+template <class Family>
+Tensor run_conv(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                const typename Family::Shape& s) {
+  Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = empty({s.n, s.c_out, s.h_out(), s.w_out()}, x.dtype(), x.device());
+  if (y.numel() > 0) {
+    typename Family::Forward p;
+    p.dtype = x.dtype();
+    p.shape = s;
+    p.x = xc.data_ptr();
+    p.w = wc.data_ptr();
+    p.bias = bc.defined() ? bc.data_ptr() : nullptr;
+    p.y = y.data_ptr();
+    kernels::select(Family::forward, x.device(), kConvFamily)(p);
+  }
+  record(op, y, {x, weight, bias}, {xc, wc}, [s](const Tensor& g, const FunctionNode& node) {
+    Tensor gy = g.contiguous();
+    Tensor xs = node.saved(0), ws = node.saved(1);
+    std::vector<Tensor> grads(3);
+    if (node.needs_grad(0)) {
+      grads[0] = empty(xs.sizes(), xs.dtype(), xs.device());
+      typename Family::BackwardInput p;
+      p.dtype = xs.dtype();
+      p.shape = s;
+      p.gy = gy.data_ptr();
+      p.w = ws.data_ptr();
+      p.gx = grads[0].data_ptr();
+      kernels::select(Family::backward_input, xs.device(), kConvFamily)(p);
+    }
+    if (node.needs_grad(1)) {
+      grads[1] = empty(ws.sizes(), ws.dtype(), ws.device());
+      typename Family::BackwardWeight p;
+      p.dtype = xs.dtype();
+      p.shape = s;
+      p.x = xs.data_ptr();
+      p.gy = gy.data_ptr();
+      p.gw = grads[1].data_ptr();
+      kernels::select(Family::backward_weight, xs.device(), kConvFamily)(p);
+    }
+    if (node.needs_grad(2)) grads[2] = bias_grad(gy);
+    return grads;
+  });
+  return y;
+}
+
+}  // namespace
+
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dArgs& args) {
   const char* op = "conv2d";
   check_operands(op, x, weight, bias, weight.defined() && weight.dim() == 4 ? weight.size(0) : 0);
@@ -87,46 +158,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                 << (args.groups >= 1 ? s.c_in / args.groups : 0) << ", KH, KW], got " << shape_str(weight.sizes()));
   kernels::validate_conv2d(s, op);
 
-  Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
-  Tensor y = empty({s.n, s.c_out, s.h_out(), s.w_out()}, x.dtype(), x.device());
-  if (y.numel() > 0) {
-    kernels::Conv2dParams p;
-    p.dtype = x.dtype();
-    p.shape = s;
-    p.x = xc.data_ptr();
-    p.w = wc.data_ptr();
-    p.bias = bc.defined() ? bc.data_ptr() : nullptr;
-    p.y = y.data_ptr();
-    kernels::select(kernels::conv2d_kernel, x.device(), kConvFamily)(p);
-  }
-  record(op, y, {x, weight, bias}, {xc, wc}, [s](const Tensor& g, const FunctionNode& node) {
-    Tensor gy = g.contiguous();
-    Tensor xs = node.saved(0), ws = node.saved(1);
-    std::vector<Tensor> grads(3);
-    if (node.needs_grad(0)) {
-      grads[0] = empty(xs.sizes(), xs.dtype(), xs.device());
-      kernels::Conv2dBackwardInputParams p;
-      p.dtype = xs.dtype();
-      p.shape = s;
-      p.gy = gy.data_ptr();
-      p.w = ws.data_ptr();
-      p.gx = grads[0].data_ptr();
-      kernels::select(kernels::conv2d_backward_input_kernel, xs.device(), kConvFamily)(p);
-    }
-    if (node.needs_grad(1)) {
-      grads[1] = empty(ws.sizes(), ws.dtype(), ws.device());
-      kernels::Conv2dBackwardWeightParams p;
-      p.dtype = xs.dtype();
-      p.shape = s;
-      p.x = xs.data_ptr();
-      p.gy = gy.data_ptr();
-      p.gw = grads[1].data_ptr();
-      kernels::select(kernels::conv2d_backward_weight_kernel, xs.device(), kConvFamily)(p);
-    }
-    if (node.needs_grad(2)) grads[2] = bias_grad(gy);
-    return grads;
-  });
-  return y;
+  return run_conv<Conv2dFamily>(op, x, weight, bias, s);
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvTranspose2dArgs& args) {
@@ -153,46 +185,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   s.dilation_w = args.dilation_w;
   kernels::validate_conv_transpose2d(s, op);
 
-  Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
-  Tensor y = empty({s.n, s.c_out, s.h_out(), s.w_out()}, x.dtype(), x.device());
-  if (y.numel() > 0) {
-    kernels::ConvTranspose2dParams p;
-    p.dtype = x.dtype();
-    p.shape = s;
-    p.x = xc.data_ptr();
-    p.w = wc.data_ptr();
-    p.bias = bc.defined() ? bc.data_ptr() : nullptr;
-    p.y = y.data_ptr();
-    kernels::select(kernels::conv_transpose2d_kernel, x.device(), kConvFamily)(p);
-  }
-  record(op, y, {x, weight, bias}, {xc, wc}, [s](const Tensor& g, const FunctionNode& node) {
-    Tensor gy = g.contiguous();
-    Tensor xs = node.saved(0), ws = node.saved(1);
-    std::vector<Tensor> grads(3);
-    if (node.needs_grad(0)) {
-      grads[0] = empty(xs.sizes(), xs.dtype(), xs.device());
-      kernels::ConvTranspose2dBackwardInputParams p;
-      p.dtype = xs.dtype();
-      p.shape = s;
-      p.gy = gy.data_ptr();
-      p.w = ws.data_ptr();
-      p.gx = grads[0].data_ptr();
-      kernels::select(kernels::conv_transpose2d_backward_input_kernel, xs.device(), kConvFamily)(p);
-    }
-    if (node.needs_grad(1)) {
-      grads[1] = empty(ws.sizes(), ws.dtype(), ws.device());
-      kernels::ConvTranspose2dBackwardWeightParams p;
-      p.dtype = xs.dtype();
-      p.shape = s;
-      p.x = xs.data_ptr();
-      p.gy = gy.data_ptr();
-      p.gw = grads[1].data_ptr();
-      kernels::select(kernels::conv_transpose2d_backward_weight_kernel, xs.device(), kConvFamily)(p);
-    }
-    if (node.needs_grad(2)) grads[2] = bias_grad(gy);
-    return grads;
-  });
-  return y;
+  return run_conv<ConvTranspose2dFamily>(op, x, weight, bias, s);
 }
 
 }  // namespace glia
