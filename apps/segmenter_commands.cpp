@@ -99,33 +99,9 @@ RunResult train_segmenter(TrainOptions o) {
   model->to(device);
   auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
   SegmentationTask task;
-  TrainerOptions to;
-  to.epochs = o.epochs;
-  to.device = device;
-  to.early.patience = o.patience;
-  to.checkpoint_dir = o.out;
-  to.model_name = spec.to_string();
-  to.model_config = Json::parse(spec.to_json(), "model config");
-  to.max_batches = o.max_batches;
-  Trainer trainer(*model, *optimizer, task, to);
-  trainer.on_progress(progress_printer("dice", o.quiet));
-  if (o.resume) {
-    trainer.resume(train_loader->order_key());
-    if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
-  }
-
-  RunResult result;
-  result.dir = o.out;
-  result.fit = trainer.fit(*train_loader, val_loader.get());
-  write_history(o.out, trainer.history(), "dice");
-  result.seconds_per_epoch = mean_epoch_seconds(trainer.history());
-
-  Json metrics = Json::object();
-  metrics["model"] = Json(spec.to_string());
-  metrics["epochs"] = Json(result.fit.epochs_run);
-  metrics["best_epoch"] = Json(result.fit.best_epoch);
-  metrics["stopped_early"] = Json(result.fit.stopped_early);
-  metrics["seconds_per_epoch"] = Json(result.seconds_per_epoch);
+  Trainer trainer(*model, *optimizer, task, trainer_options(o, spec, device));
+  Json metrics;
+  RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
   result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, 0);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);

@@ -109,4 +109,37 @@ void print_metrics(const std::string& title, const Metrics& metrics, bool quiet)
   std::cout << line.str() << std::endl;
 }
 
+TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Device device) {
+  TrainerOptions to;
+  to.epochs = o.epochs;
+  to.device = device;
+  to.early.patience = o.patience;
+  to.checkpoint_dir = o.out;
+  to.model_name = spec.to_string();
+  to.model_config = Json::parse(spec.to_json(), "model config");
+  to.max_batches = o.max_batches;
+  return to;
+}
+
+RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val, const TrainOptions& o,
+                  const ModelSpec& spec, const std::string& metric, Json& metrics) {
+  trainer.on_progress(progress_printer(metric, o.quiet));
+  if (o.resume) {
+    trainer.resume(train.order_key());
+    if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
+  }
+  RunResult result;
+  result.dir = o.out;
+  result.fit = trainer.fit(train, val);
+  write_history(o.out, trainer.history(), metric);
+  result.seconds_per_epoch = mean_epoch_seconds(trainer.history());
+  metrics = Json::object();
+  metrics["model"] = Json(spec.to_string());
+  metrics["epochs"] = Json(result.fit.epochs_run);
+  metrics["best_epoch"] = Json(result.fit.best_epoch);
+  metrics["stopped_early"] = Json(result.fit.stopped_early);
+  metrics["seconds_per_epoch"] = Json(result.seconds_per_epoch);
+  return result;
+}
+
 }  // namespace glia::app

@@ -9,6 +9,7 @@
 #include "apps/loader_source.h"
 #include "io/sources.h"
 #include "train/optimizer.h"
+#include "train/trainer.h"
 
 namespace glia::app {
 
@@ -35,5 +36,12 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec);
 void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric);
 double mean_epoch_seconds(const std::vector<HistoryRow>& history);
 void print_metrics(const std::string& title, const Metrics& metrics, bool quiet);
+
+// The trainer settings both train commands derive from their flags and model.
+TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Device device);
+// Resumes from last.ckpt when asked, fits, writes history.csv/curves.png, and starts the
+// run's metrics.json object (model, epochs, best epoch, early stop, seconds per epoch).
+RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val, const TrainOptions& o,
+                  const ModelSpec& spec, const std::string& metric, Json& metrics);
 
 }  // namespace glia::app
