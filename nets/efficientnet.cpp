@@ -36,6 +36,22 @@ void init_like_torchvision(nn::Module& model, Generator* gen) {
   }
 }
 
+// The paper's head is Keras Dense layers: glorot-uniform weights, zero bias. torchvision's
+// ±1/sqrt(out_features) suits its 1000-way classifier but gives the 4-way output layer
+// weights up to ±0.5 and initial logits ten times too large (initial loss ~4 instead of
+// ln 4), which the first Adam steps then fight.
+void init_head_like_keras(nn::Module& head, Generator* gen) {
+  NoGradGuard no_grad;
+  for (auto& nm : head.named_modules()) {
+    if (auto* lin = dynamic_cast<nn::Linear*>(nm.second)) {
+      const Shape& s = lin->weight.sizes();  // [out, in]
+      const double limit = std::sqrt(6.0 / static_cast<double>(s[0] + s[1]));
+      lin->weight.copy_(uniform(s, -limit, limit, DType::f32, Device::cpu, gen));
+      if (lin->bias.defined()) lin->bias.zero_();
+    }
+  }
+}
+
 }  // namespace
 
 EfficientNetConfig efficientnet_config(const std::string& variant, int64_t num_classes) {
@@ -119,6 +135,7 @@ EfficientNet::EfficientNet(const EfficientNetConfig& c, Generator* gen) : Module
   }
   classifier_ = register_module("classifier", head);
   init_like_torchvision(*this, gen);
+  if (c.hidden > 0) init_head_like_keras(*head, gen);
 }
 
 Tensor EfficientNet::forward_features(const Tensor& x) {
