@@ -27,15 +27,6 @@ struct BnDescs {
   }
 };
 
-struct Scalars {
-  double one = 1.0, zero = 0.0;
-  float onef = 1.0f, zerof = 0.0f;
-  bool f64;
-  explicit Scalars(DType t) : f64(t == DType::f64) {}
-  const void* alpha() const { return f64 ? static_cast<const void*>(&one) : &onef; }
-  const void* beta() const { return f64 ? static_cast<const void*>(&zero) : &zerof; }
-};
-
 }  // namespace
 
 void batch_norm(const BatchNormParams& p) {

@@ -79,12 +79,9 @@ void forward(const Conv2dShape& s, DType dtype, const void* x, const void* w, vo
         "cudnnGetConvolutionForwardAlgorithm_v7");
   const auto& algo = pick(perf, returned, false, op);
   Workspace ws(algo.memory);
-  double one = 1.0, zero = 0.0;
-  float onef = 1.0f, zerof = 0.0f;
-  const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-  const void* beta = dtype == DType::f64 ? static_cast<const void*>(&zero) : &zerof;
-  check(cudnnConvolutionForward(h, alpha, c.x.d, x, c.w.d, w, c.conv.d, algo.algo, ws.data(), ws.size(), beta, c.y.d,
-                                y),
+  const Scalars scale(dtype);
+  check(cudnnConvolutionForward(h, scale.alpha(), c.x.d, x, c.w.d, w, c.conv.d, algo.algo, ws.data(), ws.size(),
+                                scale.beta(), c.y.d, y),
         "cudnnConvolutionForward");
 }
 
@@ -98,12 +95,9 @@ void backward_data(const Conv2dShape& s, DType dtype, const void* gy, const void
         "cudnnGetConvolutionBackwardDataAlgorithm_v7");
   const auto& algo = pick(perf, returned, true, op);
   Workspace ws(algo.memory);
-  double one = 1.0, zero = 0.0;
-  float onef = 1.0f, zerof = 0.0f;
-  const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-  const void* beta = dtype == DType::f64 ? static_cast<const void*>(&zero) : &zerof;
-  check(cudnnConvolutionBackwardData(h, alpha, c.w.d, w, c.y.d, gy, c.conv.d, algo.algo, ws.data(), ws.size(), beta,
-                                     c.x.d, gx),
+  const Scalars scale(dtype);
+  check(cudnnConvolutionBackwardData(h, scale.alpha(), c.w.d, w, c.y.d, gy, c.conv.d, algo.algo, ws.data(), ws.size(),
+                                     scale.beta(), c.x.d, gx),
         "cudnnConvolutionBackwardData");
 }
 
@@ -117,12 +111,9 @@ void backward_filter(const Conv2dShape& s, DType dtype, const void* x, const voi
         "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
   const auto& algo = pick(perf, returned, true, op);
   Workspace ws(algo.memory);
-  double one = 1.0, zero = 0.0;
-  float onef = 1.0f, zerof = 0.0f;
-  const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-  const void* beta = dtype == DType::f64 ? static_cast<const void*>(&zero) : &zerof;
-  check(cudnnConvolutionBackwardFilter(h, alpha, c.x.d, x, c.y.d, gy, c.conv.d, algo.algo, ws.data(), ws.size(), beta,
-                                       c.w.d, gw),
+  const Scalars scale(dtype);
+  check(cudnnConvolutionBackwardFilter(h, scale.alpha(), c.x.d, x, c.y.d, gy, c.conv.d, algo.algo, ws.data(),
+                                       ws.size(), scale.beta(), c.w.d, gw),
         "cudnnConvolutionBackwardFilter");
 }
 
@@ -132,10 +123,8 @@ void add_bias(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const voi
   TensorDesc bd, yd;
   bd.set_nchw(t, 1, to_int(c, op, "channels"), 1, 1);
   yd.set_nchw(t, to_int(n, op, "n"), to_int(c, op, "channels"), to_int(h, op, "h"), to_int(w, op, "w"));
-  double one = 1.0;
-  float onef = 1.0f;
-  const void* alpha = dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-  check(cudnnAddTensor(handle(), alpha, bd.d, bias, alpha, yd.d, y), "cudnnAddTensor");
+  const Scalars scale(dtype);
+  check(cudnnAddTensor(handle(), scale.alpha(), bd.d, bias, scale.alpha(), yd.d, y), "cudnnAddTensor");
 }
 
 }  // namespace
@@ -169,11 +158,9 @@ void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
   TensorDesc gyd, bd;
   gyd.set_nchw(t, to_int(p.n, op, "n"), to_int(p.c, op, "c"), to_int(p.hw, op, "hw"), 1);
   bd.set_nchw(t, 1, to_int(p.c, op, "c"), 1, 1);
-  double one = 1.0, zero = 0.0;
-  float onef = 1.0f, zerof = 0.0f;
-  const void* alpha = p.dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-  const void* beta = p.dtype == DType::f64 ? static_cast<const void*>(&zero) : &zerof;
-  check(cudnnConvolutionBackwardBias(handle(), alpha, gyd.d, p.gy, beta, bd.d, p.gbias), "cudnnConvolutionBackwardBias");
+  const Scalars scale(p.dtype);
+  check(cudnnConvolutionBackwardBias(handle(), scale.alpha(), gyd.d, p.gy, scale.beta(), bd.d, p.gbias),
+        "cudnnConvolutionBackwardBias");
 }
 
 void conv_transpose2d(const ConvTranspose2dParams& p) {

@@ -23,6 +23,17 @@ cudnnHandle_t handle();
 // CUDNN_DATA_FLOAT / CUDNN_DATA_DOUBLE; other dtypes are an Error naming op.
 cudnnDataType_t data_type(DType t, const char* op);
 
+// cuDNN's alpha/beta scaling factors (1 and 0), typed to match the data: float for
+// float32 tensors, double for float64.
+struct Scalars {
+  double one = 1.0, zero = 0.0;
+  float onef = 1.0f, zerof = 0.0f;
+  bool f64;
+  explicit Scalars(DType t) : f64(t == DType::f64) {}
+  const void* alpha() const { return f64 ? static_cast<const void*>(&one) : &onef; }
+  const void* beta() const { return f64 ? static_cast<const void*>(&zero) : &zerof; }
+};
+
 // Checked narrowing to cuDNN's int sizes.
 int to_int(int64_t v, const char* op, const char* what);
 

@@ -30,11 +30,8 @@ void avg_pool2d(const AvgPool2dParams& p) {
                                                      to_int(s.pad_w, op, "pad_w"), to_int(s.stride_h, op, "stride_h"),
                                                      to_int(s.stride_w, op, "stride_w"));
   if (status == CUDNN_STATUS_SUCCESS) {
-    double one = 1.0, zero = 0.0;
-    float onef = 1.0f, zerof = 0.0f;
-    const void* alpha = p.dtype == DType::f64 ? static_cast<const void*>(&one) : &onef;
-    const void* beta = p.dtype == DType::f64 ? static_cast<const void*>(&zero) : &zerof;
-    status = cudnnPoolingForward(handle(), pool, alpha, x.d, p.x, beta, y.d, p.y);
+    const Scalars scale(p.dtype);
+    status = cudnnPoolingForward(handle(), pool, scale.alpha(), x.d, p.x, scale.beta(), y.d, p.y);
   }
   cudnnDestroyPoolingDescriptor(pool);
   check(status, "cudnnPoolingForward (avg_pool2d)");
