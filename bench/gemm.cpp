@@ -1,0 +1,95 @@
+// GEMM (kernels/gemm.h) on every backend: cpu is OpenBLAS, sim and cuda glia's tiled
+// register-blocked kernel (kernels/cuda/gemm.cu), cudnn cuBLAS. Shapes:
+//   square_<n>        n x n x n: 256 and 1024 on cpu, 512 to 4096 on the GPU
+//   <net>_im2col_...  the GEMM of a convolution lowered to im2col, one per image of the
+//                     batch (batched GEMM, the weights shared): C_out x HW x C_in*K*K
+//   fc_1280to<c>      a classifier's Linear layer: N x classes x 1280
+// FLOPs 2 * M * N * K per GEMM; least bytes A, B and C once each (float32).
+// The "tiny" shape runs on cpu and sim only (emulator time is meaningless).
+//   bench_gemm --benchmark_filter=square
+// PyTorch's side: tools/bench_torch_kernels.py (same names).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "bench/bench_kernels.h"
+#include "kernels/gemm.h"
+
+namespace {
+
+using namespace glia;
+using namespace glia::kernels;
+using bench::Buffer;
+
+enum class Kind { square, per_image, rows };  // batch: none, batched GEMM, M = batch
+struct GemmShape {
+  const char* name;
+  Kind kind;
+  int64_t m, n, k;  // per image (per_image), per sample row (rows: m is 1)
+};
+
+const std::vector<GemmShape> kCpuSquare = {{"square_256", Kind::square, 256, 256, 256},
+                                           {"square_1024", Kind::square, 1024, 1024, 1024}};
+const std::vector<GemmShape> kGpuSquare = {{"square_512", Kind::square, 512, 512, 512},
+                                           {"square_1024", Kind::square, 1024, 1024, 1024},
+                                           {"square_2048", Kind::square, 2048, 2048, 2048},
+                                           {"square_4096", Kind::square, 4096, 4096, 4096}};
+const std::vector<GemmShape> kNetworkShapes = {
+    {"b1_s2_expand_im2col_144x3600x24", Kind::per_image, 144, 3600, 24},
+    {"b1_head_im2col_1280x64x320", Kind::per_image, 1280, 64, 320},
+    {"unet_l1_im2col_64x65536x576", Kind::per_image, 64, 65536, 576},
+    {"unet_l3_im2col_256x4096x2304", Kind::per_image, 256, 4096, 2304},
+    {"fc_1280to4", Kind::rows, 1, 4, 1280},
+    {"fc_1280to1000", Kind::rows, 1, 1000, 1280},
+};
+const GemmShape kTiny{"tiny_24x40x56", Kind::per_image, 24, 40, 56};
+constexpr int64_t kTinyBatch = 2;
+
+struct Work {
+  GemmParams p;
+  int64_t na, nb, nc;
+  double flops, bytes;
+};
+Work work_of(const GemmShape& g, int64_t batch) {
+  Work w;
+  GemmParams& p = w.p;
+  p.m = g.kind == Kind::rows ? batch : g.m, p.n = g.n, p.k = g.k;
+  p.lda = p.k, p.ldb = p.n, p.ldc = p.n;
+  p.batch = g.kind == Kind::per_image ? batch : 1;
+  p.stride_a = 0, p.stride_b = p.k * p.n, p.stride_c = p.m * p.n;  // one weight matrix for every image
+  w.na = p.m * p.k, w.nb = p.batch * p.k * p.n, w.nc = p.batch * p.m * p.n;
+  w.flops = 2.0 * double(p.batch) * double(p.m) * double(p.n) * double(p.k);
+  w.bytes = 4.0 * double(w.na + w.nb + w.nc);
+  return w;
+}
+
+void run_gemm(benchmark::State& state, Backend b, const GemmShape& g, int64_t batch) {
+  if (!bench::runnable(state, b, gemm_kernel)) return;
+  const Device d = bench::device_of(b);
+  Work w = work_of(g, batch);
+  Buffer a = Buffer::floats(d, w.na), bm = Buffer::floats(d, w.nb), c = Buffer::floats(d, w.nc);
+  w.p.a = a.get(), w.p.b = bm.get(), w.p.c = c.get();
+  auto& fn = gemm_kernel.get(b);
+  bench::time_calls(state, b, [&] { fn(w.p); });
+  bench::set_throughput(state, w.flops, w.bytes, d);
+}
+
+void register_gemm() {
+  for (Backend b : bench::backends(/*library_variant=*/true)) {
+    auto add = [&](const GemmShape& g, int64_t n) {
+      bench::add_case(bench::case_name("gemm", "forward", b, g.name, n), b,
+                      [=](benchmark::State& state) { run_gemm(state, b, g, n); });
+    };
+    if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
+    if (b == Backend::sim) continue;
+    for (const GemmShape& g : b == Backend::cpu ? kCpuSquare : kGpuSquare) add(g, 1);
+    for (const GemmShape& g : kNetworkShapes) {
+      const Work one = work_of(g, 1);
+      for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(g, n);
+    }
+  }
+}
+GLIA_BENCH_REGISTER(register_gemm);
+
+}  // namespace
