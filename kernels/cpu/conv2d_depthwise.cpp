@@ -7,12 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_internal.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define GLIA_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define GLIA_CPU_CLONES
-#endif
+#include "kernels/cpu/vec_math.h"  // GLIA_CPU_CLONES
 
 namespace glia::kernels::cpu::conv_detail {
 namespace {

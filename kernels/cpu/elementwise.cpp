@@ -1,11 +1,13 @@
 // CPU elementwise kernels: binary ops with stride broadcasting, unary ops and their
 // derivatives, fill. Each op is a small lambda; loops are written once and specialised
 // by the compiler per op and dtype.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/elementwise.h"
 
 namespace glia::kernels::cpu {
@@ -57,6 +59,42 @@ template <class F>
 void map_n(int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Runs f(begin, end) over [0, n) in chunks, threaded above the size threshold.
+template <class F>
+void map_chunks(int64_t n, F f) {
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+}
+
+// float32 exp, sigmoid and SiLU go through the vectorised loops of vec_math.h (libm's
+// expf keeps a loop scalar); float64 keeps the libm lambdas below as the exact path.
+bool unary_vectorised_f32(const UnaryParams& p) {
+  using ArrayFn = void (*)(const float*, float*, int64_t);
+  ArrayFn fn = p.op == UnaryOp::exp ? exp_array_f32
+               : p.op == UnaryOp::sigmoid ? sigmoid_array_f32
+               : p.op == UnaryOp::silu ? silu_array_f32 : nullptr;
+  if (p.dtype != DType::f32 || fn == nullptr) return false;
+  const float* x = static_cast<const float*>(p.x);
+  float* y = static_cast<float*>(p.y);
+  map_chunks(p.n, [&](int64_t b, int64_t e) { fn(x + b, y + b, e - b); });
+  return true;
+}
+
+bool unary_backward_vectorised_f32(const UnaryBackwardParams& p) {
+  using ArrayFn = void (*)(const float*, const float*, float*, int64_t);
+  ArrayFn fn = p.op == UnaryOp::exp ? exp_backward_array_f32
+               : p.op == UnaryOp::sigmoid ? sigmoid_backward_array_f32
+               : p.op == UnaryOp::silu ? silu_backward_array_f32 : nullptr;
+  if (p.dtype != DType::f32 || fn == nullptr) return false;
+  const float* x = static_cast<const float*>(p.x);
+  const float* gy = static_cast<const float*>(p.gy);
+  float* gx = static_cast<float*>(p.gx);
+  map_chunks(p.n, [&](int64_t b, int64_t e) { fn(x + b, gy + b, gx + b, e - b); });
+  return true;
 }
 
 // Overflow-free logistic function: exp is only taken of a non-positive number.
@@ -141,6 +179,7 @@ void binary(const BinaryParams& p) {
 }
 
 void unary(const UnaryParams& p) {
+  if (unary_vectorised_f32(p)) return;
   dispatch_float(p.dtype, unary_name(p.op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T s = static_cast<T>(p.scalar);
@@ -167,6 +206,7 @@ void unary(const UnaryParams& p) {
 
 // Each lambda is f'(x); the loop multiplies by gy.
 void unary_backward(const UnaryBackwardParams& p) {
+  if (unary_backward_vectorised_f32(p)) return;
   dispatch_float(p.dtype, unary_name(p.op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T s = static_cast<T>(p.scalar);

@@ -1,0 +1,38 @@
+// The array loops of vec_math.h. Each is a plain loop over exp_f32 / sigmoid_pair_f32 so
+// the compiler vectorises it in every cloned instruction set.
+#include "kernels/cpu/vec_math.h"
+
+namespace glia::kernels::cpu {
+
+GLIA_CPU_CLONES void exp_array_f32(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i]);
+}
+
+GLIA_CPU_CLONES void sigmoid_array_f32(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_pair_f32(x[i]).s;
+}
+
+GLIA_CPU_CLONES void silu_array_f32(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_pair_f32(x[i]).s;
+}
+
+GLIA_CPU_CLONES void exp_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * exp_f32(x[i]);
+}
+
+GLIA_CPU_CLONES void sigmoid_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const SigmoidPair p = sigmoid_pair_f32(x[i]);
+    gx[i] = gy[i] * (p.s * p.one_minus_s);
+  }
+}
+
+// d/dx x s(x) = s + x s (1 - s) = s (1 + x (1 - s)).
+GLIA_CPU_CLONES void silu_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const SigmoidPair p = sigmoid_pair_f32(x[i]);
+    gx[i] = gy[i] * (p.s * (1.0f + x[i] * p.one_minus_s));
+  }
+}
+
+}  // namespace glia::kernels::cpu
