@@ -1,19 +1,22 @@
-// Whole networks, images/s: EfficientNet-B1 at 240x240 (inference; training step of the
-// paper's classifier, full and with the frozen base) and the residual U-Net at 256x256
-// (training step at the default width 64 and a reduced width 16). A training step is
-// zero_grad, forward, loss, backward and Adam, as train/trainer.cpp runs it; the loss is
-// categorical cross-entropy (classifier) or BCE + Dice (U-Net). Each case runs once
-// untimed first (allocator caches, first-touch), then synchronises the device after
-// every step. GFLOP/s counts 2 x the forward's multiply-adds (nn::summarize) for
-// inference and the frozen step, 3x that for a full training step (forward, backward
-// to inputs, backward to weights).
+// Whole networks, images/s: EfficientNet-B1 at 240x240 (inference; forward+backward;
+// training step of the paper's classifier, full and with the frozen base) and the
+// residual U-Net at 256x256 (inference and training step, each at the default width 64
+// and a reduced width 16). A training step is zero_grad, forward, loss, backward and
+// Adam, as train/trainer.cpp runs it; the loss is categorical cross-entropy (classifier)
+// or BCE + Dice (U-Net). Forward+backward is the training step without the optimizer:
+// torchvision's B1 (1000 classes) in training mode, cross-entropy, backward, gradients
+// dropped. Inference is eval mode without autograd. Each case runs once untimed first
+// (allocator caches, first-touch), then synchronises the device after every step.
+// GFLOP/s counts 2 x the forward's multiply-adds (nn::summarize) for inference and the
+// frozen step, 3x that for forward+backward and a full training step (forward, backward
+// to inputs, backward to weights). The blocks inside them: bench/layers.cpp.
 //
 // The device is part of the name (cpu, and cuda when this build has CUDA; without a GPU
 // the cuda cases report an error and are skipped). PyTorch's side is tools/bench_torch.py
 // with the same names; scripts/bench-compare.sh runs both.
 //   bench_networks --benchmark_filter=unet
 // The ctest smoke run keeps to the light cases (bench/CMakeLists.txt: B1 inference at
-// batch 1 and the width-16 U-Net).
+// batch 1 and the width-16 U-Net's training step and inference).
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -75,6 +78,24 @@ void effnet_b1_infer(benchmark::State& state, Device device, int64_t batch) {
   run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
 }
 
+void effnet_b1_fwd_bwd(benchmark::State& state, Device device, int64_t batch) {
+  if (skip_if_unavailable(state, device)) return;
+  manual_seed(1);
+  auto model = nets::efficientnet("b1", 1000);
+  const double macs = double(forward_macs_per_image("b1", *model, {1, 3, kEffnetSize, kEffnetSize}));
+  model->to(device);
+  model->train();
+  const std::vector<Tensor> params = model->parameters(true);
+  const Tensor x = randn({batch, 3, kEffnetSize, kEffnetSize}, DType::f32, device);
+  std::vector<int64_t> label_values;
+  for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
+  const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
+  run_steps(state, device, batch, 6 * macs * batch, [&] {
+    categorical_cross_entropy((*model)(x), labels).backward();
+    for (const Tensor& p : params) p.set_grad(Tensor());
+  });
+}
+
 void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool frozen_base) {
   if (skip_if_unavailable(state, device)) return;
   manual_seed(1);
@@ -118,6 +139,21 @@ void unet_train(benchmark::State& state, Device device, int64_t width, int64_t b
   });
 }
 
+void unet_infer(benchmark::State& state, Device device, int64_t width, int64_t batch) {
+  if (skip_if_unavailable(state, device)) return;
+  manual_seed(1);
+  nets::UNetConfig config;
+  config.width = width;
+  nets::UNet model(config);
+  const double macs =
+      double(forward_macs_per_image("unet" + std::to_string(width), model, {1, 3, kUnetSize, kUnetSize}));
+  model.to(device);
+  model.eval();
+  const Tensor x = randn({batch, 3, kUnetSize, kUnetSize}, DType::f32, device);
+  NoGradGuard no_grad;
+  run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize(model(x)); });
+}
+
 // Names: net/<workload>/<device>/<parameters>, the same in tools/bench_torch.py.
 const bool registered = [] {
   std::vector<Device> devices{Device::cpu};
@@ -132,6 +168,9 @@ const bool registered = [] {
       benchmark::RegisterBenchmark(("net/effnet_b1_infer/" + dev + "/batch:" + std::to_string(batch)).c_str(),
                                    effnet_b1_infer, d, batch)
           ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("net/effnet_b1_fwd_bwd/" + dev + "/batch:" + std::to_string(train_batch)).c_str(),
+                                 effnet_b1_fwd_bwd, d, train_batch)
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
     for (bool frozen : {false, true})
       benchmark::RegisterBenchmark(
           ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
@@ -142,6 +181,11 @@ const bool registered = [] {
       benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
                                     std::to_string(unet_batch)).c_str(),
                                    unet_train, d, width, unet_batch)
+          ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int64_t width : {int64_t{64}, int64_t{16}})
+      benchmark::RegisterBenchmark(("net/unet_infer/" + dev + "/width:" + std::to_string(width) + "/batch:" +
+                                    std::to_string(unet_batch)).c_str(),
+                                   unet_infer, d, width, unet_batch)
           ->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return true;
