@@ -6,9 +6,10 @@ printed as Google Benchmark JSON, so tools/bench_table.py can join the two.
 
 Workloads (names as glia's benchmarks print them), one module per kind:
 tools/bench_torch_kernels.py (per-kernel) and tools/bench_torch_nets.py (layers, networks):
-  BM_conv2d<Pass::...>/...   bench/conv_cpu.cpp shapes: forward, backward-input, backward-weight
-  BM_batch_norm_*, BM_max_pool2d   bench/conv_cpu.cpp
-  BM_sgemm, BM_binary_add, BM_softmax, BM_reduce_sum   bench/cpu_ops.cpp
+  <family>/<op>/<backend>/<shape>/n:<batch>   bench/<family>.cpp, one binary per op family
+                             (conv2d, conv_transpose2d, gemm, elementwise, reduce, softmax,
+                             batch_norm, pool, dropout, resample, copy, optim); on --device
+                             cuda named cudnn where glia has a cuDNN/cuBLAS variant, else cuda
   net/...                    bench/networks.cpp: EfficientNet-B1 inference and training
                              steps (full, frozen base), residual U-Net training steps
 Timing follows Google Benchmark: one warm-up call, then calls until --min-time seconds
@@ -29,7 +30,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_torch_kernels import kernel_benchmarks  # noqa: E402
-from bench_torch_nets import network_benchmarks  # noqa: E402
+from bench_torch_nets import layer_benchmarks, network_benchmarks  # noqa: E402
 
 
 def sync():
@@ -97,9 +98,14 @@ def main():
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds per kernel workload")
     ap.add_argument("--net-min-time", type=float, default=2.0, help="seconds per network workload")
+    ap.add_argument("--layer-min-time", type=float, default=0.5, help="seconds per layer workload")
     ap.add_argument("--filter", default="", help="regex on the benchmark names (as --benchmark_filter)")
+    ap.add_argument("--layer-filter", default="/batch:1/",
+                    help="regex the layer workloads must also match (default: batch 1; '' for all)")
     ap.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--networks", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--networks", action=argparse.BooleanOptionalAction, default=True,
+                    help="whole networks and (unless --no-layers) their layers")
+    ap.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -108,6 +114,12 @@ def main():
     suite = Suite(args)
     if args.kernels:
         kernel_benchmarks(suite)
+    if args.networks and args.layers:
+        layer_suite = Suite(args)
+        layer_suite.results = suite.results
+        layer_filter = re.compile(args.layer_filter)
+        layer_suite.wants = lambda name: suite.wants(name) and layer_filter.search(name) is not None
+        layer_benchmarks(layer_suite, args.layer_min_time)
     if args.networks:
         network_benchmarks(suite, args.net_min_time)
     context = {
