@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # glia beside PyTorch on this machine: builds the CPU benchmarks if needed, runs them
-# (bench_conv_cpu, bench_cpu_ops, bench_networks) and tools/bench_torch.py with the same
+# (bench_conv_cpu, bench_cpu_ops, bench_layers, bench_networks) and tools/bench_torch.py with the same
 # thread count, and prints one table (tools/bench_table.py): workload, glia, PyTorch,
 # ratio. Both JSONs are kept in bench/results/<date>-<cpu>-<threads>t-{glia,torch}.json,
 # the table beside them (-table.md). About 5-8 minutes on 2 idle cores after the build.
@@ -9,7 +9,9 @@
 #   scripts/bench-compare.sh --kernels       the per-kernel workloads only
 # Environment: OMP_NUM_THREADS (threads for both sides, default: all cores),
 # BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
-# workload, default 0.5 / 3), RESULTS_TAG (appended to the file names),
+# workload, default 0.5 / 3), LAYER_MIN_TIME (seconds per layer workload, default 0.5),
+# LAYER_FILTER (regex on the layer names, default /batch:1/; '' runs every layer case,
+# batch 8 too), RESULTS_TAG (appended to the file names),
 # OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21 misdetects some virtualised AVX-512
 # Xeons as "Prescott": the context's openblas_core shows what it chose, and
 # OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md), OMP_WAIT_POLICY
@@ -32,6 +34,7 @@ threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$threads}
 min_time=${MIN_TIME:-0.5}
 net_min_time=${NET_MIN_TIME:-3}
+layer_min_time=${LAYER_MIN_TIME:-0.5} layer_filter=${LAYER_FILTER-/batch:1/}
 python=/usr/bin/python3  # Debian's torch, not a pyenv python3 on PATH
 if ! "$python" -c "import torch, torchvision" 2>/dev/null; then
   echo "bench-compare: $python cannot import torch and torchvision (apt install python3-torch python3-torchvision)" >&2
@@ -41,7 +44,7 @@ fi
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DGLIA_CUDA=OFF -DGLIA_BUILD_BENCH=ON -DGLIA_BUILD_TESTS=OFF
 fi
-cmake --build "$build_dir" --target bench_conv_cpu bench_cpu_ops bench_networks -j "$(nproc)"
+cmake --build "$build_dir" --target bench_conv_cpu bench_cpu_ops bench_layers bench_networks -j "$(nproc)"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
       sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
@@ -56,7 +59,8 @@ run_glia() {  # binary, min_time, [filter]
   "$build_dir/bench/$bin" --benchmark_min_time="$t" --benchmark_out="$tmp/$bin.json" \
     --benchmark_out_format=json ${3:+--benchmark_filter="$3"} >&2
 }
-torch_args=(--threads "$threads" --min-time "$min_time" --net-min-time "$net_min_time")
+torch_args=(--threads "$threads" --min-time "$min_time" --net-min-time "$net_min_time"
+            --layer-min-time "$layer_min_time" --layer-filter "$layer_filter")
 if [ "$what" != networks ]; then
   run_glia bench_conv_cpu "$min_time"
   run_glia bench_cpu_ops "$min_time"
@@ -64,6 +68,7 @@ else
   torch_args+=(--no-kernels)
 fi
 if [ "$what" != kernels ]; then
+  run_glia bench_layers "$layer_min_time" "layer/.*/cpu/.*$layer_filter"
   run_glia bench_networks "$net_min_time" "/cpu/"
 else
   torch_args+=(--no-networks)

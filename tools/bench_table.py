@@ -61,7 +61,7 @@ def table(glia, torch, which):
     lines = ["| workload | glia ms | PyTorch ms | ratio (glia/PyTorch time) | glia / PyTorch rate |",
              "|---|---:|---:|---:|---|"]
     both = [k for k in glia if k in torch]
-    both.sort(key=lambda k: (not k.startswith("net/"), k))
+    both.sort(key=lambda k: (0 if k.startswith("net/") else 1 if k.startswith("layer/") else 2, k))
     for k in both:
         g, t = ms(glia[k], which), ms(torch[k], which)
         gr, unit = rate(glia[k], which)
