@@ -10,8 +10,13 @@ tools/bench_torch_kernels.py (per-kernel) and tools/bench_torch_nets.py (layers,
                              (conv2d, conv_transpose2d, gemm, elementwise, reduce, softmax,
                              batch_norm, pool, dropout, resample, copy, optim); on --device
                              cuda named cudnn where glia has a cuDNN/cuBLAS variant, else cuda
-  net/...                    bench/networks.cpp: EfficientNet-B1 inference and training
-                             steps (full, frozen base), residual U-Net training steps
+  layer/<block>/<fwd|fwd_bwd>/<device>/batch:<N>   bench/layers.cpp: the networks' blocks
+                             (B1 stem, first MBConv of each stage, head conv; U-Net encoder
+                             blocks, bottleneck, decoder steps); only the batch-1 cases
+                             unless --layer-filter says otherwise ('' for all)
+  net/...                    bench/networks.cpp: EfficientNet-B1 inference, forward+backward
+                             and training steps (full, frozen base), residual U-Net
+                             inference and training steps
 Timing follows Google Benchmark: one warm-up call, then calls until --min-time seconds
 have passed (at least one); real_time is the mean wall time per call; cpu_time is the
 process CPU time per call (all threads). Threads: --threads, default OMP_NUM_THREADS or
