@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # glia beside PyTorch on this machine: builds the CPU benchmarks if needed, runs them
-# (bench_conv_cpu, bench_cpu_ops, bench_layers, bench_networks) and tools/bench_torch.py with the same
+# (one bench_<family> per kernel family, bench_layers, bench_networks) and tools/bench_torch.py with the same
 # thread count, and prints one table (tools/bench_table.py): workload, glia, PyTorch,
 # ratio. Both JSONs are kept in bench/results/<date>-<cpu>-<threads>t-{glia,torch}.json,
 # the table beside them (-table.md). About 5-8 minutes on 2 idle cores after the build.
@@ -11,7 +11,10 @@
 # BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
 # workload, default 0.5 / 3), LAYER_MIN_TIME (seconds per layer workload, default 0.5),
 # LAYER_FILTER (regex on the layer names, default /batch:1/; '' runs every layer case,
-# batch 8 too), RESULTS_TAG (appended to the file names),
+# batch 8 too), KERNEL_FILTER (regex on the kernel case names, both sides; default a
+# representative batch-1 set of ~160 cases: B1's stem, stages 2 and 4 and head, U-Net
+# levels 1 and 3 and its first up-conv, GEMM, losses, Adam; KERNEL_FILTER=/cpu/ runs all
+# ~700 CPU cases), RESULTS_TAG (appended to the file names),
 # OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21 misdetects some virtualised AVX-512
 # Xeons as "Prescott": the context's openblas_core shows what it chose, and
 # OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md), OMP_WAIT_POLICY
@@ -44,7 +47,10 @@ fi
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DGLIA_CUDA=OFF -DGLIA_BUILD_BENCH=ON -DGLIA_BUILD_TESTS=OFF
 fi
-cmake --build "$build_dir" --target bench_conv_cpu bench_cpu_ops bench_layers bench_networks -j "$(nproc)"
+kernel_bins=(bench_conv2d bench_conv_transpose2d bench_gemm bench_elementwise bench_reduce bench_softmax
+             bench_batch_norm bench_pool bench_dropout bench_resample bench_copy bench_optim)
+kernel_filter=${KERNEL_FILTER:-'/cpu/(b1_stem|b1_s2_|b1_s4_|b1_head|unet_l1_|unet_l3_|unet_up1_|square_1024|fc_1280to4/|classes_4/|unet_out|b1_params|unet_params)[^/]*(/n:1)?(/real_time)?$'}
+cmake --build "$build_dir" --target "${kernel_bins[@]}" bench_layers bench_networks -j "$(nproc)"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
       sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
@@ -62,8 +68,8 @@ run_glia() {  # binary, min_time, [filter]
 torch_args=(--threads "$threads" --min-time "$min_time" --net-min-time "$net_min_time"
             --layer-min-time "$layer_min_time" --layer-filter "$layer_filter")
 if [ "$what" != networks ]; then
-  run_glia bench_conv_cpu "$min_time"
-  run_glia bench_cpu_ops "$min_time"
+  for bin in "${kernel_bins[@]}"; do run_glia "$bin" "$min_time" "$kernel_filter"; done
+  torch_args+=(--kernel-filter "$kernel_filter")
 else
   torch_args+=(--no-kernels)
 fi
@@ -82,7 +88,7 @@ out, docs = sys.argv[1], [json.load(open(p)) for p in sys.argv[2:]]
 merged = {"context": docs[0]["context"], "benchmarks": [b for d in docs for b in d["benchmarks"]]}
 for d in docs:
     for k, v in d["context"].items():
-        merged["context"].setdefault(k, v)  # e.g. openblas_core from bench_conv_cpu
+        merged["context"].setdefault(k, v)  # e.g. openblas_core from the kernel binaries
 json.dump(merged, open(out, "w"), indent=2)
 PY
 {

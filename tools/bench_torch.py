@@ -64,6 +64,13 @@ class Suite:
     def wants(self, name):
         return self.pattern is None or self.pattern.search(name) is not None
 
+    def narrowed(self, regex):
+        """A view of this suite (same results) whose workloads must also match regex."""
+        view = Suite(self.args)
+        view.results, extra = self.results, re.compile(regex)
+        view.wants = lambda name: self.wants(name) and extra.search(name) is not None
+        return view
+
     def run(self, name, fn, unit="ms", flops=0.0, bytes_moved=0.0, images=0, min_time=None, setup=None):
         """fn is built lazily by setup() when given, so filtered-out workloads cost nothing."""
         if not self.wants(name):
@@ -107,6 +114,8 @@ def main():
     ap.add_argument("--filter", default="", help="regex on the benchmark names (as --benchmark_filter)")
     ap.add_argument("--layer-filter", default="/batch:1/",
                     help="regex the layer workloads must also match (default: batch 1; '' for all)")
+    ap.add_argument("--kernel-filter", default="",
+                    help="regex the kernel workloads must also match (scripts/bench-compare.sh's default set)")
     ap.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--networks", action=argparse.BooleanOptionalAction, default=True,
                     help="whole networks and (unless --no-layers) their layers")
@@ -118,13 +127,9 @@ def main():
     torch.set_num_threads(args.threads)
     suite = Suite(args)
     if args.kernels:
-        kernel_benchmarks(suite)
+        kernel_benchmarks(suite.narrowed(args.kernel_filter))
     if args.networks and args.layers:
-        layer_suite = Suite(args)
-        layer_suite.results = suite.results
-        layer_filter = re.compile(args.layer_filter)
-        layer_suite.wants = lambda name: suite.wants(name) and layer_filter.search(name) is not None
-        layer_benchmarks(layer_suite, args.layer_min_time)
+        layer_benchmarks(suite.narrowed(args.layer_filter), args.layer_min_time)
     if args.networks:
         network_benchmarks(suite, args.net_min_time)
     context = {
