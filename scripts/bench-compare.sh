@@ -74,7 +74,7 @@ else
   torch_args+=(--no-kernels)
 fi
 if [ "$what" != kernels ]; then
-  run_glia bench_layers "$layer_min_time" "layer/.*/cpu/.*$layer_filter"
+  run_glia bench_layers "$layer_min_time" "layer/.*/cpu.*$layer_filter"
   run_glia bench_networks "$net_min_time" "/cpu/"
 else
   torch_args+=(--no-networks)
