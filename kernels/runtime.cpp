@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 
+#include "kernels/block_cache.h"
 #include "kernels/error.h"
 
 #ifdef GLIA_HAVE_CUDA
@@ -33,11 +35,84 @@ void account(Device d, ptrdiff_t delta) {
   }
 }
 
+// AddressSanitizer must see every free, or a block handed out again would hide a
+// use-after-free: sanitizer builds (GLIA_SANITIZE adds -fsanitize=address) never cache.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Default cap on cached host bytes. The cache only ever holds blocks that tensors used
+// and freed, so a training loop needs about one step's peak to hit every time (B1 at
+// batch 8: ~1.5 GiB; batch 32: ~4x); past the cap the least recently freed blocks go
+// back to the system.
+constexpr size_t kDefaultCpuCacheMiB = 4096;
+
+void free_host_block(void* p) { std::free(p); }
+
+BlockCache& cpu_cache() {
+  // Never destroyed: tensors may be released during exit, after static destructors.
+  static BlockCache* cache = new BlockCache(free_host_block, cpu_cache_limit_from_env());
+  return *cache;
+}
+
 void* host_alloc(size_t bytes, Device d) {
   size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
   void* p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
-  GLIA_CHECK(p != nullptr, "out of memory on " << device_name(d) << ": could not allocate " << bytes << " bytes");
+  if (p == nullptr && d == Device::cpu && cpu_cache().cached_bytes() > 0) {
+    cpu_cache().empty();  // blocks cached in other buckets may make room
+    p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
+  }
+  GLIA_CHECK(p != nullptr, "out of memory on " << device_name(d) << ": could not allocate " << bytes << " bytes ("
+                                               << bytes_in_use(d) << " bytes already in use by tensors)");
   return p;
+}
+
+// cpu: every block is allocated at its bucket size, whether or not the cache is on now,
+// so that any block may enter the cache later (set_cpu_cache_limit) and serve every
+// request of its bucket. With a limit of 0 the cache is empty and give() frees at once.
+void* cpu_alloc_unpoisoned(size_t bytes) {
+  if (kSanitized) return host_alloc(bytes, Device::cpu);
+  size_t bucket = BlockCache::bucket_size(bytes);
+  if (void* p = cpu_cache().take(bucket)) return p;
+  return host_alloc(bucket, Device::cpu);
+}
+
+void poison(void* p, size_t bytes) {
+  // A kernel that reads what it never wrote sees NaN (floats) or 0x7fc00000.
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  auto* f = static_cast<float*>(p);
+  for (size_t i = 0; i < bytes / sizeof(float); ++i) f[i] = nan;
+}
+
+// GLIA_CPU_POISON=1: cpu blocks, fresh or reused, come filled with NaN like sim's, to
+// find code that reads a tensor before writing it (a reused block holds old data, and
+// even a fresh mmapped one reads as zeros, which can hide such a bug).
+bool cpu_poison_from_env() {
+  const char* text = std::getenv("GLIA_CPU_POISON");
+  return text != nullptr && std::string(text) == "1";
+}
+
+void* cpu_alloc(size_t bytes) {
+  static const bool poisoned = cpu_poison_from_env();
+  void* p = cpu_alloc_unpoisoned(bytes);
+  if (poisoned) poison(p, bytes);
+  return p;
+}
+
+void cpu_release(void* ptr, size_t bytes) {
+  if (kSanitized) {
+    std::free(ptr);
+    return;
+  }
+  cpu_cache().give(ptr, BlockCache::bucket_size(bytes));
 }
 
 }  // namespace
@@ -76,6 +151,8 @@ void* alloc(Device d, size_t bytes) {
 #ifdef GLIA_HAVE_CUDA
     p = cuda_rt::alloc(bytes);
 #endif
+  } else if (d == Device::cpu) {
+    p = cpu_alloc(bytes);
   } else {
 #ifdef GLIA_HAVE_SIM
     // Checked mode: the buffer ends at a guard page, so a kernel reading or writing past
@@ -84,12 +161,7 @@ void* alloc(Device d, size_t bytes) {
 #else
     p = host_alloc(bytes, d);
 #endif
-    if (d == Device::sim) {
-      // Poison: a kernel that reads what it never wrote sees NaN (floats) or 0x7fc00000.
-      float nan = std::numeric_limits<float>::quiet_NaN();
-      auto* f = static_cast<float*>(p);
-      for (size_t i = 0; i < bytes / sizeof(float); ++i) f[i] = nan;
-    }
+    if (d == Device::sim) poison(p, bytes);
   }
   account(d, static_cast<ptrdiff_t>(bytes));
   return p;
@@ -108,7 +180,11 @@ void release(Device d, void* ptr, size_t bytes) {
       return;
     }
 #endif
-    std::free(ptr);
+    if (d == Device::cpu) {
+      cpu_release(ptr, bytes);
+    } else {
+      std::free(ptr);
+    }
   }
   account(d, -static_cast<ptrdiff_t>(bytes));
 }
@@ -136,5 +212,43 @@ void synchronize(Device d) {
 
 size_t bytes_in_use(Device d) { return g_in_use[static_cast<int>(d)].load(); }
 size_t peak_bytes(Device d) { return g_peak[static_cast<int>(d)].load(); }
+
+void empty_cache(Device d) {
+  if (d == Device::cpu) {
+    cpu_cache().empty();
+  } else if (d == Device::cuda) {
+#ifdef GLIA_HAVE_CUDA
+    cuda_rt::empty_cache();
+#endif
+  }
+}
+
+size_t cached_bytes(Device d) {
+  if (d == Device::cpu) return cpu_cache().cached_bytes();
+#ifdef GLIA_HAVE_CUDA
+  if (d == Device::cuda) return cuda_rt::cached_bytes();
+#endif
+  return 0;
+}
+
+bool cpu_cache_supported() { return !kSanitized; }
+
+size_t cpu_cache_limit_from_env() {
+  if (kSanitized) return 0;
+  const char* enabled = std::getenv("GLIA_CPU_CACHE");
+  if (enabled != nullptr && std::string(enabled) == "0") return 0;
+  size_t mib = kDefaultCpuCacheMiB;
+  if (const char* text = std::getenv("GLIA_CPU_CACHE_MB"); text != nullptr && *text != '\0') {
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(text, &end, 10);
+    GLIA_CHECK(*end == '\0' && text[0] != '-', "GLIA_CPU_CACHE_MB='" << text << "' is not a whole number of MiB");
+    mib = static_cast<size_t>(value);
+  }
+  return mib << 20;
+}
+
+size_t cpu_cache_limit() { return cpu_cache().limit(); }
+
+void set_cpu_cache_limit(size_t bytes) { cpu_cache().set_limit(kSanitized ? 0 : bytes); }
 
 }  // namespace glia::rt

@@ -1,6 +1,9 @@
 // Device memory and synchronisation, the only place glia talks to a device runtime.
-// cpu and sim use host memory (sim fills fresh allocations with NaN so a kernel that
-// reads memory nobody wrote shows it); cuda uses a caching allocator over cudaMalloc.
+// cpu uses a caching allocator over aligned_alloc (64-byte aligned blocks, handed out
+// again unzeroed: tensors that need zeros fill them); sim uses fresh host memory every
+// time, filled with NaN so a kernel that reads memory nobody wrote shows it (and ending
+// at a guard page in checked mode); cuda uses a caching allocator over cudaMalloc. Both
+// caches are kernels/block_cache.h.
 #pragma once
 #include <cstddef>
 
@@ -20,5 +23,20 @@ void synchronize(Device d);
 // Bytes currently allocated and the peak since start, per device (for memory reports).
 size_t bytes_in_use(Device d);
 size_t peak_bytes(Device d);
+
+// Caching allocators (cpu, cuda; sim never caches). Freed blocks are kept for reuse and
+// are not counted in bytes_in_use; cached_bytes is what the cache holds besides.
+void empty_cache(Device d);     // returns every cached block to the system
+size_t cached_bytes(Device d);  // 0 for sim
+
+// The cpu cache's cap on cached bytes. From the environment at first use:
+// GLIA_CPU_CACHE=0 turns it off, GLIA_CPU_CACHE_MB sets the cap (default 4096 MiB).
+// Sanitizer builds never cache (ASan must see every free to catch use-after-free).
+// GLIA_CPU_POISON=1 fills every cpu allocation with NaN, as sim does, to find code that
+// reads a tensor before writing it.
+bool cpu_cache_supported();        // false in sanitizer builds
+size_t cpu_cache_limit_from_env();  // reads the environment now; 0: off
+size_t cpu_cache_limit();
+void set_cpu_cache_limit(size_t bytes);  // 0 turns the cache off (and empties it)
 
 }  // namespace glia::rt

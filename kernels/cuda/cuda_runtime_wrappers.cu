@@ -4,9 +4,9 @@
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 
-#include <map>
-#include <mutex>
+#include <limits>
 
+#include "kernels/block_cache.h"
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #include "kernels/error.h"
 
@@ -20,23 +20,13 @@
 namespace glia::cuda_rt {
 namespace {
 
-// Small blocks in 512-byte steps, large ones in 2 MiB steps: a few size classes keep
-// reuse high without wasting much.
-size_t rounded(size_t bytes) {
-  constexpr size_t small_step = 512, large_step = size_t{2} << 20;
-  if (bytes == 0) bytes = 1;
-  size_t step = bytes < (size_t{1} << 20) ? small_step : large_step;
-  return (bytes + step - 1) / step * step;
-}
+void free_device_block(void* p) { cudaFree(p); }
 
-struct Cache {
-  std::mutex mutex;
-  std::multimap<size_t, void*> free_blocks;  // by rounded size
-  size_t bytes = 0;
-};
-
-Cache& cache() {
-  static Cache* c = new Cache();  // never destroyed: blocks may be released during exit
+// Unbounded: the GPU's memory is the process's to use, and an allocation that fails
+// empties the cache and retries before giving up.
+rt::BlockCache& cache() {
+  // Never destroyed: blocks may be released during exit.
+  static rt::BlockCache* c = new rt::BlockCache(free_device_block, std::numeric_limits<size_t>::max());
   return *c;
 }
 
@@ -56,18 +46,8 @@ int device_count() {
 }
 
 void* alloc(size_t bytes) {
-  size_t size = rounded(bytes);
-  {
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    auto it = c.free_blocks.find(size);
-    if (it != c.free_blocks.end()) {
-      void* p = it->second;
-      c.free_blocks.erase(it);
-      c.bytes -= size;
-      return p;
-    }
-  }
+  size_t size = rt::BlockCache::bucket_size(bytes);
+  if (void* p = cache().take(size)) return p;
   void* p = nullptr;
   cudaError_t status = cudaMalloc(&p, size);
   if (status == cudaErrorMemoryAllocation) {
@@ -88,31 +68,11 @@ void* alloc(size_t bytes) {
   return p;
 }
 
-void release(void* ptr, size_t bytes) {
-  if (ptr == nullptr) return;
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  size_t size = rounded(bytes);
-  c.free_blocks.emplace(size, ptr);
-  c.bytes += size;
-}
+void release(void* ptr, size_t bytes) { cache().give(ptr, rt::BlockCache::bucket_size(bytes)); }
 
-void empty_cache() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  for (auto& [size, p] : c.free_blocks) {
-    (void)size;
-    cudaFree(p);
-  }
-  c.free_blocks.clear();
-  c.bytes = 0;
-}
+void empty_cache() { cache().empty(); }
 
-size_t cached_bytes() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.bytes;
-}
+size_t cached_bytes() { return cache().cached_bytes(); }
 
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes) {
   if (bytes == 0) return;
