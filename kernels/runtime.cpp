@@ -66,8 +66,8 @@ BlockCache& cpu_cache() {
 void* host_alloc(size_t bytes, Device d) {
   size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
   void* p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
-  if (p == nullptr && d == Device::cpu && cpu_cache().cached_bytes() > 0) {
-    cpu_cache().empty();  // blocks cached in other buckets may make room
+  if (p == nullptr && cpu_cache().cached_bytes() > 0) {
+    cpu_cache().empty();  // host memory cached in other buckets may make room (for sim too)
     p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
   }
   GLIA_CHECK(p != nullptr, "out of memory on " << device_name(d) << ": could not allocate " << bytes << " bytes ("
