@@ -10,8 +10,9 @@
 # Environment: OMP_NUM_THREADS (threads for both sides, default: all cores),
 # BUILD_DIR (default build-bench), MIN_TIME / NET_MIN_TIME (seconds per kernel / network
 # workload, default 0.5 / 3), LAYER_MIN_TIME (seconds per layer workload, default 0.5),
-# LAYER_FILTER (regex on the layer names, default /batch:1/; '' runs every layer case,
-# batch 8 too), KERNEL_FILTER (regex on the kernel case names, both sides; default a
+# LAYER_FILTER (regex on the layer case names, both sides; default layer/.*/cpu/batch:1/,
+# 36 cases; layer/.*/cpu/ runs all 54, batch 8 too), KERNEL_FILTER (regex on the kernel
+# case names, both sides; default a
 # representative batch-1 set of ~160 cases: B1's stem, stages 2 and 4 and head, U-Net
 # levels 1 and 3 and its first up-conv, GEMM, losses, Adam; KERNEL_FILTER=/cpu/ runs all
 # ~700 CPU cases), RESULTS_TAG (appended to the file names),
@@ -37,7 +38,7 @@ threads=${OMP_NUM_THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$threads}
 min_time=${MIN_TIME:-0.5}
 net_min_time=${NET_MIN_TIME:-3}
-layer_min_time=${LAYER_MIN_TIME:-0.5} layer_filter=${LAYER_FILTER-/batch:1/}
+layer_min_time=${LAYER_MIN_TIME:-0.5} layer_filter=${LAYER_FILTER:-layer/.*/cpu/batch:1/}
 python=/usr/bin/python3  # Debian's torch, not a pyenv python3 on PATH
 if ! "$python" -c "import torch, torchvision" 2>/dev/null; then
   echo "bench-compare: $python cannot import torch and torchvision (apt install python3-torch python3-torchvision)" >&2
@@ -74,7 +75,7 @@ else
   torch_args+=(--no-kernels)
 fi
 if [ "$what" != kernels ]; then
-  run_glia bench_layers "$layer_min_time" "layer/.*/cpu.*$layer_filter"
+  run_glia bench_layers "$layer_min_time" "$layer_filter"
   run_glia bench_networks "$net_min_time" "/cpu/"
 else
   torch_args+=(--no-networks)
