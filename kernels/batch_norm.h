@@ -5,6 +5,10 @@
 //   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
 // with the unbiased variance, as PyTorch does (M = N * HW). Eval forward reads the running
 // statistics. All per-channel buffers have the data's dtype. Gradients are overwritten.
+//
+// An activation can be fused into the normalising pass (act): y = act(bn(x)) costs one
+// read of x and one write of y instead of two of each. Its backward takes the gradient of
+// act(bn(x)) and recomputes bn(x) from x (needs beta), so nothing more is saved.
 #pragma once
 #include <cstdint>
 
@@ -13,11 +17,15 @@
 
 namespace glia::kernels {
 
+enum class NormActivation : uint8_t { identity, relu, silu };
+const char* norm_activation_name(NormActivation act);
+
 struct BatchNormParams {
   DType dtype = DType::f32;
   int64_t n = 0, c = 0, hw = 0;
   double eps = 1e-5, momentum = 0.1;
   bool training = true;
+  NormActivation act = NormActivation::identity;
   const void* x = nullptr;
   const void* gamma = nullptr;  // [C], or null for 1
   const void* beta = nullptr;   // [C], or null for 0
@@ -35,9 +43,11 @@ struct BatchNormBackwardParams {
   int64_t n = 0, c = 0, hw = 0;
   double eps = 1e-5;  // eval only
   bool training = true;
+  NormActivation act = NormActivation::identity;  // gy is then the gradient of act(y)
   const void* x = nullptr;
   const void* gy = nullptr;
   const void* gamma = nullptr;  // or null for 1
+  const void* beta = nullptr;   // or null for 0; read only when act is not identity
   const void* save_mean = nullptr;
   const void* save_invstd = nullptr;
   const void* running_mean = nullptr;

@@ -9,8 +9,8 @@
 
 namespace glia::nn {
 
-BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum)
-    : Module("BatchNorm2d"), eps(eps), momentum(momentum) {
+BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum, NormActivation fused_activation)
+    : Module("BatchNorm2d"), eps(eps), momentum(momentum), fused_activation(fused_activation) {
   GLIA_CHECK(channels > 0, "BatchNorm2d: channels must be positive, got " << channels);
   weight = ones({channels});
   bias = zeros({channels});
@@ -31,12 +31,13 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     // A host read-modify-write: integer tensors have no add kernel, and the counter is tiny.
     num_batches_tracked.fill_(static_cast<double>(num_batches_tracked.item<int64_t>() + 1));
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, fused_activation);
 }
 
 std::string BatchNorm2d::describe() const {
   std::ostringstream os;
   os << weight.numel();
+  if (fused_activation != NormActivation::identity) os << " +" << kernels::norm_activation_name(fused_activation);
   return os.str();
 }
 

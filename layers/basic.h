@@ -2,20 +2,25 @@
 // Flatten, Identity. PyTorch's parameter/buffer names and default initialisation.
 #pragma once
 #include "layers/module.h"
+#include "tensor/nn_ops.h"  // NormActivation
 
 namespace glia::nn {
 
 // Parameters weight (1) and bias (0); buffers running_mean, running_var,
 // num_batches_tracked (int64). Trains with batch statistics (updating the running ones)
-// unless in eval mode or frozen.
+// unless in eval mode or frozen. fused_activation (relu or silu) is applied in the same
+// kernel pass: what Conv2dNormActivation's separate activation module would do, with one
+// read and write of the activations fewer each way.
 class BatchNorm2d : public Module {
  public:
-  explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
+  explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1,
+                       NormActivation fused_activation = NormActivation::identity);
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+  NormActivation fused_activation;
 };
 
 // y = x W^T + b; W [out, in]; PyTorch init uniform ±1/sqrt(in).

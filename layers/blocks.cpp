@@ -19,8 +19,13 @@ std::shared_ptr<Sequential> conv_bn_act(int64_t in, int64_t out, int64_t kernel,
                                         ActivationKind act, const NormOptions& norm, Generator* gen) {
   auto seq = std::make_shared<Sequential>();
   seq->add(std::make_shared<Conv2d>(conv_options(in, out, kernel, stride, (kernel - 1) / 2, groups, false), gen));
-  seq->add(std::make_shared<BatchNorm2d>(out, norm.eps, norm.momentum));
-  if (act != ActivationKind::identity) seq->add(std::make_shared<Activation>(act));
+  // ReLU and SiLU run inside batch norm's kernel (no parameters, so the state_dict is
+  // torchvision's either way); other activations stay a separate module "2".
+  const NormActivation fused = act == ActivationKind::relu   ? NormActivation::relu
+                               : act == ActivationKind::silu ? NormActivation::silu
+                                                             : NormActivation::identity;
+  seq->add(std::make_shared<BatchNorm2d>(out, norm.eps, norm.momentum, fused));
+  if (act != ActivationKind::identity && fused == NormActivation::identity) seq->add(std::make_shared<Activation>(act));
   return seq;
 }
 
@@ -70,7 +75,7 @@ std::string MBConv::describe() const {
 ResidualBlock::ResidualBlock(int64_t in, int64_t out, const NormOptions& norm, Generator* gen)
     : Module("ResidualBlock"), in_(in), out_(out) {
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(conv_options(in, out, 3, 1, 1, 1, false), gen));
-  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(out, norm.eps, norm.momentum));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(out, norm.eps, norm.momentum, NormActivation::relu));
   conv2_ = register_module("conv2", std::make_shared<Conv2d>(conv_options(out, out, 3, 1, 1, 1, false), gen));
   bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(out, norm.eps, norm.momentum));
   if (in != out) {
@@ -82,7 +87,7 @@ ResidualBlock::ResidualBlock(int64_t in, int64_t out, const NormOptions& norm, G
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
-  Tensor y = relu((*bn1_)((*conv1_)(x)));
+  Tensor y = (*bn1_)((*conv1_)(x));  // bn1 applies the ReLU
   y = (*bn2_)((*conv2_)(y));
   Tensor s = shortcut_ != nullptr ? (*shortcut_)(x) : x;
   return relu(y + s);

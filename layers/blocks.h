@@ -1,9 +1,11 @@
 // Composite blocks of the two networks, with torchvision's / tools/unet.py's child names:
-//   conv_bn_act        torchvision Conv2dNormActivation: Sequential(0 conv, 1 bn[, 2 act])
+//   conv_bn_act        torchvision Conv2dNormActivation: Sequential(0 conv, 1 bn[, 2 act]);
+//                      ReLU/SiLU are fused into bn (BatchNorm2d::fused_activation)
 //   SqueezeExcitation  avgpool, fc1 (1x1 conv), activation, fc2 (1x1 conv), sigmoid scale
 //   MBConv             block = Sequential([expand], depthwise, se, project), stochastic
 //                      depth on the residual branch, skip when stride 1 and in == out
 //   ResidualBlock      conv1 bn1 relu conv2 bn2 (+ identity or shortcut = 1x1 conv + bn), relu
+//                      (the first relu fused into bn1)
 #pragma once
 #include "layers/basic.h"
 #include "layers/conv.h"

@@ -12,7 +12,8 @@ namespace glia {
 namespace {
 
 Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                            const Tensor& running_var, bool training, double momentum, double eps) {
+                            const Tensor& running_var, bool training, double momentum, double eps,
+                            NormActivation act) {
   const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(n * c, 1);
   Tensor xc = x.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : Tensor();
@@ -27,6 +28,7 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
   p.eps = eps;
   p.momentum = momentum;
   p.training = training;
+  p.act = act;
   p.x = xc.data_ptr();
   p.gamma = w.defined() ? w.data_ptr() : nullptr;
   p.beta = b.defined() ? b.data_ptr() : nullptr;
@@ -56,8 +58,10 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
     running_var.storage()->bump_version();
   }
   const bool has_w = w.defined();
+  const bool has_b = b.defined() && act != NormActivation::identity;  // the fused backward recomputes y
   std::vector<Tensor> saved{xc};
   if (has_w) saved.push_back(w);
+  if (has_b) saved.push_back(b);
   if (training) {
     saved.push_back(save_mean);
     saved.push_back(save_invstd);
@@ -66,11 +70,12 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
     saved.push_back(eval_var);
   }
   record("batch_norm", y, {x, weight, bias}, saved,
-         [n, c, hw, eps, training, has_w](const Tensor& g, const FunctionNode& node) {
+         [n, c, hw, eps, training, has_w, has_b, act](const Tensor& g, const FunctionNode& node) {
            Tensor gy = g.contiguous();
            size_t k = 0;
            Tensor xs = node.saved(k++);
            Tensor ws = has_w ? node.saved(k++) : Tensor();
+           Tensor bs = has_b ? node.saved(k++) : Tensor();
            Tensor s0 = node.saved(k++), s1 = node.saved(k++);
            std::vector<Tensor> grads(3);
            kernels::BatchNormBackwardParams p;
@@ -80,9 +85,11 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
            p.hw = hw;
            p.eps = eps;
            p.training = training;
+           p.act = act;
            p.x = xs.data_ptr();
            p.gy = gy.data_ptr();
            p.gamma = has_w ? ws.data_ptr() : nullptr;
+           p.beta = has_b ? bs.data_ptr() : nullptr;
            if (training) {
              p.save_mean = s0.data_ptr();
              p.save_invstd = s1.data_ptr();
@@ -111,7 +118,7 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+                  const Tensor& running_var, bool training, double momentum, double eps, NormActivation act) {
   const char* op = "batch_norm";
   GLIA_CHECK(x.defined(), op << ": input is undefined");
   GLIA_CHECK(x.dim() == 4 || x.dim() == 2, op << ": input must be [N, C, H, W] or [N, C], got " << shape_str(x.sizes()));
@@ -138,7 +145,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     if (training)
       GLIA_CHECK(x.numel() / std::max<int64_t>(c, 1) > 1,
                  op << ": training needs more than one value per channel, input " << shape_str(x.sizes()));
-    return batch_norm_by_kernel(x, weight, bias, running_mean, running_var, training, momentum, eps);
+    return batch_norm_by_kernel(x, weight, bias, running_mean, running_var, training, momentum, eps, act);
   }
 
   const std::vector<int64_t> dims = x.dim() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
@@ -164,7 +171,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   Tensor y = centred * inv_std;
   if (weight.defined()) y = y * weight.view(channel_shape);
   if (bias.defined()) y = y + bias.view(channel_shape);
-  return y;
+  switch (act) {
+    case NormActivation::identity: return y;
+    case NormActivation::relu: return relu(y);
+    case NormActivation::silu: return silu(y);
+  }
+  GLIA_FAIL(op << ": unknown activation " << static_cast<int>(act));
 }
 
 }  // namespace glia

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/batch_norm.h"  // NormActivation
 #include "tensor/tensor.h"
 
 namespace glia {
@@ -61,8 +62,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 //   running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
 // eval: normalise with running_mean / running_var.
 // weight / bias [C] may be undefined (no affine).
+// act: an activation applied to the result in the same kernel pass (relu(batch_norm(...))
+// with one read and one write of the data instead of two; the backward is fused too).
+using kernels::NormActivation;
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps);
+                  const Tensor& running_var, bool training, double momentum, double eps,
+                  NormActivation act = NormActivation::identity);
 
 // Pooling over the last two dims of x [N, C, H, W]; padding is symmetric. Max pooling
 // pads with -infinity; average pooling counts the padding (count_include_pad) or not.

@@ -4,8 +4,10 @@
 #include "kernels/batch_norm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/error.h"
 
 namespace glia::kernels::cpu {
@@ -13,6 +15,37 @@ namespace {
 
 void check_sizes(int64_t n, int64_t c, int64_t hw, const char* op) {
   GLIA_CHECK(n >= 0 && c > 0 && hw >= 0, op << ": bad shape n=" << n << " c=" << c << " hw=" << hw);
+}
+
+// The fused activation, in place on a row just written (still in cache).
+template <class T>
+void activate_row(NormActivation act, T* y, int64_t n) {
+  if (act == NormActivation::relu) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = y[j] > T(0) ? y[j] : T(0);
+  } else if (act == NormActivation::silu) {
+    if constexpr (std::is_same_v<T, float>) {
+      silu_array_f32(y, y, n);
+    } else {
+      for (int64_t j = 0; j < n; ++j) y[j] = y[j] / (T(1) + std::exp(-y[j]));
+    }
+  }
+}
+
+// g_pre = gz * act'(x * scale + offset): the gradient reaching the normalised value.
+template <class T>
+void activation_grad_row(NormActivation act, const T* x, const T* gz, T scale, T offset, T* g_pre, int64_t n) {
+  if (act == NormActivation::relu) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) g_pre[j] = x[j] * scale + offset > T(0) ? gz[j] : T(0);
+  } else if constexpr (std::is_same_v<T, float>) {
+    silu_backward_affine_f32(x, gz, scale, offset, g_pre, n);
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      const T pre = x[j] * scale + offset, s = T(1) / (T(1) + std::exp(-pre));
+      g_pre[j] = gz[j] * s * (T(1) + pre * (T(1) - s));
+    }
+  }
 }
 
 template <class T>
@@ -64,6 +97,7 @@ void forward_typed(const BatchNormParams& p) {
       T* out = y + (n * C + c) * HW;
 #pragma omp simd
       for (int64_t j = 0; j < HW; ++j) out[j] = row[j] * scale + offset;
+      activate_row(p.act, out, HW);
     }
   }
 }
@@ -73,6 +107,8 @@ void backward_typed(const BatchNormBackwardParams& p) {
   const T* x = static_cast<const T*>(p.x);
   const T* gy = static_cast<const T*>(p.gy);
   const T* gamma = static_cast<const T*>(p.gamma);
+  const T* beta = static_cast<const T*>(p.beta);
+  const bool fused = p.act != NormActivation::identity;
   T* gx = static_cast<T*>(p.gx);
   T* gg = static_cast<T*>(p.ggamma);
   T* gb = static_cast<T*>(p.gbeta);
@@ -87,11 +123,23 @@ void backward_typed(const BatchNormBackwardParams& p) {
       mean = double(static_cast<const T*>(p.running_mean)[c]);
       invstd = 1.0 / std::sqrt(double(static_cast<const T*>(p.running_var)[c]) + p.eps);
     }
+    const double g = gamma ? double(gamma[c]) : 1.0;
+    // With a fused activation, gy is d/d act(y): the gradient reaching y is computed per
+    // row into gx (which pass 2 then overwrites in place) or into scratch.
+    const T act_scale = T(g * invstd), act_offset = T((beta ? double(beta[c]) : 0.0) - mean * g * invstd);
+    std::vector<T> scratch(fused && !gx ? size_t(HW) : 0);
+    auto grad_row = [&](int64_t n) -> const T* {
+      const T* gr = gy + (n * C + c) * HW;
+      if (!fused) return gr;
+      T* g_pre = gx ? gx + (n * C + c) * HW : scratch.data();
+      activation_grad_row(p.act, x + (n * C + c) * HW, gr, act_scale, act_offset, g_pre, HW);
+      return g_pre;
+    };
     // sum_gy = dbeta, sum_gy_xhat = dgamma
     double sum_gy = 0, sum_gy_xc = 0;
     for (int64_t n = 0; n < N; ++n) {
       const T* xr = x + (n * C + c) * HW;
-      const T* gr = gy + (n * C + c) * HW;
+      const T* gr = grad_row(n);
       double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
       for (int64_t j = 0; j < HW; ++j) {
@@ -105,7 +153,6 @@ void backward_typed(const BatchNormBackwardParams& p) {
     if (gb) gb[c] = T(sum_gy);
     if (gg) gg[c] = T(sum_gy_xhat);
     if (!gx) continue;
-    const double g = gamma ? double(gamma[c]) : 1.0;
     // training: gx = g * invstd * (gy - mean(gy) - xhat * mean(gy * xhat))
     //         = k * gy + k2 * x + k3 with the per-channel constants below.
     const double k = g * invstd;
@@ -117,8 +164,8 @@ void backward_typed(const BatchNormBackwardParams& p) {
     const T kt = T(k), k2t = T(k2), k3t = T(k3);
     for (int64_t n = 0; n < N; ++n) {
       const T* xr = x + (n * C + c) * HW;
-      const T* gr = gy + (n * C + c) * HW;
       T* out = gx + (n * C + c) * HW;
+      const T* gr = fused ? out : gy + (n * C + c) * HW;  // in place over the fused pass's g_pre
 #pragma omp simd
       for (int64_t j = 0; j < HW; ++j) out[j] = kt * gr[j] + k2t * xr[j] + k3t;
     }
@@ -145,6 +192,7 @@ void batch_norm(const BatchNormParams& p) {
 
 void batch_norm_backward(const BatchNormBackwardParams& p) {
   check_sizes(p.n, p.c, p.hw, "batch_norm_backward");
+  GLIA_CHECK(p.gx == nullptr || p.gx != p.gy, "batch_norm_backward: gx must not alias gy");
   if (p.training)
     GLIA_CHECK(p.save_mean && p.save_invstd, "batch_norm_backward: training needs save_mean and save_invstd");
   else

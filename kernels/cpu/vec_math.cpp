@@ -35,4 +35,13 @@ GLIA_CPU_CLONES void silu_backward_array_f32(const float* x, const float* gy, fl
   }
 }
 
+GLIA_CPU_CLONES void silu_backward_affine_f32(const float* x, const float* gy, float scale, float offset, float* gx,
+                                              int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float pre = x[i] * scale + offset;
+    const SigmoidPair p = sigmoid_pair_f32(pre);
+    gx[i] = gy[i] * (p.s * (1.0f + pre * p.one_minus_s));
+  }
+}
+
 }  // namespace glia::kernels::cpu

@@ -66,5 +66,7 @@ void silu_array_f32(const float* x, float* y, int64_t n);
 void exp_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n);
 void sigmoid_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n);
 void silu_backward_array_f32(const float* x, const float* gy, float* gx, int64_t n);
+// gx = gy * silu'(x * scale + offset): SiLU fused behind a per-channel affine map (batch norm).
+void silu_backward_affine_f32(const float* x, const float* gy, float scale, float offset, float* gx, int64_t n);
 
 }  // namespace glia::kernels::cpu

@@ -3,7 +3,8 @@
 // glia's contract says; exponentialAverageFactor = momentum), eval forward, and the
 // training backward. Cases cuDNN's API cannot express run on the hand-written kernels:
 // no gamma/beta (cuDNN needs both), eps below CUDNN_BN_MIN_EPSILON, the eval-mode
-// backward, and a backward that skips some of gx / ggamma / gbeta.
+// backward, a backward that skips some of gx / ggamma / gbeta, and a fused activation
+// (cuDNN's own fused BN + activation API takes ReLU only, through its Ex entry points).
 #include "kernels/batch_norm.h"
 #include "kernels/cudnn/cudnn_common.h"
 #include "kernels/cudnn/cudnn_kernels.h"
@@ -30,7 +31,8 @@ struct BnDescs {
 }  // namespace
 
 void batch_norm(const BatchNormParams& p) {
-  if (p.gamma == nullptr || p.beta == nullptr || p.eps < CUDNN_BN_MIN_EPSILON || p.n * p.hw == 0)
+  if (p.gamma == nullptr || p.beta == nullptr || p.eps < CUDNN_BN_MIN_EPSILON || p.n * p.hw == 0 ||
+      p.act != NormActivation::identity)
     return cuda::batch_norm(p);
   // The hand kernel's checks give the same messages as the other backends; repeat the
   // ones cuDNN would otherwise report less clearly.
@@ -59,7 +61,7 @@ void batch_norm(const BatchNormParams& p) {
 
 void batch_norm_backward(const BatchNormBackwardParams& p) {
   if (!p.training || p.gamma == nullptr || p.gx == nullptr || p.ggamma == nullptr || p.gbeta == nullptr ||
-      p.n * p.hw == 0)
+      p.n * p.hw == 0 || p.act != NormActivation::identity)
     return cuda::batch_norm_backward(p);
   GLIA_CHECK(p.save_mean && p.save_invstd, "batch_norm_backward: training needs save_mean and save_invstd");
   BnDescs d(p.dtype, p.n, p.c, p.hw, "batch_norm_backward");

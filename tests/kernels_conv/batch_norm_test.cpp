@@ -2,7 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "kernels/batch_norm.h"
 #include "kernels/error.h"
@@ -144,11 +146,12 @@ TEST(BatchNorm, FiniteDifferencesTrainingAndEval) {
   auto x = random_doubles(size_t(N * C * HW), 1), g = random_doubles(C, 2, 0.5, 1.5), b = random_doubles(C, 3);
   auto rm = random_doubles(C, 4), rv = random_doubles(C, 5, 0.5, 2);
   std::vector<double> sm(C), si(C);
+  for (auto act : {kernels::NormActivation::identity, kernels::NormActivation::silu})
   for (bool training : {true, false}) {
-    SCOPED_TRACE(training ? "training" : "eval");
+    SCOPED_TRACE(std::string(training ? "training " : "eval ") + kernels::norm_activation_name(act));
     auto forward = [&](const double* xp, const double* gp, const double* bp, double* y) {
       kernels::BatchNormParams p;
-      p.dtype = DType::f64, p.n = N, p.c = C, p.hw = HW, p.eps = kEps, p.training = training;
+      p.dtype = DType::f64, p.n = N, p.c = C, p.hw = HW, p.eps = kEps, p.training = training, p.act = act;
       p.x = xp, p.gamma = gp, p.beta = bp, p.y = y, p.save_mean = sm.data(), p.save_invstd = si.data();
       if (!training) p.running_mean = rm.data(), p.running_var = rv.data();
       kernels::cpu::batch_norm(p);
@@ -157,8 +160,8 @@ TEST(BatchNorm, FiniteDifferencesTrainingAndEval) {
     forward(x.data(), g.data(), b.data(), y.data());  // saves the statistics of x
     auto backward = [&](const double* u, double* gx, double* gg, double* gb) {
       kernels::BatchNormBackwardParams q;
-      q.dtype = DType::f64, q.n = N, q.c = C, q.hw = HW, q.eps = kEps, q.training = training;
-      q.x = x.data(), q.gy = u, q.gamma = g.data(), q.save_mean = sm.data(), q.save_invstd = si.data();
+      q.dtype = DType::f64, q.n = N, q.c = C, q.hw = HW, q.eps = kEps, q.training = training, q.act = act;
+      q.x = x.data(), q.gy = u, q.gamma = g.data(), q.beta = b.data(), q.save_mean = sm.data(), q.save_invstd = si.data();
       q.running_mean = rm.data(), q.running_var = rv.data(), q.gx = gx, q.ggamma = gg, q.gbeta = gb;
       kernels::cpu::batch_norm_backward(q);
     };
@@ -177,6 +180,75 @@ TEST(BatchNorm, FiniteDifferencesTrainingAndEval) {
                                33, 1e-5, 1e-6, 1e-7))
         << "d/dbeta";
   }
+}
+
+// act(batch_norm(x)) in one kernel against the unfused kernel followed by the activation
+// in double, forward and backward (the backward from d/d act(y), recomputing y from x),
+// also with gx skipped (ggamma / gbeta only: the kernel then needs its own scratch).
+template <class T>
+void check_fused(kernels::NormActivation act, bool training) {
+  SCOPED_TRACE(std::string(kernels::norm_activation_name(act)) + (training ? " training" : " eval"));
+  auto x = random_doubles(size_t(N * C * HW), 11), g = random_doubles(C, 12, 0.5, 1.5), b = random_doubles(C, 13);
+  auto rm = random_doubles(C, 14), rv = random_doubles(C, 15, 0.5, 2), gz = random_doubles(x.size(), 16);
+  std::vector<double> pre(x.size()), sm(C), si(C);
+  kernels::BatchNormParams f;
+  f.dtype = DType::f64, f.n = N, f.c = C, f.hw = HW, f.eps = kEps, f.momentum = kMomentum, f.training = training;
+  f.x = x.data(), f.gamma = g.data(), f.beta = b.data(), f.y = pre.data(), f.save_mean = sm.data(),
+  f.save_invstd = si.data();
+  auto rm_ref = rm, rv_ref = rv;
+  f.running_mean = rm_ref.data(), f.running_var = rv_ref.data();
+  kernels::cpu::batch_norm(f);
+  std::vector<double> y_ref(x.size()), g_pre(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = pre[i], s = 1 / (1 + std::exp(-v));
+    y_ref[i] = act == kernels::NormActivation::relu ? std::max(v, 0.0) : v * s;
+    g_pre[i] = gz[i] * (act == kernels::NormActivation::relu ? (v > 0 ? 1.0 : 0.0) : s * (1 + v * (1 - s)));
+  }
+  std::vector<double> gx_ref(x.size()), gg_ref(C), gb_ref(C);
+  kernels::BatchNormBackwardParams q;
+  q.dtype = DType::f64, q.n = N, q.c = C, q.hw = HW, q.eps = kEps, q.training = training;
+  q.x = x.data(), q.gy = g_pre.data(), q.gamma = g.data(), q.save_mean = sm.data(), q.save_invstd = si.data();
+  q.running_mean = rm.data(), q.running_var = rv.data(), q.gx = gx_ref.data(), q.ggamma = gg_ref.data(),
+  q.gbeta = gb_ref.data();
+  kernels::cpu::batch_norm_backward(q);
+
+  auto xt = cast_to<T>(x), gt = cast_to<T>(g), bt = cast_to<T>(b), gzt = cast_to<T>(gz);
+  auto rmt = cast_to<T>(rm), rvt = cast_to<T>(rv);
+  auto y = poisoned<T>(x.size()), smt = poisoned<T>(C), sit = poisoned<T>(C);
+  kernels::BatchNormParams ft;
+  ft.dtype = dtype_v<T>, ft.n = N, ft.c = C, ft.hw = HW, ft.eps = kEps, ft.momentum = kMomentum;
+  ft.training = training, ft.act = act, ft.x = xt.data(), ft.gamma = gt.data(), ft.beta = bt.data(), ft.y = y.data();
+  ft.save_mean = smt.data(), ft.save_invstd = sit.data();
+  auto rm_run = rmt, rv_run = rvt;
+  ft.running_mean = rm_run.data(), ft.running_var = rv_run.data();
+  kernels::cpu::batch_norm(ft);
+  EXPECT_TRUE(all_close(y, y_ref, rtol_for<T>(), atol_for<T>())) << "y";
+
+  auto gx = poisoned<T>(x.size()), gg = poisoned<T>(C), gb = poisoned<T>(C);
+  kernels::BatchNormBackwardParams qt;
+  qt.dtype = dtype_v<T>, qt.n = N, qt.c = C, qt.hw = HW, qt.eps = kEps, qt.training = training, qt.act = act;
+  qt.x = xt.data(), qt.gy = gzt.data(), qt.gamma = gt.data(), qt.beta = bt.data(), qt.save_mean = smt.data();
+  qt.save_invstd = sit.data(), qt.running_mean = rmt.data(), qt.running_var = rvt.data();
+  qt.gx = gx.data(), qt.ggamma = gg.data(), qt.gbeta = gb.data();
+  kernels::cpu::batch_norm_backward(qt);
+  const double count = double(N * HW);  // sums of that many O(1) terms
+  EXPECT_TRUE(all_close(gx, gx_ref, rtol_for<T>(), atol_for<T>())) << "gx";
+  EXPECT_TRUE(all_close(gg, gg_ref, rtol_for<T>(), atol_for<T>() * count)) << "ggamma";
+  EXPECT_TRUE(all_close(gb, gb_ref, rtol_for<T>(), atol_for<T>() * count)) << "gbeta";
+
+  auto gg_only = poisoned<T>(C), gb_only = poisoned<T>(C);
+  qt.gx = nullptr, qt.ggamma = gg_only.data(), qt.gbeta = gb_only.data();
+  kernels::cpu::batch_norm_backward(qt);
+  EXPECT_TRUE(all_close(gg_only, gg_ref, rtol_for<T>(), atol_for<T>() * count)) << "ggamma without gx";
+  EXPECT_TRUE(all_close(gb_only, gb_ref, rtol_for<T>(), atol_for<T>() * count)) << "gbeta without gx";
+}
+
+TEST(BatchNorm, FusedActivationMatchesNormThenActivation) {
+  for (auto act : {kernels::NormActivation::relu, kernels::NormActivation::silu})
+    for (bool training : {true, false}) {
+      check_fused<float>(act, training);
+      check_fused<double>(act, training);
+    }
 }
 
 TEST(BatchNorm, BadParametersAreNamedErrors) {

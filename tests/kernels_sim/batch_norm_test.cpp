@@ -24,8 +24,10 @@ class BatchNormSim : public KernelTest {
   }
 };
 
-void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, bool affine, double offset) {
-  const std::string name = std::string(training ? "train" : "eval") + (affine ? " affine" : "") +
+void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, bool affine, double offset,
+           kernels::NormActivation act = kernels::NormActivation::identity) {
+  const std::string name = std::string(training ? "train" : "eval") + (affine ? " affine" : "") + " act " +
+                           kernels::norm_activation_name(act) +
                            " n=" + std::to_string(n) + " c=" + std::to_string(c) + " hw=" + std::to_string(hw);
   const size_t total = size_t(n * c * hw);
   std::vector<float> x = random_vector<float>(total, 31), gy = random_vector<float>(total, 32);
@@ -39,12 +41,14 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
       gb_ref(static_cast<size_t>(c));
   kernels::BatchNormParams f;
   f.dtype = DType::f64, f.n = n, f.c = c, f.hw = hw, f.eps = 1e-3, f.momentum = 0.3, f.training = training;
+  f.act = act;
   f.x = xd.data(), f.gamma = affine ? gd.data() : nullptr, f.beta = affine ? bd.data() : nullptr, f.y = y_ref.data();
   f.running_mean = rmd.data(), f.running_var = rvd.data(), f.save_mean = sm_ref.data(), f.save_invstd = si_ref.data();
   kernels::cpu::batch_norm(f);
   kernels::BatchNormBackwardParams b;
-  b.dtype = DType::f64, b.n = n, b.c = c, b.hw = hw, b.eps = 1e-3, b.training = training;
-  b.x = xd.data(), b.gy = gyd.data(), b.gamma = f.gamma, b.save_mean = sm_ref.data(), b.save_invstd = si_ref.data();
+  b.dtype = DType::f64, b.n = n, b.c = c, b.hw = hw, b.eps = 1e-3, b.training = training, b.act = act;
+  b.x = xd.data(), b.gy = gyd.data(), b.gamma = f.gamma, b.beta = f.beta, b.save_mean = sm_ref.data();
+  b.save_invstd = si_ref.data();
   b.running_mean = rmd.data(), b.running_var = rvd.data();  // eval: unchanged by the forward
   b.gx = gx_ref.data(), b.ggamma = gg_ref.data(), b.gbeta = gb_ref.data();
   kernels::cpu::batch_norm_backward(b);
@@ -65,7 +69,7 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   EXPECT_LT(max_rel_error(drv.download(), rvd), 1e-5) << name << " running_var";
 
   // Backward from the device's own saved statistics (what training does).
-  b.dtype = DType::f32, b.x = dx.data(), b.gy = dgy.data(), b.gamma = f.gamma, b.save_mean = dsm.data();
+  b.dtype = DType::f32, b.x = dx.data(), b.gy = dgy.data(), b.gamma = f.gamma, b.beta = f.beta, b.save_mean = dsm.data();
   b.save_invstd = dsi.data(), b.running_mean = drm.data(), b.running_var = drv.data();
   b.gx = dgx.data(), b.ggamma = dgg.data(), b.gbeta = dgb.data();
   if (!training) {  // eval reads the running stats as they were before any update: upload them again
@@ -88,6 +92,15 @@ TEST_P(BatchNormSim, Training) {
 TEST_P(BatchNormSim, Eval) {
   check(GetParam(), 3, 5, 35, false, true, 0.0);
   check(GetParam(), 3, 6, 9, false, false, 0.0);
+}
+
+// The fused activation against the CPU kernel's (itself checked against norm-then-act).
+TEST_P(BatchNormSim, FusedActivation) {
+  for (auto act : {kernels::NormActivation::relu, kernels::NormActivation::silu}) {
+    check(GetParam(), 3, 5, 35, true, true, 0.0, act);
+    check(GetParam(), 2, 4, 9, false, true, 0.0, act);
+    check(GetParam(), 3, 3, 10, true, false, 0.0, act);
+  }
 }
 
 TEST_P(BatchNormSim, TrainingNeedsTwoValues) {

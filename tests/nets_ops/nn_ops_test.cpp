@@ -97,6 +97,14 @@ TEST_P(NnOps, BatchNormGradientsBothModes) {
         {x, w, b});
   check("eval", [rm, rv](auto& in) { return batch_norm(in[0], in[1], in[2], rm, rv, false, 0.1, 1e-3); },
         {x, w, b});
+  // Fused SiLU (smooth, so finite differences hold), in both modes and with bias, whose
+  // gradient now also flows through the activation.
+  check("train + silu", [](auto& in) {
+    return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5, NormActivation::silu);
+  }, {x, w, b});
+  check("eval + silu", [rm, rv](auto& in) {
+    return batch_norm(in[0], in[1], in[2], rm, rv, false, 0.1, 1e-3, NormActivation::silu);
+  }, {x, w, b});
   Tensor x2 = input({5, 3}, 16);
   check("train 2-D", [](auto& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); },
         {x2});
