@@ -16,14 +16,16 @@
 # representative batch-1 set of ~160 cases: B1's stem, stages 2 and 4 and head, U-Net
 # levels 1 and 3 and its first up-conv, GEMM, losses, Adam; KERNEL_FILTER=/cpu/ runs all
 # ~700 CPU cases), RESULTS_TAG (appended to the file names),
-# OPENBLAS_CORETYPE (passed through; OpenBLAS 0.3.21 misdetects some virtualised AVX-512
-# Xeons as "Prescott": the context's openblas_core shows what it chose, and
-# OPENBLAS_CORETYPE=SkylakeX fixes it, see bench/results/conv_cpu.md), OMP_WAIT_POLICY
+# OPENBLAS_CORETYPE (default: chosen from the CPU flags by scripts/blas-env.sh, as
+# scripts/glia does, since OpenBLAS 0.3.21 misdetects some virtualised AVX-512 Xeons as
+# "Prescott"; the context's openblas_core shows what it ran), OMP_WAIT_POLICY
 # (on a shared machine, passive keeps both sides' wall times stable).
 # With one thread a second table compares CPU time, robust to other load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Both sides load the same OpenBLAS, so both get the core type scripts/glia would choose.
+source scripts/blas-env.sh
 
 what=all
 case "${1:-}" in
