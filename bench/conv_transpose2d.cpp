@@ -1,8 +1,11 @@
 // conv_transpose2d (kernels/conv_transpose2d.h) on every backend: forward, backward to
 // input, backward to weight, at the residual U-Net's up-convolutions (width 64, 256x256
 // input): 2x2 stride 2, halving the channels and doubling the size, one per decoder level
-// (up4: 1024 -> 512 at 16 -> 32 pixels, ..., up1: 128 -> 64 at 128 -> 256).
-// FLOPs 2 * N * C_in * H_in * W_in * C_out * KH * KW per pass; least bytes: x, w, y once.
+// (up4: 1024 -> 512 at 16 -> 32 pixels, ..., up1: 128 -> 64 at 128 -> 256), and the bias
+// gradient of the up-convs (the only biased convs of the U-Net's levels; the kernel is
+// conv2d_backward_bias, shared with conv2d: a sum of gy over N, H, W per channel).
+// FLOPs 2 * N * C_in * H_in * W_in * C_out * KH * KW per pass; least bytes: x, w, y once
+// (bias: gy read once, one add per element).
 // The "tiny" shape runs on cpu and sim only (emulator time is meaningless).
 //   bench_conv_transpose2d --benchmark_filter=/cpu/
 // PyTorch's side: tools/bench_torch_kernels.py (same names).
@@ -54,14 +57,21 @@ Work work_of(const ConvTranspose2dShape& s) {
   return w;
 }
 
-enum class Pass { forward, backward_input, backward_weight };
+enum class Pass { forward, backward_input, backward_weight, backward_bias };
 const char* pass_name(Pass p) {
-  return p == Pass::forward ? "forward" : p == Pass::backward_input ? "backward_input" : "backward_weight";
+  switch (p) {
+    case Pass::forward: return "forward";
+    case Pass::backward_input: return "backward_input";
+    case Pass::backward_weight: return "backward_weight";
+    case Pass::backward_bias: return "backward_bias";
+  }
+  return "?";
 }
 
 bool pass_runnable(benchmark::State& state, Backend b, Pass pass) {
   if (pass == Pass::forward) return bench::runnable(state, b, conv_transpose2d_kernel);
   if (pass == Pass::backward_input) return bench::runnable(state, b, conv_transpose2d_backward_input_kernel);
+  if (pass == Pass::backward_bias) return bench::runnable(state, b, conv2d_backward_bias_kernel);
   return bench::runnable(state, b, conv_transpose2d_backward_weight_kernel);
 }
 
@@ -77,16 +87,22 @@ void run_conv_transpose2d(benchmark::State& state, Backend b, Pass pass, const U
   } else if (pass == Pass::backward_input) {
     auto& fn = conv_transpose2d_backward_input_kernel.get(b);
     bench::time_calls(state, b, [&] { fn({DType::f32, s, y.get(), w.get(), x.get()}); });
-  } else {
+  } else if (pass == Pass::backward_weight) {
     auto& fn = conv_transpose2d_backward_weight_kernel.get(b);
     bench::time_calls(state, b, [&] { fn({DType::f32, s, x.get(), y.get(), w.get()}); });
+  } else {
+    auto& fn = conv2d_backward_bias_kernel.get(b);
+    Buffer gbias = Buffer::floats(d, s.c_out);
+    bench::time_calls(state, b, [&] { fn({DType::f32, s.n, s.c_out, s.h_out() * s.w_out(), y.get(), gbias.get()}); });
+    bench::set_throughput(state, double(work.ny), 4.0 * double(work.ny + s.c_out), d);
+    return;
   }
   bench::set_throughput(state, work.flops, work.bytes, d);
 }
 
 void register_conv_transpose2d() {
   for (Backend b : bench::backends(/*library_variant=*/true)) {
-    for (Pass pass : {Pass::forward, Pass::backward_input, Pass::backward_weight}) {
+    for (Pass pass : {Pass::forward, Pass::backward_input, Pass::backward_weight, Pass::backward_bias}) {
       auto add = [&](const UpConv& u, int64_t n) {
         bench::add_case(bench::case_name("conv_transpose2d", pass_name(pass), b, u.name, n), b,
                         [=](benchmark::State& state) { run_conv_transpose2d(state, b, pass, u, n); });

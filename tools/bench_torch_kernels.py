@@ -129,12 +129,12 @@ def conv2d_benchmarks(suite):
 
 
 def conv_transpose2d_benchmarks(suite):
-    fam = Family(suite, "conv_transpose2d", PASSES)
+    fam = Family(suite, "conv_transpose2d", PASSES + ("backward_bias",))  # glia: conv2d_backward_bias
 
     def work(n, cin, hw, cout):
         nx = n * cin * hw * hw
         return 2.0 * nx * cout * 4, 4.0 * (nx + cin * cout * 4 + n * cout * 4 * hw * hw)
-    for op in PASSES:
+    for op in PASSES + ("backward_bias",):
         def case(u, n, op=op):
             name, cin, hw, cout = u
 
@@ -143,9 +143,13 @@ def conv_transpose2d_benchmarks(suite):
                 if op == "forward":
                     return lambda: F.conv_transpose2d(x, w, None, 2)
                 gy = fam.rand(n, cout, 2 * hw, 2 * hw)
-                mask = [op == "backward_input", op == "backward_weight", False]
-                return lambda: aten.convolution_backward(gy, x, w, None, [2, 2], [0, 0], [1, 1], True, [0, 0], 1, mask)
-            fam.add(op, name, n, make, *work(n, cin, hw, cout))
+                mask = [op == "backward_input", op == "backward_weight", op == "backward_bias"]
+                return lambda: aten.convolution_backward(gy, x, w, [cout], [2, 2], [0, 0], [1, 1], True, [0, 0], 1, mask)
+            flops, nbytes = work(n, cin, hw, cout)
+            if op == "backward_bias":  # a sum of gy per channel
+                ny = n * cout * 4 * hw * hw
+                flops, nbytes = ny, 4.0 * (ny + cout)
+            fam.add(op, name, n, make, flops, nbytes)
         if fam.tiny():
             case(UPCONV_TINY, TINY_BATCH)
         for u in UPCONVS:
