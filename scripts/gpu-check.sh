@@ -3,7 +3,7 @@
 # this card (build-gpu/), runs every test suite on cpu, sim and cuda
 # (GLIA_TEST_DEVICES=cpu,sim,cuda), runs the GPU benchmarks (every bench_<family> kernel
 # binary's cuda and cudnn cases, hand-written vs cuDNN/cuBLAS, KERNEL_MIN_TIME seconds each,
-# default 0.1; bench_networks' cuda cases) and writes bench/results/<date>-<card>.json.
+# default 0.1; bench_layers' and bench_networks' cuda cases) and writes bench/results/<date>-<card>.json.
 # When PyTorch there sees the GPU, the network comparison also runs against it
 # (<date>-<card>-torch.json and a table, as scripts/bench-compare.sh does on the CPU).
 # Without a GPU it stops at once with an error (exit 1); it never pretends to have passed.
@@ -54,9 +54,11 @@ for family in conv2d conv_transpose2d gemm elementwise reduce softmax batch_norm
   "$build_dir/bench/bench_$family" --benchmark_filter='/(cuda|cudnn)/' --benchmark_min_time=${KERNEL_MIN_TIME:-0.1} \
     --benchmark_out="$tmp/kernels_$family.json" --benchmark_out_format=json || status=1
 done
+"$build_dir/bench/bench_layers" --benchmark_filter=/cuda/ --benchmark_min_time=${LAYER_MIN_TIME:-0.5} \
+  --benchmark_out="$tmp/layers.json" --benchmark_out_format=json || status=1
 "$build_dir/bench/bench_networks" --benchmark_filter=/cuda/ --benchmark_min_time=${NET_MIN_TIME:-3} \
   --benchmark_out="$tmp/networks.json" --benchmark_out_format=json || status=1
-/usr/bin/python3 - "$stem.json" "$tmp"/kernels_*.json "$tmp"/networks.json <<'PY' || status=1
+/usr/bin/python3 - "$stem.json" "$tmp"/kernels_*.json "$tmp"/layers.json "$tmp"/networks.json <<'PY' || status=1
 import json, sys
 docs = [json.load(open(p)) for p in sys.argv[2:]]
 merged = {"context": docs[0]["context"], "benchmarks": [b for d in docs for b in d["benchmarks"]]}
@@ -66,6 +68,7 @@ echo "gpu-check: wrote $stem.json"
 
 if /usr/bin/python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   /usr/bin/python3 tools/bench_torch.py --device cuda --min-time "${KERNEL_MIN_TIME:-0.1}" --net-min-time "${NET_MIN_TIME:-3}" \
+    --layer-filter "" --layer-min-time "${LAYER_MIN_TIME:-0.5}" \
     --out "$stem-torch.json" >/dev/null || status=1
   /usr/bin/python3 tools/bench_table.py --glia "$stem.json" --torch "$stem-torch.json" | tee "$stem-table.md"
 else
