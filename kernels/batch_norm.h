@@ -9,6 +9,9 @@
 // An activation can be fused into the normalising pass (act): y = act(bn(x)) costs one
 // read of x and one write of y instead of two of each. Its backward takes the gradient of
 // act(bn(x)) and recomputes bn(x) from x (needs beta), so nothing more is saved.
+// A residual can be added before a fused ReLU (a residual block's tail,
+// relu(bn(x) + r), in one pass instead of three); its backward reads ReLU's mask from
+// the output y and also writes the residual's gradient.
 #pragma once
 #include <cstdint>
 
@@ -27,8 +30,9 @@ struct BatchNormParams {
   bool training = true;
   NormActivation act = NormActivation::identity;
   const void* x = nullptr;
-  const void* gamma = nullptr;  // [C], or null for 1
-  const void* beta = nullptr;   // [C], or null for 0
+  const void* gamma = nullptr;     // [C], or null for 1
+  const void* beta = nullptr;      // [C], or null for 0
+  const void* residual = nullptr;  // like x, or null; only with act relu
   void* y = nullptr;
   void* running_mean = nullptr;  // [C]; training: updated when non-null; eval: required
   void* running_var = nullptr;
@@ -44,6 +48,9 @@ struct BatchNormBackwardParams {
   double eps = 1e-5;  // eval only
   bool training = true;
   NormActivation act = NormActivation::identity;  // gy is then the gradient of act(y)
+  bool fused_residual = false;  // the forward added a residual before relu: y is required
+  const void* y = nullptr;      // the forward's output (read only with fused_residual)
+  void* gresidual = nullptr;    // with fused_residual: the residual's gradient, or null
   const void* x = nullptr;
   const void* gy = nullptr;
   const void* gamma = nullptr;  // or null for 1

@@ -24,14 +24,22 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum, NormActi
   register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return normalize(x, fused_activation, Tensor()); }
+
+Tensor BatchNorm2d::add_relu(const Tensor& x, const Tensor& residual) {
+  GLIA_CHECK(fused_activation == NormActivation::identity,
+             "BatchNorm2d::add_relu: this layer already fuses " << kernels::norm_activation_name(fused_activation));
+  return recorded(x, normalize(x, NormActivation::relu, residual));
+}
+
+Tensor BatchNorm2d::normalize(const Tensor& x, NormActivation act, const Tensor& residual) {
   const bool training = is_training();
   if (training) {
     NoGradGuard no_grad;
     // A host read-modify-write: integer tensors have no add kernel, and the counter is tiny.
     num_batches_tracked.fill_(static_cast<double>(num_batches_tracked.item<int64_t>() + 1));
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, fused_activation);
+  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, act, residual);
 }
 
 std::string BatchNorm2d::describe() const {

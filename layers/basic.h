@@ -16,11 +16,16 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1,
                        NormActivation fused_activation = NormActivation::identity);
   Tensor forward(const Tensor& x) override;
+  // relu(bn(x) + residual) in one kernel pass: a residual block's tail.
+  Tensor add_relu(const Tensor& x, const Tensor& residual);
   std::string describe() const override;
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
   NormActivation fused_activation;
+
+ private:
+  Tensor normalize(const Tensor& x, NormActivation act, const Tensor& residual);
 };
 
 // y = x W^T + b; W [out, in]; PyTorch init uniform ±1/sqrt(in).

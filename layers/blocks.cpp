@@ -88,9 +88,8 @@ ResidualBlock::ResidualBlock(int64_t in, int64_t out, const NormOptions& norm, G
 
 Tensor ResidualBlock::forward(const Tensor& x) {
   Tensor y = (*bn1_)((*conv1_)(x));  // bn1 applies the ReLU
-  y = (*bn2_)((*conv2_)(y));
   Tensor s = shortcut_ != nullptr ? (*shortcut_)(x) : x;
-  return relu(y + s);
+  return bn2_->add_relu((*conv2_)(y), s);  // relu(bn2(conv2(y)) + s) in one pass
 }
 
 std::string ResidualBlock::describe() const {

@@ -5,7 +5,7 @@
 //   MBConv             block = Sequential([expand], depthwise, se, project), stochastic
 //                      depth on the residual branch, skip when stride 1 and in == out
 //   ResidualBlock      conv1 bn1 relu conv2 bn2 (+ identity or shortcut = 1x1 conv + bn), relu
-//                      (the first relu fused into bn1)
+//                      (the first relu fused into bn1, add + relu into bn2.add_relu)
 #pragma once
 #include "layers/basic.h"
 #include "layers/conv.h"

@@ -34,6 +34,9 @@ class Module {
   // The computation. Call through operator(), which also feeds summary().
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x);
+  // What operator() does after forward: feeds summary() the row of y = this(x). For
+  // layers with a second entry point (BatchNorm2d::add_relu).
+  Tensor recorded(const Tensor& x, Tensor y);
 
   const std::string& type_name() const { return type_name_; }
   // One line of hyper-parameters for summaries, e.g. "3->32, k3, s2".

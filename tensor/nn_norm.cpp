@@ -13,11 +13,12 @@ namespace {
 
 Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                             const Tensor& running_var, bool training, double momentum, double eps,
-                            NormActivation act) {
+                            NormActivation act, const Tensor& residual) {
   const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(n * c, 1);
   Tensor xc = x.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : Tensor();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor r = residual.defined() ? residual.contiguous() : Tensor();
   Tensor y = empty(x.sizes(), x.dtype(), x.device());
   Tensor save_mean, save_invstd, eval_mean, eval_var;
   kernels::BatchNormParams p;
@@ -32,6 +33,7 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
   p.x = xc.data_ptr();
   p.gamma = w.defined() ? w.data_ptr() : nullptr;
   p.beta = b.defined() ? b.data_ptr() : nullptr;
+  p.residual = r.defined() ? r.data_ptr() : nullptr;
   p.y = y.data_ptr();
   if (training) {
     save_mean = empty({c}, x.dtype(), x.device());
@@ -59,9 +61,11 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
   }
   const bool has_w = w.defined();
   const bool has_b = b.defined() && act != NormActivation::identity;  // the fused backward recomputes y
+  const bool has_r = r.defined();  // the backward then reads relu's mask from y itself
   std::vector<Tensor> saved{xc};
   if (has_w) saved.push_back(w);
   if (has_b) saved.push_back(b);
+  if (has_r) saved.push_back(y);  // not yet part of the graph here, so no reference cycle
   if (training) {
     saved.push_back(save_mean);
     saved.push_back(save_invstd);
@@ -69,15 +73,16 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
     saved.push_back(eval_mean);
     saved.push_back(eval_var);
   }
-  record("batch_norm", y, {x, weight, bias}, saved,
-         [n, c, hw, eps, training, has_w, has_b, act](const Tensor& g, const FunctionNode& node) {
+  record("batch_norm", y, {x, weight, bias, residual}, saved,
+         [n, c, hw, eps, training, has_w, has_b, has_r, act](const Tensor& g, const FunctionNode& node) {
            Tensor gy = g.contiguous();
            size_t k = 0;
            Tensor xs = node.saved(k++);
            Tensor ws = has_w ? node.saved(k++) : Tensor();
            Tensor bs = has_b ? node.saved(k++) : Tensor();
+           Tensor ys = has_r ? node.saved(k++) : Tensor();
            Tensor s0 = node.saved(k++), s1 = node.saved(k++);
-           std::vector<Tensor> grads(3);
+           std::vector<Tensor> grads(4);
            kernels::BatchNormBackwardParams p;
            p.dtype = xs.dtype();
            p.n = n;
@@ -90,6 +95,8 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
            p.gy = gy.data_ptr();
            p.gamma = has_w ? ws.data_ptr() : nullptr;
            p.beta = has_b ? bs.data_ptr() : nullptr;
+           p.fused_residual = has_r;
+           p.y = has_r ? ys.data_ptr() : nullptr;
            if (training) {
              p.save_mean = s0.data_ptr();
              p.save_invstd = s1.data_ptr();
@@ -109,6 +116,10 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
              grads[2] = empty({c}, xs.dtype(), xs.device());
              p.gbeta = grads[2].data_ptr();
            }
+           if (has_r && node.needs_grad(3)) {
+             grads[3] = empty(xs.sizes(), xs.dtype(), xs.device());
+             p.gresidual = grads[3].data_ptr();
+           }
            kernels::select(kernels::batch_norm_backward_kernel, xs.device(), detail::kConvFamily)(p);
            return grads;
          });
@@ -118,7 +129,8 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps, NormActivation act) {
+                  const Tensor& running_var, bool training, double momentum, double eps, NormActivation act,
+                  const Tensor& residual) {
   const char* op = "batch_norm";
   GLIA_CHECK(x.defined(), op << ": input is undefined");
   GLIA_CHECK(x.dim() == 4 || x.dim() == 2, op << ": input must be [N, C, H, W] or [N, C], got " << shape_str(x.sizes()));
@@ -139,13 +151,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   GLIA_CHECK(running_mean.defined() == running_var.defined(),
              op << ": running_mean and running_var must both be given or both be undefined");
   GLIA_CHECK(eps > 0, op << ": eps must be positive, got " << eps);
+  if (residual.defined()) {
+    GLIA_CHECK(act == NormActivation::relu,
+               op << ": a residual is fused only before relu, got activation " << kernels::norm_activation_name(act));
+    GLIA_CHECK(residual.sizes() == x.sizes() && residual.dtype() == x.dtype() && residual.device() == x.device(),
+               op << ": residual " << shape_str(residual.sizes()) << " " << dtype_name(residual.dtype()) << " on "
+                  << device_name(residual.device()) << " must match the input " << shape_str(x.sizes()) << " "
+                  << dtype_name(x.dtype()) << " on " << device_name(x.device()));
+  }
 
   if (x.numel() > 0 && (training || running_mean.defined()) && detail::has_kernel(kernels::batch_norm_kernel, x.device()) &&
       detail::has_kernel(kernels::batch_norm_backward_kernel, x.device())) {
     if (training)
       GLIA_CHECK(x.numel() / std::max<int64_t>(c, 1) > 1,
                  op << ": training needs more than one value per channel, input " << shape_str(x.sizes()));
-    return batch_norm_by_kernel(x, weight, bias, running_mean, running_var, training, momentum, eps, act);
+    return batch_norm_by_kernel(x, weight, bias, running_mean, running_var, training, momentum, eps, act, residual);
   }
 
   const std::vector<int64_t> dims = x.dim() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
@@ -171,6 +191,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   Tensor y = centred * inv_std;
   if (weight.defined()) y = y * weight.view(channel_shape);
   if (bias.defined()) y = y + bias.view(channel_shape);
+  if (residual.defined()) y = y + residual;
   switch (act) {
     case NormActivation::identity: return y;
     case NormActivation::relu: return relu(y);

@@ -64,10 +64,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 // weight / bias [C] may be undefined (no affine).
 // act: an activation applied to the result in the same kernel pass (relu(batch_norm(...))
 // with one read and one write of the data instead of two; the backward is fused too).
+// residual (like x, act relu only): relu(batch_norm(x) + residual), a residual block's
+// tail in one pass.
 using kernels::NormActivation;
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps,
-                  NormActivation act = NormActivation::identity);
+                  NormActivation act = NormActivation::identity, const Tensor& residual = Tensor());
 
 // Pooling over the last two dims of x [N, C, H, W]; padding is symmetric. Max pooling
 // pads with -infinity; average pooling counts the padding (count_include_pad) or not.

@@ -3,6 +3,7 @@
 // no cancellation when |mean| >> std and the data is read once.
 #include "kernels/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -15,6 +16,11 @@ namespace {
 
 void check_sizes(int64_t n, int64_t c, int64_t hw, const char* op) {
   GLIA_CHECK(n >= 0 && c > 0 && hw >= 0, op << ": bad shape n=" << n << " c=" << c << " hw=" << hw);
+}
+
+void check_residual(bool residual, NormActivation act, const char* op) {
+  GLIA_CHECK(!residual || act == NormActivation::relu,
+             op << ": a fused residual needs act relu, got " << norm_activation_name(act));
 }
 
 // The fused activation, in place on a row just written (still in cache).
@@ -53,6 +59,7 @@ void forward_typed(const BatchNormParams& p) {
   const T* x = static_cast<const T*>(p.x);
   const T* gamma = static_cast<const T*>(p.gamma);
   const T* beta = static_cast<const T*>(p.beta);
+  const T* res = static_cast<const T*>(p.residual);
   T* y = static_cast<T*>(p.y);
   T* rm = static_cast<T*>(p.running_mean);
   T* rv = static_cast<T*>(p.running_var);
@@ -95,8 +102,14 @@ void forward_typed(const BatchNormParams& p) {
     for (int64_t n = 0; n < N; ++n) {
       const T* row = x + (n * C + c) * HW;
       T* out = y + (n * C + c) * HW;
+      if (res) {
+        const T* r = res + (n * C + c) * HW;
 #pragma omp simd
-      for (int64_t j = 0; j < HW; ++j) out[j] = row[j] * scale + offset;
+        for (int64_t j = 0; j < HW; ++j) out[j] = row[j] * scale + offset + r[j];
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < HW; ++j) out[j] = row[j] * scale + offset;
+      }
       activate_row(p.act, out, HW);
     }
   }
@@ -129,10 +142,18 @@ void backward_typed(const BatchNormBackwardParams& p) {
     const T act_scale = T(g * invstd), act_offset = T((beta ? double(beta[c]) : 0.0) - mean * g * invstd);
     std::vector<T> scratch(fused && !gx ? size_t(HW) : 0);
     auto grad_row = [&](int64_t n) -> const T* {
-      const T* gr = gy + (n * C + c) * HW;
+      const int64_t at = (n * C + c) * HW;
+      const T* gr = gy + at;
       if (!fused) return gr;
-      T* g_pre = gx ? gx + (n * C + c) * HW : scratch.data();
-      activation_grad_row(p.act, x + (n * C + c) * HW, gr, act_scale, act_offset, g_pre, HW);
+      T* g_pre = gx ? gx + at : scratch.data();
+      if (p.fused_residual) {  // relu(bn(x) + r): the mask is y > 0, and r's gradient is g_pre
+        const T* yr = static_cast<const T*>(p.y) + at;
+#pragma omp simd
+        for (int64_t j = 0; j < HW; ++j) g_pre[j] = yr[j] > T(0) ? gr[j] : T(0);
+        if (p.gresidual) std::copy(g_pre, g_pre + HW, static_cast<T*>(p.gresidual) + at);
+      } else {
+        activation_grad_row(p.act, x + at, gr, act_scale, act_offset, g_pre, HW);
+      }
       return g_pre;
     };
     // sum_gy = dbeta, sum_gy_xhat = dgamma
@@ -187,12 +208,15 @@ void batch_norm(const BatchNormParams& p) {
   }
   GLIA_CHECK(p.eps > 0, "batch_norm: eps must be positive, got " << p.eps);
   GLIA_CHECK(p.momentum >= 0 && p.momentum <= 1, "batch_norm: momentum must be in [0, 1], got " << p.momentum);
+  check_residual(p.residual != nullptr, p.act, "batch_norm");
   dispatch_float(p.dtype, "batch_norm", [&](auto tag) { forward_typed<typename decltype(tag)::type>(p); });
 }
 
 void batch_norm_backward(const BatchNormBackwardParams& p) {
   check_sizes(p.n, p.c, p.hw, "batch_norm_backward");
   GLIA_CHECK(p.gx == nullptr || p.gx != p.gy, "batch_norm_backward: gx must not alias gy");
+  check_residual(p.fused_residual, p.act, "batch_norm_backward");
+  GLIA_CHECK(!p.fused_residual || p.y, "batch_norm_backward: a fused residual needs the forward's output y");
   if (p.training)
     GLIA_CHECK(p.save_mean && p.save_invstd, "batch_norm_backward: training needs save_mean and save_invstd");
   else

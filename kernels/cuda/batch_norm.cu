@@ -9,8 +9,10 @@
 //  - eval forward: one thread per element, y = x * scale[c] + shift[c] from running stats.
 //  - backward: one block per channel: two block sums (sum gy, sum gy * (x - mean)), then
 //    gx = k * gy + k2 * x + k3 per element; ggamma and gbeta written by thread 0.
-// A fused activation (p.act) is applied as y is written; the backward turns gy into the
-// gradient of the normalised value by recomputing it from x (scale * x + shift).
+// A fused activation (p.act) is applied as y is written, after adding the residual if
+// one is given; the backward turns gy into the gradient of the normalised value by
+// recomputing it from x (scale * x + shift), or with a residual from relu's mask y > 0,
+// and writes that gradient to gresidual too.
 // Accumulation is in the data type (float sums of up to N*HW values, tree-ordered).
 //
 // Cost: training forward ~8 FLOPs per element, bytes 3 reads + 1 write of x-sized data;
@@ -45,8 +47,8 @@ __device__ __forceinline__ T activation_grad(NormActivation act, T gz, T pre) {
 }
 
 template <class T>
-__global__ void bn_train_forward(NormActivation act, int64_t n, int64_t c, int64_t hw, T eps, T momentum, const T* x,
-                                 const T* gamma,
+__global__ void bn_train_forward(NormActivation act, const T* residual, int64_t n, int64_t c, int64_t hw, T eps,
+                                 T momentum, const T* x, const T* gamma,
                                  const T* beta, T* y, T* running_mean, T* running_var, T* save_mean, T* save_invstd) {
   __shared__ T scratch[kWarpSize];
   const int64_t m = n * hw;
@@ -74,14 +76,14 @@ __global__ void bn_train_forward(NormActivation act, int64_t n, int64_t c, int64
     const T scale = g * invstd, shift = b - mean * scale;
     for (int64_t e = threadIdx.x; e < m; e += blockDim.x) {
       int64_t at = ((e / hw) * c + ch) * hw + e % hw;
-      y[at] = activate(act, x[at] * scale + shift);
+      y[at] = activate(act, x[at] * scale + shift + (residual != nullptr ? residual[at] : T(0)));
     }
   }
 }
 
 template <class T>
-__global__ void bn_eval_forward(NormActivation act, int64_t total, int64_t c, int64_t hw, T eps, const T* x,
-                                const T* gamma, const T* beta,
+__global__ void bn_eval_forward(NormActivation act, const T* residual, int64_t total, int64_t c, int64_t hw, T eps,
+                                const T* x, const T* gamma, const T* beta,
                                 const T* running_mean, const T* running_var, T* y) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -89,14 +91,14 @@ __global__ void bn_eval_forward(NormActivation act, int64_t total, int64_t c, in
     T invstd = T(1) / dev_sqrt(running_var[ch] + eps);
     T scale = (gamma != nullptr ? gamma[ch] : T(1)) * invstd;
     T shift = (beta != nullptr ? beta[ch] : T(0)) - running_mean[ch] * scale;
-    y[i] = activate(act, x[i] * scale + shift);
+    y[i] = activate(act, x[i] * scale + shift + (residual != nullptr ? residual[i] : T(0)));
   }
 }
 
 template <class T>
-__global__ void bn_backward(NormActivation act, int64_t n, int64_t c, int64_t hw, bool training, T eps, const T* x,
-                            const T* gy, const T* gamma, const T* beta, const T* mean_buf, const T* stat_buf, T* gx,
-                            T* ggamma, T* gbeta) {
+__global__ void bn_backward(NormActivation act, const T* fused_y, T* gresidual, int64_t n, int64_t c, int64_t hw,
+                            bool training, T eps, const T* x, const T* gy, const T* gamma, const T* beta,
+                            const T* mean_buf, const T* stat_buf, T* gx, T* ggamma, T* gbeta) {
   __shared__ T scratch[kWarpSize];
   const int64_t m = n * hw;
   for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
@@ -105,11 +107,16 @@ __global__ void bn_backward(NormActivation act, int64_t n, int64_t c, int64_t hw
     const T invstd = training ? stat_buf[ch] : T(1) / dev_sqrt(stat_buf[ch] + eps);
     const T scale = (gamma != nullptr ? gamma[ch] : T(1)) * invstd;
     const T shift = (beta != nullptr ? beta[ch] : T(0)) - mean * scale;
-    auto grad_at = [&](int64_t at) { return activation_grad(act, gy[at], x[at] * scale + shift); };
+    // fused_y: the forward added a residual before relu, whose mask is then y > 0.
+    auto grad_at = [&](int64_t at) {
+      return fused_y != nullptr ? (fused_y[at] > T(0) ? gy[at] : T(0))
+                                : activation_grad(act, gy[at], x[at] * scale + shift);
+    };
     T a = T(0), b = T(0);
     for (int64_t e = threadIdx.x; e < m; e += blockDim.x) {
       int64_t at = ((e / hw) * c + ch) * hw + e % hw;
       const T g = grad_at(at);
+      if (gresidual != nullptr) gresidual[at] = g;
       a += g;
       b += g * (x[at] - mean);
     }
@@ -150,18 +157,21 @@ void batch_norm(const BatchNormParams& p) {
   }
   GLIA_CHECK(p.eps > 0, "batch_norm: eps must be positive, got " << p.eps);
   GLIA_CHECK(p.momentum >= 0 && p.momentum <= 1, "batch_norm: momentum must be in [0, 1], got " << p.momentum);
+  GLIA_CHECK(p.residual == nullptr || p.act == NormActivation::relu,
+             "batch_norm: a fused residual needs act relu, got " << norm_activation_name(p.act));
   dispatch_floating(p.dtype, "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     if (p.training) {
-      GLIA_LAUNCH(bn_train_forward<T>, channel_blocks(p.c), reduce_threads(p.n * p.hw), 0, p.act, p.n, p.c, p.hw,
-                  static_cast<T>(p.eps), static_cast<T>(p.momentum), static_cast<const T*>(p.x),
-                  static_cast<const T*>(p.gamma), static_cast<const T*>(p.beta), static_cast<T*>(p.y),
+      GLIA_LAUNCH(bn_train_forward<T>, channel_blocks(p.c), reduce_threads(p.n * p.hw), 0, p.act,
+                  static_cast<const T*>(p.residual), p.n, p.c, p.hw, static_cast<T>(p.eps),
+                  static_cast<T>(p.momentum), static_cast<const T*>(p.x), static_cast<const T*>(p.gamma), static_cast<const T*>(p.beta), static_cast<T*>(p.y),
                   static_cast<T*>(p.running_mean), static_cast<T*>(p.running_var), static_cast<T*>(p.save_mean),
                   static_cast<T*>(p.save_invstd));
     } else {
       int64_t total = p.n * p.c * p.hw;
       if (total == 0) return;
-      GLIA_LAUNCH(bn_eval_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.act, total, p.c, p.hw,
+      GLIA_LAUNCH(bn_eval_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.act,
+                  static_cast<const T*>(p.residual), total, p.c, p.hw,
                   static_cast<T>(p.eps), static_cast<const T*>(p.x), static_cast<const T*>(p.gamma),
                   static_cast<const T*>(p.beta), static_cast<const T*>(p.running_mean),
                   static_cast<const T*>(p.running_var), static_cast<T*>(p.y));
@@ -176,11 +186,14 @@ void batch_norm_backward(const BatchNormBackwardParams& p) {
     GLIA_CHECK(p.save_mean && p.save_invstd, "batch_norm_backward: training needs save_mean and save_invstd");
   else
     GLIA_CHECK(p.running_mean && p.running_var, "batch_norm_backward: eval mode needs running_mean and running_var");
+  GLIA_CHECK(!p.fused_residual || (p.act == NormActivation::relu && p.y != nullptr),
+             "batch_norm_backward: a fused residual needs act relu and the forward's output y");
   dispatch_floating(p.dtype, "batch_norm_backward", [&](auto tag) {
     using T = decltype(tag);
     const void* mean = p.training ? p.save_mean : p.running_mean;
     const void* stat = p.training ? p.save_invstd : p.running_var;
-    GLIA_LAUNCH(bn_backward<T>, channel_blocks(p.c), reduce_threads(p.n * p.hw), 0, p.act, p.n, p.c, p.hw,
+    GLIA_LAUNCH(bn_backward<T>, channel_blocks(p.c), reduce_threads(p.n * p.hw), 0, p.act,
+                static_cast<const T*>(p.fused_residual ? p.y : nullptr), static_cast<T*>(p.gresidual), p.n, p.c, p.hw,
                 p.training, static_cast<T>(p.eps), static_cast<const T*>(p.x), static_cast<const T*>(p.gy),
                 static_cast<const T*>(p.gamma), static_cast<const T*>(p.beta), static_cast<const T*>(mean),
                 static_cast<const T*>(stat),

@@ -185,11 +185,15 @@ TEST(BatchNorm, FiniteDifferencesTrainingAndEval) {
 // act(batch_norm(x)) in one kernel against the unfused kernel followed by the activation
 // in double, forward and backward (the backward from d/d act(y), recomputing y from x),
 // also with gx skipped (ggamma / gbeta only: the kernel then needs its own scratch).
+// with_residual: relu(bn(x) + r), whose backward reads the mask from y and also returns
+// r's gradient.
 template <class T>
-void check_fused(kernels::NormActivation act, bool training) {
-  SCOPED_TRACE(std::string(kernels::norm_activation_name(act)) + (training ? " training" : " eval"));
+void check_fused(kernels::NormActivation act, bool training, bool with_residual = false) {
+  SCOPED_TRACE(std::string(kernels::norm_activation_name(act)) + (training ? " training" : " eval") +
+               (with_residual ? " + residual" : ""));
   auto x = random_doubles(size_t(N * C * HW), 11), g = random_doubles(C, 12, 0.5, 1.5), b = random_doubles(C, 13);
   auto rm = random_doubles(C, 14), rv = random_doubles(C, 15, 0.5, 2), gz = random_doubles(x.size(), 16);
+  auto res = random_doubles(x.size(), 17);
   std::vector<double> pre(x.size()), sm(C), si(C);
   kernels::BatchNormParams f;
   f.dtype = DType::f64, f.n = N, f.c = C, f.hw = HW, f.eps = kEps, f.momentum = kMomentum, f.training = training;
@@ -200,7 +204,7 @@ void check_fused(kernels::NormActivation act, bool training) {
   kernels::cpu::batch_norm(f);
   std::vector<double> y_ref(x.size()), g_pre(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
-    const double v = pre[i], s = 1 / (1 + std::exp(-v));
+    const double v = pre[i] + (with_residual ? res[i] : 0.0), s = 1 / (1 + std::exp(-v));
     y_ref[i] = act == kernels::NormActivation::relu ? std::max(v, 0.0) : v * s;
     g_pre[i] = gz[i] * (act == kernels::NormActivation::relu ? (v > 0 ? 1.0 : 0.0) : s * (1 + v * (1 - s)));
   }
@@ -219,6 +223,8 @@ void check_fused(kernels::NormActivation act, bool training) {
   ft.dtype = dtype_v<T>, ft.n = N, ft.c = C, ft.hw = HW, ft.eps = kEps, ft.momentum = kMomentum;
   ft.training = training, ft.act = act, ft.x = xt.data(), ft.gamma = gt.data(), ft.beta = bt.data(), ft.y = y.data();
   ft.save_mean = smt.data(), ft.save_invstd = sit.data();
+  auto rest = cast_to<T>(res);
+  if (with_residual) ft.residual = rest.data();
   auto rm_run = rmt, rv_run = rvt;
   ft.running_mean = rm_run.data(), ft.running_var = rv_run.data();
   kernels::cpu::batch_norm(ft);
@@ -230,14 +236,19 @@ void check_fused(kernels::NormActivation act, bool training) {
   qt.x = xt.data(), qt.gy = gzt.data(), qt.gamma = gt.data(), qt.beta = bt.data(), qt.save_mean = smt.data();
   qt.save_invstd = sit.data(), qt.running_mean = rmt.data(), qt.running_var = rvt.data();
   qt.gx = gx.data(), qt.ggamma = gg.data(), qt.gbeta = gb.data();
+  auto gres = poisoned<T>(x.size());
+  if (with_residual) qt.fused_residual = true, qt.y = y.data(), qt.gresidual = gres.data();
   kernels::cpu::batch_norm_backward(qt);
+  if (with_residual) {
+    EXPECT_TRUE(all_close(gres, g_pre, rtol_for<T>(), atol_for<T>())) << "gresidual";
+  }
   const double count = double(N * HW);  // sums of that many O(1) terms
   EXPECT_TRUE(all_close(gx, gx_ref, rtol_for<T>(), atol_for<T>())) << "gx";
   EXPECT_TRUE(all_close(gg, gg_ref, rtol_for<T>(), atol_for<T>() * count)) << "ggamma";
   EXPECT_TRUE(all_close(gb, gb_ref, rtol_for<T>(), atol_for<T>() * count)) << "gbeta";
 
   auto gg_only = poisoned<T>(C), gb_only = poisoned<T>(C);
-  qt.gx = nullptr, qt.ggamma = gg_only.data(), qt.gbeta = gb_only.data();
+  qt.gx = nullptr, qt.ggamma = gg_only.data(), qt.gbeta = gb_only.data(), qt.gresidual = nullptr;
   kernels::cpu::batch_norm_backward(qt);
   EXPECT_TRUE(all_close(gg_only, gg_ref, rtol_for<T>(), atol_for<T>() * count)) << "ggamma without gx";
   EXPECT_TRUE(all_close(gb_only, gb_ref, rtol_for<T>(), atol_for<T>() * count)) << "gbeta without gx";
@@ -249,6 +260,24 @@ TEST(BatchNorm, FusedActivationMatchesNormThenActivation) {
       check_fused<float>(act, training);
       check_fused<double>(act, training);
     }
+  for (bool training : {true, false}) {
+    check_fused<float>(kernels::NormActivation::relu, training, true);
+    check_fused<double>(kernels::NormActivation::relu, training, true);
+  }
+}
+
+TEST(BatchNorm, FusedResidualNeedsReluAndTheOutput) {
+  std::vector<float> buf(64, 1.f);
+  kernels::BatchNormParams p;
+  p.n = 2, p.c = 2, p.hw = 4, p.x = buf.data(), p.y = buf.data(), p.save_mean = buf.data(),
+  p.save_invstd = buf.data(), p.residual = buf.data(), p.act = kernels::NormActivation::silu;
+  EXPECT_THAT([&] { kernels::cpu::batch_norm(p); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("a fused residual needs act relu, got silu")));
+  kernels::BatchNormBackwardParams q;
+  q.n = 2, q.c = 2, q.hw = 4, q.x = buf.data(), q.gy = buf.data(), q.save_mean = buf.data(),
+  q.save_invstd = buf.data(), q.fused_residual = true, q.act = kernels::NormActivation::relu;
+  EXPECT_THAT([&] { kernels::cpu::batch_norm_backward(q); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("needs the forward's output y")));
 }
 
 TEST(BatchNorm, BadParametersAreNamedErrors) {

@@ -25,15 +25,17 @@ class BatchNormSim : public KernelTest {
 };
 
 void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, bool affine, double offset,
-           kernels::NormActivation act = kernels::NormActivation::identity) {
+           kernels::NormActivation act = kernels::NormActivation::identity, bool residual = false) {
   const std::string name = std::string(training ? "train" : "eval") + (affine ? " affine" : "") + " act " +
-                           kernels::norm_activation_name(act) +
+                           kernels::norm_activation_name(act) + (residual ? " + residual" : "") +
                            " n=" + std::to_string(n) + " c=" + std::to_string(c) + " hw=" + std::to_string(hw);
   const size_t total = size_t(n * c * hw);
   std::vector<float> x = random_vector<float>(total, 31), gy = random_vector<float>(total, 32);
   for (float& v : x) v += float(offset);
   std::vector<float> gamma = random_vector<float>(size_t(c), 33), beta = random_vector<float>(size_t(c), 34);
   std::vector<float> rm = random_vector<float>(size_t(c), 35), rv = random_vector<float>(size_t(c), 36, 0.5, 2.0);
+  std::vector<float> res = random_vector<float>(total, 37);
+  std::vector<double> resd = cast_vector<double>(res), gres_ref(residual ? total : 0);
 
   std::vector<double> xd = cast_vector<double>(x), gyd = cast_vector<double>(gy), gd = cast_vector<double>(gamma);
   std::vector<double> bd = cast_vector<double>(beta), rmd = cast_vector<double>(rm), rvd = cast_vector<double>(rv);
@@ -42,6 +44,7 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   kernels::BatchNormParams f;
   f.dtype = DType::f64, f.n = n, f.c = c, f.hw = hw, f.eps = 1e-3, f.momentum = 0.3, f.training = training;
   f.act = act;
+  f.residual = residual ? resd.data() : nullptr;
   f.x = xd.data(), f.gamma = affine ? gd.data() : nullptr, f.beta = affine ? bd.data() : nullptr, f.y = y_ref.data();
   f.running_mean = rmd.data(), f.running_var = rvd.data(), f.save_mean = sm_ref.data(), f.save_invstd = si_ref.data();
   kernels::cpu::batch_norm(f);
@@ -49,6 +52,7 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   b.dtype = DType::f64, b.n = n, b.c = c, b.hw = hw, b.eps = 1e-3, b.training = training, b.act = act;
   b.x = xd.data(), b.gy = gyd.data(), b.gamma = f.gamma, b.beta = f.beta, b.save_mean = sm_ref.data();
   b.save_invstd = si_ref.data();
+  b.fused_residual = residual, b.y = y_ref.data(), b.gresidual = residual ? gres_ref.data() : nullptr;
   b.running_mean = rmd.data(), b.running_var = rvd.data();  // eval: unchanged by the forward
   b.gx = gx_ref.data(), b.ggamma = gg_ref.data(), b.gbeta = gb_ref.data();
   kernels::cpu::batch_norm_backward(b);
@@ -56,6 +60,8 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   DeviceBuffer<float> dx(backend, x), dgy(backend, gy), dg(backend, gamma), dbeta(backend, beta);
   DeviceBuffer<float> drm(backend, rm), drv(backend, rv), dy(backend, total), dsm(backend, static_cast<size_t>(c)),
       dsi(backend, static_cast<size_t>(c)), dgx(backend, total), dgg(backend, static_cast<size_t>(c)), dgb(backend, static_cast<size_t>(c));
+  DeviceBuffer<float> dres(backend, res), dgres(backend, total);
+  f.residual = residual ? dres.data() : nullptr;
   f.dtype = DType::f32, f.x = dx.data(), f.gamma = affine ? dg.data() : nullptr, f.beta = affine ? dbeta.data() : nullptr;
   f.y = dy.data(), f.running_mean = drm.data(), f.running_var = drv.data();
   f.save_mean = dsm.data(), f.save_invstd = dsi.data();
@@ -72,6 +78,7 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   b.dtype = DType::f32, b.x = dx.data(), b.gy = dgy.data(), b.gamma = f.gamma, b.beta = f.beta, b.save_mean = dsm.data();
   b.save_invstd = dsi.data(), b.running_mean = drm.data(), b.running_var = drv.data();
   b.gx = dgx.data(), b.ggamma = dgg.data(), b.gbeta = dgb.data();
+  b.y = dy.data(), b.gresidual = residual ? dgres.data() : nullptr;
   if (!training) {  // eval reads the running stats as they were before any update: upload them again
     drm.upload(rm), drv.upload(rv);
   }
@@ -81,6 +88,9 @@ void check(Backend backend, int64_t n, int64_t c, int64_t hw, bool training, boo
   EXPECT_LT(max_rel_error(dgx.download(), gx_ref, 1.0), 2e-4) << name << " gx";
   EXPECT_LT(max_rel_error(dgg.download(), gg_ref, count), 1e-5) << name << " ggamma";
   EXPECT_LT(max_rel_error(dgb.download(), gb_ref, count), 1e-5) << name << " gbeta";
+  if (residual) {
+    EXPECT_LT(max_rel_error(dgres.download(), gres_ref, 1.0), 1e-5) << name << " gresidual";
+  }
 }
 
 TEST_P(BatchNormSim, Training) {
@@ -101,6 +111,8 @@ TEST_P(BatchNormSim, FusedActivation) {
     check(GetParam(), 2, 4, 9, false, true, 0.0, act);
     check(GetParam(), 3, 3, 10, true, false, 0.0, act);
   }
+  check(GetParam(), 3, 5, 35, true, true, 0.0, kernels::NormActivation::relu, true);
+  check(GetParam(), 2, 4, 9, false, true, 0.0, kernels::NormActivation::relu, true);
 }
 
 TEST_P(BatchNormSim, TrainingNeedsTwoValues) {

@@ -105,6 +105,12 @@ TEST_P(NnOps, BatchNormGradientsBothModes) {
   check("eval + silu", [rm, rv](auto& in) {
     return batch_norm(in[0], in[1], in[2], rm, rv, false, 0.1, 1e-3, NormActivation::silu);
   }, {x, w, b});
+  // relu(bn(x) + r): the residual's gradient too (random data keeps pre-activations away
+  // from relu's kink at finite-difference scale).
+  Tensor r = input({3, 4, 3, 5}, 17);
+  check("train + residual + relu", [](auto& in) {
+    return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5, NormActivation::relu, in[3]);
+  }, {x, w, b, r});
   Tensor x2 = input({5, 3}, 16);
   check("train 2-D", [](auto& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); },
         {x2});
