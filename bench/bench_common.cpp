@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -271,6 +272,24 @@ void set_throughput(benchmark::State& state, double flops_per_iteration, double 
 void set_images_per_second(benchmark::State& state, double images_per_iteration) {
   state.counters["images/s"] =
       benchmark::Counter(images_per_iteration * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+bool skip_if_unavailable(benchmark::State& state, Device device) {
+  if (device_available(device)) return false;
+  state.SkipWithError((std::string("device '") + device_name(device) + "' is not available here").c_str());
+  return true;
+}
+
+void run_steps(benchmark::State& state, Device device, int64_t batch, double flops_per_step,
+               const std::function<void()>& step) {
+  step();
+  rt::synchronize(device);
+  for (auto _ : state) {
+    step();
+    rt::synchronize(device);
+  }
+  set_images_per_second(state, static_cast<double>(batch));
+  set_throughput(state, flops_per_step, 0, device);
 }
 
 }  // namespace glia::bench

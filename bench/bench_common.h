@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "kernels/device.h"
@@ -35,5 +36,15 @@ void set_images_per_second(benchmark::State& state, double images_per_iteration)
 
 // Threads the CPU kernels use (OpenMP's maximum), for the context and for PyTorch.
 int cpu_threads();
+
+// True (and the case is marked skipped with an error naming the device) when `device`
+// cannot run here, e.g. cuda cases on a machine without a GPU.
+bool skip_if_unavailable(benchmark::State& state, Device device);
+
+// Times `step` (one step per iteration, the device synchronised after each) after one
+// untimed warm-up step (allocator caches, first touch), then sets images/s for `batch`
+// and GFLOP/s for flops_per_step.
+void run_steps(benchmark::State& state, Device device, int64_t batch, double flops_per_step,
+               const std::function<void()>& step);
 
 }  // namespace glia::bench

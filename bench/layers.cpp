@@ -155,28 +155,9 @@ Block unet_block(Device device, const std::string& kind, int64_t i) {
   return b;
 }
 
-bool skip_if_unavailable(benchmark::State& state, Device device) {
-  if (device_available(device)) return false;
-  state.SkipWithError((std::string("device '") + device_name(device) + "' is not available here").c_str());
-  return true;
-}
-
-// Times `step` (synchronised per iteration) after one untimed warm-up step.
-template <class Step>
-void run_steps(benchmark::State& state, Device device, int64_t batch, double flops_per_step, Step&& step) {
-  step();
-  rt::synchronize(device);
-  for (auto _ : state) {
-    step();
-    rt::synchronize(device);
-  }
-  bench::set_images_per_second(state, static_cast<double>(batch));
-  bench::set_throughput(state, flops_per_step, 0, device);
-}
-
 void bench_block(benchmark::State& state, Device device, const std::function<Block(Device)>& make, bool backward,
                  int64_t batch) {
-  if (skip_if_unavailable(state, device)) return;
+  if (bench::skip_if_unavailable(state, device)) return;
   const Block b = make(device);
   state.SetLabel(b.label);
   manual_seed(2);
@@ -186,7 +167,7 @@ void bench_block(benchmark::State& state, Device device, const std::function<Blo
   if (!backward) {
     b.module->eval();
     NoGradGuard no_grad;
-    run_steps(state, device, batch, flops, [&] { benchmark::DoNotOptimize(b.call(inputs)); });
+    bench::run_steps(state, device, batch, flops, [&] { benchmark::DoNotOptimize(b.call(inputs)); });
     return;
   }
   b.module->train();
@@ -198,7 +179,7 @@ void bench_block(benchmark::State& state, Device device, const std::function<Blo
     upstream = randn(b.call(inputs).sizes(), DType::f32, device);
   }
   const std::vector<Tensor> params = b.module->parameters(true);
-  run_steps(state, device, batch, flops, [&] {
+  bench::run_steps(state, device, batch, flops, [&] {
     b.call(inputs).backward(upstream);
     for (const Tensor& p : params) p.set_grad(Tensor());
     for (const Tensor& t : inputs) t.set_grad(Tensor());

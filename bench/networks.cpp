@@ -39,12 +39,6 @@ using namespace glia;
 
 constexpr int64_t kEffnetSize = 240, kUnetSize = 256;
 
-bool skip_if_unavailable(benchmark::State& state, Device device) {
-  if (device_available(device)) return false;
-  state.SkipWithError((std::string("device '") + device_name(device) + "' is not available here").c_str());
-  return true;
-}
-
 // Forward multiply-adds of one image, counted once per model kind (summarize runs a forward).
 int64_t forward_macs_per_image(const std::string& key, nn::Module& model, const Shape& one_image) {
   static std::map<std::string, int64_t> cache;
@@ -53,21 +47,8 @@ int64_t forward_macs_per_image(const std::string& key, nn::Module& model, const 
   return it->second;
 }
 
-// Times `step` (one synchronised step per iteration) after one untimed warm-up step.
-template <class Step>
-void run_steps(benchmark::State& state, Device device, int64_t batch, double flops_per_step, Step&& step) {
-  step();
-  rt::synchronize(device);
-  for (auto _ : state) {
-    step();
-    rt::synchronize(device);
-  }
-  bench::set_images_per_second(state, static_cast<double>(batch));
-  bench::set_throughput(state, flops_per_step, 0, device);
-}
-
 void effnet_b1_infer(benchmark::State& state, Device device, int64_t batch) {
-  if (skip_if_unavailable(state, device)) return;
+  if (bench::skip_if_unavailable(state, device)) return;
   manual_seed(1);
   auto model = nets::efficientnet("b1", 1000);
   const double macs = double(forward_macs_per_image("b1", *model, {1, 3, kEffnetSize, kEffnetSize}));
@@ -75,11 +56,11 @@ void effnet_b1_infer(benchmark::State& state, Device device, int64_t batch) {
   model->eval();
   const Tensor x = randn({batch, 3, kEffnetSize, kEffnetSize}, DType::f32, device);
   NoGradGuard no_grad;
-  run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
+  bench::run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
 }
 
 void effnet_b1_fwd_bwd(benchmark::State& state, Device device, int64_t batch) {
-  if (skip_if_unavailable(state, device)) return;
+  if (bench::skip_if_unavailable(state, device)) return;
   manual_seed(1);
   auto model = nets::efficientnet("b1", 1000);
   const double macs = double(forward_macs_per_image("b1", *model, {1, 3, kEffnetSize, kEffnetSize}));
@@ -90,14 +71,14 @@ void effnet_b1_fwd_bwd(benchmark::State& state, Device device, int64_t batch) {
   std::vector<int64_t> label_values;
   for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
   const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
-  run_steps(state, device, batch, 6 * macs * batch, [&] {
+  bench::run_steps(state, device, batch, 6 * macs * batch, [&] {
     categorical_cross_entropy((*model)(x), labels).backward();
     for (const Tensor& p : params) p.set_grad(Tensor());
   });
 }
 
 void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool frozen_base) {
-  if (skip_if_unavailable(state, device)) return;
+  if (bench::skip_if_unavailable(state, device)) return;
   manual_seed(1);
   auto model = nets::paper_classifier(4, frozen_base);
   const double macs = double(forward_macs_per_image("b1_paper", *model, {1, 3, kEffnetSize, kEffnetSize}));
@@ -108,7 +89,7 @@ void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool
   std::vector<int64_t> label_values;
   for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
   const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
-  run_steps(state, device, batch, (frozen_base ? 2 : 6) * macs * batch, [&] {
+  bench::run_steps(state, device, batch, (frozen_base ? 2 : 6) * macs * batch, [&] {
     optimizer.zero_grad();
     const Tensor loss = categorical_cross_entropy((*model)(x), labels);
     loss.backward();
@@ -116,22 +97,30 @@ void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool
   });
 }
 
-void unet_train(benchmark::State& state, Device device, int64_t width, int64_t batch) {
-  if (skip_if_unavailable(state, device)) return;
+// The U-Net at `width` on `device` (seeded) and the multiply-adds of one image's forward.
+std::unique_ptr<nets::UNet> make_unet(int64_t width, Device device, double& macs_per_image) {
   manual_seed(1);
   nets::UNetConfig config;
   config.width = width;
-  nets::UNet model(config);
-  const double macs =
-      double(forward_macs_per_image("unet" + std::to_string(width), model, {1, 3, kUnetSize, kUnetSize}));
-  model.to(device);
+  auto model = std::make_unique<nets::UNet>(config);
+  macs_per_image =
+      double(forward_macs_per_image("unet" + std::to_string(width), *model, {1, 3, kUnetSize, kUnetSize}));
+  model->to(device);
+  return model;
+}
+
+void unet_train(benchmark::State& state, Device device, int64_t width, int64_t batch) {
+  if (bench::skip_if_unavailable(state, device)) return;
+  double macs = 0;
+  auto model_ptr = make_unet(width, device, macs);
+  nets::UNet& model = *model_ptr;
   model.train();
   Adam optimizer(model.named_parameters(), Adam::Options{});
   const Tensor x = randn({batch, 3, kUnetSize, kUnetSize}, DType::f32, device);
   std::vector<float> mask(static_cast<size_t>(batch * kUnetSize * kUnetSize));
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = ((i / kUnetSize) % 64 < 20 && i % kUnetSize < 100) ? 1.f : 0.f;
   const Tensor target = from_vector<float>(mask, {batch, 1, kUnetSize, kUnetSize}, device);
-  run_steps(state, device, batch, 6 * macs * batch, [&] {
+  bench::run_steps(state, device, batch, 6 * macs * batch, [&] {
     optimizer.zero_grad();
     const Tensor loss = bce_dice_loss(model(x), target);
     loss.backward();
@@ -140,18 +129,13 @@ void unet_train(benchmark::State& state, Device device, int64_t width, int64_t b
 }
 
 void unet_infer(benchmark::State& state, Device device, int64_t width, int64_t batch) {
-  if (skip_if_unavailable(state, device)) return;
-  manual_seed(1);
-  nets::UNetConfig config;
-  config.width = width;
-  nets::UNet model(config);
-  const double macs =
-      double(forward_macs_per_image("unet" + std::to_string(width), model, {1, 3, kUnetSize, kUnetSize}));
-  model.to(device);
-  model.eval();
+  if (bench::skip_if_unavailable(state, device)) return;
+  double macs = 0;
+  auto model = make_unet(width, device, macs);
+  model->eval();
   const Tensor x = randn({batch, 3, kUnetSize, kUnetSize}, DType::f32, device);
   NoGradGuard no_grad;
-  run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize(model(x)); });
+  bench::run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
 }
 
 // Names: net/<workload>/<device>/<parameters>, the same in tools/bench_torch.py.

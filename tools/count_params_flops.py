@@ -10,37 +10,14 @@ import sys
 
 import torch
 import torchvision
-from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch_nets import forward_macs, paper_classifier  # noqa: E402
 from unet import ResUNet  # noqa: E402
 
 
 def count(model, shape):
-    macs = [0]
-
-    def hook(m, inp, out):
-        if isinstance(m, nn.Conv2d):
-            macs[0] += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.ConvTranspose2d):
-            macs[0] += inp[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.Linear):
-            macs[0] += out.numel() * m.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(shape))
-    for h in handles:
-        h.remove()
-    params = sum(p.numel() for p in model.parameters())
-    return params, macs[0]
-
-
-def paper_classifier():
-    m = torchvision.models.efficientnet_b1()
-    m.classifier = nn.Sequential(nn.Linear(1280, 512), nn.ReLU(), nn.Dropout(0.4), nn.Linear(512, 4))
-    return m
+    return sum(p.numel() for p in model.parameters()), forward_macs(model, shape)
 
 
 def main():
