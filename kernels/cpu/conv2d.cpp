@@ -1,5 +1,8 @@
 // CPU conv2d: im2col + OpenBLAS GEMM for general and 1x1 convs, the depthwise kernel
-// (conv2d_depthwise.cpp) when groups == C_in == C_out.
+// (conv2d_depthwise.cpp) when groups == C_in == C_out, Winograd F(2x2, 3x3)
+// (conv2d_winograd.cpp) for 3x3 stride-1 pad-1 convs with >= 16 channels and enough 2x2
+// tiles to pay for the weight transform (conv2d_internal.h), forward and
+// backward to the input.
 //
 // GEMMs are called outside OpenMP regions so OpenBLAS's own threads do the work. The
 // im2col/col2im copies between them stay on the calling thread: OpenMP workers spinning
@@ -245,6 +248,7 @@ void conv2d_typed(const Conv2dParams& p) {
   auto b = static_cast<const T*>(p.bias);
   auto y = static_cast<T*>(p.y);
   if (p.shape.is_depthwise()) depthwise_forward(p.shape, x, w, b, y);
+  else if (winograd_applies(p.shape)) winograd_forward(p.shape, x, w, b, y);
   else im2col_forward(p.shape, x, w, b, y);
 }
 
@@ -254,6 +258,7 @@ void backward_input_typed(const Conv2dBackwardInputParams& p) {
   auto w = static_cast<const T*>(p.w);
   auto gx = static_cast<T*>(p.gx);
   if (p.shape.is_depthwise()) depthwise_backward_input(p.shape, gy, w, gx);
+  else if (winograd_applies(p.shape)) winograd_backward_input(p.shape, gy, w, gx);
   else im2col_backward_input(p.shape, gy, w, gx);
 }
 

@@ -49,6 +49,20 @@ void depthwise_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* 
 template <class T>
 void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
+// Winograd F(2x2, 3x3) path (conv2d_winograd.cpp) for 3x3, stride-1, dilation-1, ungrouped
+// convs with every pad 1, C_in, C_out >= 16 and at least max(C_in, C_out) / 2 output tiles
+// (2x2) over the batch; float32 and float64. Backward to the weight stays on im2col.
+bool winograd_applies(const Conv2dShape& s);  // false when GLIA_CONV_WINOGRAD=0 (read once)
+template <class T>
+void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void winograd_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+// Tests: Winograd off (0), on (1), on for every fitting shape whatever its tile count (2),
+// back to GLIA_CONV_WINOGRAD (-1); and the V + M elements per tile chunk. Each returns the
+// old value. Not thread-safe.
+int set_winograd_enabled(int enabled);
+int64_t set_winograd_budget(int64_t elements);
+
 // Sets the column-matrix budget per im2col chunk (elements), returns the old one. Tests
 // shrink it to exercise the chunking; not thread-safe, not for production use.
 int64_t set_col_budget(int64_t elements);
