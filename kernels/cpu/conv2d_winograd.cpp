@@ -121,7 +121,8 @@ void transform_weight(const T* w, int64_t outs, int64_t ins, bool flip_transpose
 // Calls fn(n, ty, tx0, tx1, at) for the tile-row pieces covering global tiles [g0, g1):
 // image n, tile row ty, tile columns [tx0, tx1), first tile at chunk position `at`.
 template <class Fn>
-void for_tile_pieces(int64_t g0, int64_t g1, int64_t th, int64_t tw, Fn&& fn) {
+inline __attribute__((always_inline)) void for_tile_pieces(int64_t g0, int64_t g1, int64_t th, int64_t tw,
+                                                           Fn&& fn) {
   const int64_t per_image = th * tw;
   for (int64_t g = g0; g < g1;) {
     const int64_t n = g / per_image, t = g % per_image, ty = t / tw, tx0 = t % tw;
@@ -132,33 +133,46 @@ void for_tile_pieces(int64_t g0, int64_t g1, int64_t th, int64_t tw, Fn&& fn) {
 }
 
 // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. One channel, one tile-row piece: the four
-// input rows are copied into zero-padded buffers (columns 2 tx0 - 1 .. 2 tx1), combined
-// vertically (contiguous, vectorises), then horizontally per tile into V[xi][c][at + j].
+// input rows (a zero row where outside the image) are combined vertically over padded
+// columns 2 tx0 - 1 .. 2 tx1 (contiguous, vectorises; columns outside the image are 0),
+// then horizontally per tile into V[xi][c][at + j]. `zeros` holds >= 2 tw + 2 zeros.
 template <class T>
-inline __attribute__((always_inline)) void input_transform_piece(const T* xc, int64_t H, int64_t W, int64_t ty, int64_t tx0, int64_t tx1,
-                                           T* rowbuf, T* v, int64_t v_stride) {
+inline __attribute__((always_inline)) void input_transform_piece(const T* xc, int64_t H, int64_t W, int64_t ty,
+                                                                 int64_t tx0, int64_t tx1, const T* zeros, T* rowbuf,
+                                                                 T* v, int64_t v_stride) {
   const int64_t np = 2 * (tx1 - tx0) + 2, first_col = 2 * tx0 - 1;
-  T* rows[4];
+  // Padded columns [lo, hi) lie inside the image (tx0 < tw, so first_col <= W - 2).
+  const int64_t lo = std::max<int64_t>(0, -first_col), hi = std::min<int64_t>(np, W - first_col);
+  const T* src[4];
   for (int k = 0; k < 4; ++k) {
-    T* dst = rows[k] = rowbuf + k * np;
     const int64_t ih = 2 * ty - 1 + k;
-    if (ih < 0 || ih >= H) {
-      std::fill(dst, dst + np, T(0));
-      continue;
+    src[k] = (ih < 0 || ih >= H) ? zeros : xc + ih * W + first_col + lo;
+  }
+  T* __restrict t0 = rowbuf;  // t_i[col] = (B^T d)[i][col]
+  T* __restrict t1 = rowbuf + np;
+  T* __restrict t2 = rowbuf + 2 * np;
+  T* __restrict t3 = rowbuf + 3 * np;
+  for (int64_t c = 0; c < lo; ++c) t0[c] = t1[c] = t2[c] = t3[c] = T(0);
+  for (int64_t c = hi; c < np; ++c) t0[c] = t1[c] = t2[c] = t3[c] = T(0);
+  {
+    const T* __restrict s0 = src[0];
+    const T* __restrict s1 = src[1];
+    const T* __restrict s2 = src[2];
+    const T* __restrict s3 = src[3];
+    T* __restrict u0 = t0 + lo;
+    T* __restrict u1 = t1 + lo;
+    T* __restrict u2 = t2 + lo;
+    T* __restrict u3 = t3 + lo;
+#pragma omp simd
+    for (int64_t c = 0; c < hi - lo; ++c) {
+      const T r0 = s0[c], r1 = s1[c], r2 = s2[c], r3 = s3[c];
+      u0[c] = r0 - r2;
+      u1[c] = r1 + r2;
+      u2[c] = r2 - r1;
+      u3[c] = r1 - r3;
     }
-    const int64_t lo = std::max<int64_t>(0, -first_col), hi = std::min<int64_t>(np, W - first_col);
-    std::fill(dst, dst + lo, T(0));
-    if (hi > lo) std::memcpy(dst + lo, xc + ih * W + first_col + lo, sizeof(T) * size_t(hi - lo));
-    std::fill(dst + std::max(lo, hi), dst + np, T(0));
   }
-  T* __restrict t = rowbuf + 4 * np;  // t[i * np + col] = (B^T d)[i][col]
-  for (int64_t c = 0; c < np; ++c) {
-    const T r0 = rows[0][c], r1 = rows[1][c], r2 = rows[2][c], r3 = rows[3][c];
-    t[c] = r0 - r2;
-    t[np + c] = r1 + r2;
-    t[2 * np + c] = r2 - r1;
-    t[3 * np + c] = r1 - r3;
-  }
+  const T* t = rowbuf;
   const int64_t count = tx1 - tx0;
   for (int i = 0; i < 4; ++i) {
     const T* __restrict ti = t + i * np;
@@ -166,6 +180,7 @@ inline __attribute__((always_inline)) void input_transform_piece(const T* xc, in
     T* __restrict v1 = v + (i * 4 + 1) * v_stride;
     T* __restrict v2 = v + (i * 4 + 2) * v_stride;
     T* __restrict v3 = v + (i * 4 + 3) * v_stride;
+#pragma omp simd
     for (int64_t j = 0; j < count; ++j) {
       const T a = ti[2 * j], b = ti[2 * j + 1], c = ti[2 * j + 2], d = ti[2 * j + 3];
       v0[j] = a - c;
@@ -185,6 +200,7 @@ inline __attribute__((always_inline)) void output_transform_piece(const T* m, in
   T* __restrict out1 = rowbuf + 2 * count;
   const T* mm[16];
   for (int k = 0; k < 16; ++k) mm[k] = m + k * m_stride;
+#pragma omp simd
   for (int64_t j = 0; j < count; ++j) {
     T z[2][4];  // A^T M
     for (int c = 0; c < 4; ++c) {
@@ -208,11 +224,12 @@ inline __attribute__((always_inline)) void output_transform_piece(const T* m, in
 // V for global tiles [g0, g0 + len) of every input channel.
 template <class T>
 inline __attribute__((always_inline)) void input_transform_chunk(const T* x, int64_t ins, int64_t H, int64_t W,
-                                                                 int64_t g0, int64_t len, T* rowbuf, T* v) {
+                                                                 int64_t g0, int64_t len, const T* zeros, T* rowbuf,
+                                                                 T* v) {
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2;
   for (int64_t c = 0; c < ins; ++c) {
     for_tile_pieces(g0, g0 + len, th, tw, [&](int64_t n, int64_t ty, int64_t tx0, int64_t tx1, int64_t at) {
-      input_transform_piece(x + (n * ins + c) * H * W, H, W, ty, tx0, tx1, rowbuf, v + c * len + at, ins * len);
+      input_transform_piece(x + (n * ins + c) * H * W, H, W, ty, tx0, tx1, zeros, rowbuf, v + c * len + at, ins * len);
     });
   }
 }
@@ -234,12 +251,12 @@ inline __attribute__((always_inline)) void output_transform_chunk(const T* m, in
 
 // Non-template entry points, so each can be cloned per instruction set.
 GLIA_CPU_CLONES void input_chunk_f32(const float* x, int64_t ins, int64_t H, int64_t W, int64_t g0, int64_t len,
-                                     float* rowbuf, float* v) {
-  input_transform_chunk(x, ins, H, W, g0, len, rowbuf, v);
+                                     const float* zeros, float* rowbuf, float* v) {
+  input_transform_chunk(x, ins, H, W, g0, len, zeros, rowbuf, v);
 }
 GLIA_CPU_CLONES void input_chunk_f64(const double* x, int64_t ins, int64_t H, int64_t W, int64_t g0, int64_t len,
-                                     double* rowbuf, double* v) {
-  input_transform_chunk(x, ins, H, W, g0, len, rowbuf, v);
+                                     const double* zeros, double* rowbuf, double* v) {
+  input_transform_chunk(x, ins, H, W, g0, len, zeros, rowbuf, v);
 }
 GLIA_CPU_CLONES void output_chunk_f32(const float* m, int64_t outs, int64_t H, int64_t W, int64_t g0, int64_t len,
                                       const float* bias, float* rowbuf, float* y) {
@@ -258,12 +275,14 @@ void winograd_run(int64_t N, int64_t ins, int64_t outs, int64_t H, int64_t W, co
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, tiles = N * th * tw;
   const int64_t len_max = chunk_tiles(ins, outs, tiles);
   T* v = scratch<T>(size_t(16 * ins * len_max), 1);
-  T* m = scratch<T>(size_t(16 * outs * len_max + 8 * (2 * tw + 2)), 2);
-  T* rowbuf = m + 16 * outs * len_max;  // 8 rows of <= 2 tw + 2 (input) / 2 rows of <= 2 tw (output)
+  T* m = scratch<T>(size_t(16 * outs * len_max + 5 * (2 * tw + 2)), 2);
+  T* rowbuf = m + 16 * outs * len_max;  // 4 rows of <= 2 tw + 2 (input) / 2 rows of <= 2 tw (output)
+  T* zeros = rowbuf + 4 * (2 * tw + 2);
+  std::fill(zeros, zeros + 2 * tw + 2, T(0));
   for (int64_t g0 = 0; g0 < tiles; g0 += len_max) {
     const int64_t len = std::min(len_max, tiles - g0);
-    if constexpr (std::is_same_v<T, float>) input_chunk_f32(x, ins, H, W, g0, len, rowbuf, v);
-    else input_chunk_f64(x, ins, H, W, g0, len, rowbuf, v);
+    if constexpr (std::is_same_v<T, float>) input_chunk_f32(x, ins, H, W, g0, len, zeros, rowbuf, v);
+    else input_chunk_f64(x, ins, H, W, g0, len, zeros, rowbuf, v);
     for (int xi = 0; xi < 16; ++xi)
       gemm<T>(false, false, outs, len, ins, T(1), u + xi * u_plane(outs, ins), ins, v + xi * ins * len, len, T(0),
               m + xi * outs * len, len);
