@@ -52,7 +52,8 @@ void depthwise_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T*
 // Winograd F(2x2, 3x3) path (conv2d_winograd.cpp) for 3x3, stride-1, dilation-1, ungrouped
 // convs with every pad 1, C_in, C_out >= 16 and at least max(C_in, C_out) / 2 output tiles
 // (2x2) over the batch; float32 and float64. Backward to the weight stays on im2col.
-bool winograd_applies(const Conv2dShape& s);  // false when GLIA_CONV_WINOGRAD=0 (read once)
+// GLIA_CONV_WINOGRAD (read once): 0 never, 2 whatever the tile count, else the default.
+bool winograd_applies(const Conv2dShape& s);
 template <class T>
 void winograd_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 template <class T>

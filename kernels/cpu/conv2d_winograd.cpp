@@ -28,12 +28,16 @@ namespace {
 int64_t winograd_budget = int64_t(1) << 19;
 int winograd_override = -1;  // -1: follow GLIA_CONV_WINOGRAD
 
-bool env_enabled() {
-  static const bool enabled = [] {
+// GLIA_CONV_WINOGRAD: 0 off, 2 on for every fitting shape whatever its tile count
+// (for measuring), anything else (or unset) the default, 1.
+int env_mode() {
+  static const int mode = [] {
     const char* v = std::getenv("GLIA_CONV_WINOGRAD");
-    return v == nullptr || std::strcmp(v, "0") != 0;
+    if (v != nullptr && std::strcmp(v, "0") == 0) return 0;
+    if (v != nullptr && std::strcmp(v, "2") == 0) return 2;
+    return 1;
   }();
-  return enabled;
+  return mode;
 }
 
 int64_t chunk_tiles(int64_t c_in, int64_t c_out, int64_t tiles) {
@@ -294,7 +298,7 @@ void winograd_run(int64_t N, int64_t ins, int64_t outs, int64_t H, int64_t W, co
 }  // namespace
 
 bool winograd_applies(const Conv2dShape& s) {
-  const int mode = winograd_override >= 0 ? winograd_override : (env_enabled() ? 1 : 0);
+  const int mode = winograd_override >= 0 ? winograd_override : env_mode();
   if (mode == 0) return false;
   const bool shape_fits = s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
                           s.dilation_w == 1 && s.groups == 1 && s.pad_top == 1 && s.pad_bottom == 1 &&
