@@ -24,8 +24,10 @@
 namespace glia::kernels::cpu::conv_detail {
 namespace {
 
-// Elements of V + M per chunk: 2 MiB of f32, sized to the L2 (half of this VM's 4 MiB), not tuned.
-int64_t winograd_budget = int64_t(1) << 19;
+// Elements of V + M per chunk, with at least 64 tiles per chunk: on the U-Net convs (one
+// thread, 64-512 channels) 64-tile chunks were as fast as or faster than 128 or 256 tiles,
+// up to 1.5x at 64-128 channels, where larger chunks no longer stay in L2.
+int64_t winograd_budget = int64_t(1) << 17;
 int winograd_override = -1;  // -1: follow GLIA_CONV_WINOGRAD
 
 // GLIA_CONV_WINOGRAD: 0 off, 2 on for every fitting shape whatever its tile count
@@ -42,7 +44,7 @@ int env_mode() {
 
 int64_t chunk_tiles(int64_t c_in, int64_t c_out, int64_t tiles) {
   const int64_t per_tile = 16 * (c_in + c_out);
-  const int64_t min_len = std::min<int64_t>(64, std::max<int64_t>(winograd_budget >> 12, 1));
+  const int64_t min_len = std::min<int64_t>(64, std::max<int64_t>(winograd_budget >> 11, 1));
   return std::min(std::max(winograd_budget / per_tile, min_len), tiles);
 }
 

@@ -124,8 +124,10 @@ std::vector<Case> cases() {
 struct WinogradScope {
   int old_enabled;
   int64_t old_budget;
-  explicit WinogradScope(int enabled, int64_t budget = int64_t(1) << 19)
-      : old_enabled(cd::set_winograd_enabled(enabled)), old_budget(cd::set_winograd_budget(budget)) {}
+  explicit WinogradScope(int enabled, int64_t budget = 0)  // 0: keep the default budget
+      : old_enabled(cd::set_winograd_enabled(enabled)), old_budget(cd::set_winograd_budget(budget)) {
+    if (budget == 0) cd::set_winograd_budget(old_budget);
+  }
   ~WinogradScope() {
     cd::set_winograd_enabled(old_enabled);
     cd::set_winograd_budget(old_budget);
