@@ -200,8 +200,9 @@ inline __attribute__((always_inline)) void input_transform_piece(const T* xc, in
 // A^T = [1 1 1 0; 0 1 -1 -1]. One output channel, one tile-row piece: Y = A^T M A + bias,
 // interleaved into a row buffer, then the rows/columns inside the image copied out.
 template <class T>
-inline __attribute__((always_inline)) void output_transform_piece(const T* m, int64_t m_stride, int64_t count, T bias, T* rowbuf,
-                                            T* yc, int64_t H, int64_t W, int64_t ty, int64_t tx0) {
+inline __attribute__((always_inline)) void output_transform_piece(const T* m, int64_t m_stride, int64_t count,
+                                                                  T bias, T* rowbuf, T* yc, int64_t H, int64_t W,
+                                                                  int64_t ty, int64_t tx0) {
   T* __restrict out0 = rowbuf;
   T* __restrict out1 = rowbuf + 2 * count;
   const T* mm[16];

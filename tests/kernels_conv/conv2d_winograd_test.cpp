@@ -178,7 +178,10 @@ TEST(Conv2dWinograd, AppliesOnlyTo3x3Stride1Pad1WithEnoughChannels) {
   EXPECT_FALSE(changed([](Conv2dShape& s) { s.groups = 2; }));
   EXPECT_FALSE(changed([](Conv2dShape& s) { s.pad_right = 0; }));
   EXPECT_FALSE(changed([](Conv2dShape& s) { s.pad_top = 2; }));
-  EXPECT_FALSE(changed([](Conv2dShape& s) { s.kh = s.kw = 5, s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = 2; }));
+  EXPECT_FALSE(changed([](Conv2dShape& s) {
+    s.kh = s.kw = 5;
+    s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = 2;
+  }));
   EXPECT_FALSE(changed([](Conv2dShape& s) { s.kw = 1; }));
   // Mode 1 (the default) also wants enough tiles to pay for the weight transform.
   cd::set_winograd_enabled(1);
