@@ -4,17 +4,16 @@
 // tiles to pay for the weight transform (conv2d_internal.h), forward and
 // backward to the input.
 //
-// GEMMs are called outside OpenMP regions so OpenBLAS's own threads do the work. The
-// im2col/col2im copies between them stay on the calling thread: OpenMP workers spinning
-// after a region starve OpenBLAS's threads (measured: U-Net 3x3 conv 5.2 s -> 0.8 s wall
-// with 2 threads on a loaded 2-core machine). The column matrix is built for a chunk of output
+// Threads: one pool, OpenMP's (kernels/cpu/blas.h). The forward's chunks of output pixels
+// run in parallel, each thread with its own column scratch; where chunks accumulate into
+// the same memory (col2im, the weight gradient) the chunks stay serial and each GEMM is
+// split across the threads instead. The column matrix is built for a chunk of output
 // pixels at a time so scratch stays a few MiB even at 256x256 (a full im2col of a 3x3
 // 64-channel conv there would be 150 MB).
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/blas.h"
 #include "kernels/cpu/conv2d_internal.h"
 #include "kernels/error.h"
 
@@ -24,14 +23,12 @@ namespace conv_detail {
 template <>
 void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
-              (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+  blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 template <>
 void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
                   const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
-              (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+  blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 namespace {
@@ -149,21 +146,22 @@ void im2col_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
   const int64_t P = s.h_out() * s.w_out(), HW = s.h_in * s.w_in;
   const bool pointwise = is_pointwise(s);
   const int64_t len_max = chunk_pixels(kg, P);
-  T* col = pointwise ? nullptr : scratch<T>(size_t(kg * len_max));
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t g = 0; g < G; ++g) {
-      const T* xg = x + (n * s.c_in + g * cg) * HW;
-      const T* wg = w + g * og * kg;
-      T* yg = y + (n * s.c_out + g * og) * P;
-      if (pointwise) {
-        gemm<T>(false, false, og, P, cg, T(1), wg, kg, xg, P, T(0), yg, P);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < P; p0 += len_max) {
-        int64_t len = std::min(len_max, P - p0);
-        im2col_chunk(s, xg, cg, p0, len, col);
-        gemm<T>(false, false, og, len, kg, T(1), wg, kg, col, len, T(0), yg + p0, P);
-      }
+  if (pointwise) {
+    for (int64_t n = 0; n < s.n; ++n)
+      for (int64_t g = 0; g < G; ++g)
+        gemm<T>(false, false, og, P, cg, T(1), w + g * og * kg, kg, x + (n * s.c_in + g * cg) * HW, P, T(0),
+                y + (n * s.c_out + g * og) * P, P);
+  } else {
+    // Every (image, group, pixel chunk) writes its own columns of y: one task each.
+    const int64_t chunks = (P + len_max - 1) / len_max, tasks = s.n * G * chunks;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / (G * chunks), g = (t / chunks) % G, p0 = (t % chunks) * len_max;
+      const int64_t len = std::min(len_max, P - p0);
+      T* col = scratch<T>(size_t(kg * len_max));
+      im2col_chunk(s, x + (n * s.c_in + g * cg) * HW, cg, p0, len, col);
+      gemm<T>(false, false, og, len, kg, T(1), w + g * og * kg, kg, col, len, T(0),
+              y + (n * s.c_out + g * og) * P + p0, P);
     }
   }
   add_bias(s.n, s.c_out, P, bias, y);

@@ -281,12 +281,17 @@ void winograd_run(int64_t N, int64_t ins, int64_t outs, int64_t H, int64_t W, co
                   const T* bias, T* y) {
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, tiles = N * th * tw;
   const int64_t len_max = chunk_tiles(ins, outs, tiles);
-  T* v = scratch<T>(size_t(16 * ins * len_max), 1);
-  T* m = scratch<T>(size_t(16 * outs * len_max + 5 * (2 * tw + 2)), 2);
-  T* rowbuf = m + 16 * outs * len_max;  // 4 rows of <= 2 tw + 2 (input) / 2 rows of <= 2 tw (output)
-  T* zeros = rowbuf + 4 * (2 * tw + 2);
-  std::fill(zeros, zeros + 2 * tw + 2, T(0));
-  for (int64_t g0 = 0; g0 < tiles; g0 += len_max) {
+  // Chunks of tiles are independent (disjoint outputs): one per OpenMP task, each thread
+  // with its own scratch, and the GEMMs inside single calls (kernels/cpu/blas.h).
+  const int64_t chunks = (tiles + len_max - 1) / len_max;
+#pragma omp parallel for schedule(dynamic) if (chunks > 1)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    T* v = scratch<T>(size_t(16 * ins * len_max), 1);
+    T* m = scratch<T>(size_t(16 * outs * len_max + 5 * (2 * tw + 2)), 2);
+    T* rowbuf = m + 16 * outs * len_max;  // 4 rows of <= 2 tw + 2 (input) / 2 rows of <= 2 tw (output)
+    T* zeros = rowbuf + 4 * (2 * tw + 2);
+    std::fill(zeros, zeros + 2 * tw + 2, T(0));
+    const int64_t g0 = chunk * len_max;
     const int64_t len = std::min(len_max, tiles - g0);
     if constexpr (std::is_same_v<T, float>) input_chunk_f32(x, ins, H, W, g0, len, zeros, rowbuf, v);
     else input_chunk_f64(x, ins, H, W, g0, len, zeros, rowbuf, v);

@@ -1,9 +1,8 @@
-// CPU GEMM through OpenBLAS (row-major cblas), one call per batch item. OpenBLAS threads
-// each call itself, so the batch loop stays serial.
-#include <cblas.h>
-
+// CPU GEMM through OpenBLAS (row-major cblas), one call per batch item, each split across
+// the OpenMP threads by kernels/cpu/blas.h.
 #include <climits>
 
+#include "kernels/cpu/blas.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/gemm.h"
 
@@ -37,22 +36,16 @@ void gemm_typed(const GemmParams& p) {
   const T* b = static_cast<const T*>(p.b);
   T* c = static_cast<T*>(p.c);
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
-  const auto ta = p.trans_a ? CblasTrans : CblasNoTrans, tb = p.trans_b ? CblasTrans : CblasNoTrans;
-  const int m = static_cast<int>(p.m), n = static_cast<int>(p.n), k = static_cast<int>(p.k);
-  const int lda = static_cast<int>(p.lda), ldb = static_cast<int>(p.ldb), ldc = static_cast<int>(p.ldc);
   for (int64_t i = 0; i < p.batch; ++i) {
     T* ci = c + i * p.stride_c;
-    if (k == 0) {  // C = beta*C; beta == 0 overwrites (BLAS never reads C then)
-      for (int r = 0; r < m; ++r)
-        for (int col = 0; col < n; ++col) ci[r * p.ldc + col] = beta == T(0) ? T(0) : beta * ci[r * p.ldc + col];
+    if (p.k == 0) {  // C = beta*C; beta == 0 overwrites (BLAS never reads C then)
+      for (int64_t r = 0; r < p.m; ++r)
+        for (int64_t col = 0; col < p.n; ++col)
+          ci[r * p.ldc + col] = beta == T(0) ? T(0) : beta * ci[r * p.ldc + col];
       continue;
     }
-    const T* ai = a + i * p.stride_a;
-    const T* bi = b + i * p.stride_b;
-    if constexpr (std::is_same_v<T, float>)
-      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, ai, lda, bi, ldb, beta, ci, ldc);
-    else
-      cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, ai, lda, bi, ldb, beta, ci, ldc);
+    blas_gemm(p.trans_a, p.trans_b, p.m, p.n, p.k, alpha, a + i * p.stride_a, p.lda, b + i * p.stride_b, p.ldb, beta,
+              ci, p.ldc);
   }
 }
 

@@ -1,5 +1,6 @@
 // Every CPU kernel glia has, registered in its slot. A new CPU kernel adds one line here.
 #include "kernels/batch_norm.h"
+#include "kernels/cpu/blas.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv_transpose2d.h"
 #include "kernels/copy.h"
@@ -16,6 +17,7 @@ namespace glia::kernels::cpu {
 
 void register_kernels() {
   constexpr Backend b = Backend::cpu;
+  use_one_blas_thread();  // OpenMP does the threading (kernels/cpu/blas.h)
   binary_kernel.set(b, &binary);
   unary_kernel.set(b, &unary);
   unary_backward_kernel.set(b, &unary_backward);
