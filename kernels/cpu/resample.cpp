@@ -29,6 +29,32 @@ std::vector<Tap> bilinear_taps(int64_t in, int64_t scale) {
   return taps;
 }
 
+// Nearest: every input pixel becomes an s x s block. Loops over input pixels and the
+// block, so there is no per-element division (which made this 9x slower than PyTorch).
+template <class T, bool kBackward>
+void nearest_plane(int64_t H, int64_t W, int64_t s, const T* ip, T* op) {
+  const int64_t wo = W * s;
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t dh = 0; dh < s; ++dh) {
+      const int64_t oh = h * s + dh;
+      if (kBackward) {
+        T* row = op + h * W;
+        const T* g = ip + oh * wo;
+        for (int64_t w = 0; w < W; ++w) {
+          T sum = T(0);
+          for (int64_t dw = 0; dw < s; ++dw) sum += g[w * s + dw];
+          row[w] += sum;
+        }
+      } else {
+        const T* row = ip + h * W;
+        T* y = op + oh * wo;
+        for (int64_t w = 0; w < W; ++w)
+          for (int64_t dw = 0; dw < s; ++dw) y[w * s + dw] = row[w];
+      }
+    }
+  }
+}
+
 template <class T, bool kBackward>
 void upsample_typed(UpsampleMode mode, int64_t n, int64_t c, int64_t H, int64_t W, int64_t s, const void* src,
                     void* dst) {
@@ -43,14 +69,12 @@ void upsample_typed(UpsampleMode mode, int64_t n, int64_t c, int64_t H, int64_t 
     const T* ip = in + plane * (kBackward ? ho * wo : H * W);
     T* op = out + plane * (kBackward ? H * W : ho * wo);
     if (kBackward) std::fill(op, op + H * W, T(0));
+    if (mode == UpsampleMode::nearest) {
+      nearest_plane<T, kBackward>(H, W, s, ip, op);
+      continue;
+    }
     for (int64_t oh = 0; oh < ho; ++oh) {
       for (int64_t ow = 0; ow < wo; ++ow) {
-        if (mode == UpsampleMode::nearest) {
-          const int64_t at = (oh / s) * W + ow / s;
-          if (kBackward) op[at] += ip[oh * wo + ow];
-          else op[oh * wo + ow] = ip[at];
-          continue;
-        }
         const Tap& a = th[size_t(oh)];
         const Tap& b = tw[size_t(ow)];
         const T w00 = T(a.w0 * b.w0), w01 = T(a.w0 * b.w1), w10 = T(a.w1 * b.w0), w11 = T(a.w1 * b.w1);
