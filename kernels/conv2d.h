@@ -2,8 +2,11 @@
 // padding, which is asymmetric, needs no special case), dilation and groups; forward and
 // the backward products to input, weight and bias. Weight is [C_out, C_in/groups, KH, KW].
 // Every output, gradients included, is overwritten (never accumulated into).
-// cpu: im2col + OpenBLAS GEMM (1x1 stride-1 convs are one GEMM, no im2col) and a direct
-// vectorised kernel for depthwise convs (groups == C_in == C_out).
+// cpu: im2col + OpenBLAS GEMM (1x1 stride-1 convs are one GEMM, no im2col), a direct
+// vectorised kernel for depthwise convs (groups == C_in == C_out), and Winograd
+// F(2x2, 3x3) for 3x3 stride-1 pad-1 convs with >= 16 channels (forward and backward to
+// the input; GLIA_CONV_WINOGRAD=0 turns it off). All threaded by OpenMP alone
+// (kernels/cpu/blas.h).
 #pragma once
 #include <algorithm>
 #include <cstdint>
