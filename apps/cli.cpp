@@ -99,7 +99,7 @@ int main_cli(int argc, char** argv) {
   auto* c_demo = app.add_subcommand("demo", "train and evaluate both networks briefly (synthetic phantoms by default)");
   c_demo->add_option("--data", dem.data, "folder holding brain-tumor-mri/ and lgg-mri-segmentation/ (default: phantoms)");
   c_demo->add_option("--out", dem.out, "run directory (default runs/demo-<UTC time>)");
-  c_demo->add_option("--epochs", dem.epochs, "epochs per network (0: the demo's own, 5 for the classifier and 15 for the U-Net)")->capture_default_str();
+  c_demo->add_option("--epochs", dem.epochs, "epochs per network (0: the demo's own, 20 for the classifier and 15 for the U-Net)")->capture_default_str();
   c_demo->add_option("--device", dem.device, "cpu, sim or cuda")->capture_default_str();
   c_demo->add_option("--threads", dem.threads, "compute threads (0: all cores)")->capture_default_str();
   c_demo->add_option("--seed", dem.seed, "seed")->capture_default_str();
