@@ -79,6 +79,16 @@ inline int64_t row_offset(int ndim, const int64_t* sizes, const int64_t* strides
   return offset;
 }
 
+// Runs f(begin, end) over [0, n) in chunks of 16K elements, threaded above the size
+// threshold.
+template <class F>
+void map_chunks(int64_t n, F&& f) {
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, c * kChunk + kChunk < n ? c * kChunk + kChunk : n);
+}
+
 // Runs body(begin, end, row) over every inner row of a strided iteration space of ndim
 // dims (after coalesce_dims), split so both many short rows and one long row use threads.
 // Each element is visited exactly once; the split never changes what is computed.
@@ -87,13 +97,7 @@ void for_each_row(int ndim, const int64_t* sizes, int64_t numel, Body&& body) {
   const int64_t inner = sizes[ndim - 1];
   const int64_t rows = inner == 0 ? 0 : numel / inner;
   if (rows == 1) {
-    constexpr int64_t kChunk = 1 << 14;
-    const int64_t chunks = (inner + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (numel >= kParallelMin)
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t begin = c * kChunk;
-      body(begin, begin + kChunk < inner ? begin + kChunk : inner, int64_t{0});
-    }
+    map_chunks(inner, [&](int64_t begin, int64_t end) { body(begin, end, int64_t{0}); });
     return;
   }
 #pragma omp parallel for schedule(static) if (numel >= kParallelMin)

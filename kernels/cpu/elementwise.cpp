@@ -1,7 +1,6 @@
 // CPU elementwise kernels: binary ops with stride broadcasting, unary ops and their
 // derivatives, fill. Each op is a small lambda; loops are written once and specialised
 // by the compiler per op and dtype.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -59,15 +58,6 @@ template <class F>
 void map_n(int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) f(i);
-}
-
-// Runs f(begin, end) over [0, n) in chunks, threaded above the size threshold.
-template <class F>
-void map_chunks(int64_t n, F f) {
-  constexpr int64_t kChunk = 1 << 14;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
 }
 
 // float32 exp, sigmoid and SiLU go through the vectorised loops of vec_math.h (libm's
