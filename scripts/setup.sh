@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libopencv-dev
+packages=(build-essential cmake ninja-build pkg-config ccache libopenblas-dev libopencv-dev
           libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
           python3 python3-numpy python3-torch python3-torchvision)
 missing=()
