@@ -38,8 +38,24 @@ Loader::~Loader() {
   for (auto& t : workers_) t.join();
 }
 
+namespace {
+bool merges_last(size_t n, const LoaderOptions& o) {
+  const size_t b = static_cast<size_t>(o.batch_size);
+  return o.merge_single_last && !o.drop_last && n > b && n % b == 1;
+}
+}  // namespace
+
+size_t smallest_batch(size_t n, const LoaderOptions& o) {
+  const size_t b = static_cast<size_t>(o.batch_size);
+  if (n == 0 || b == 0) return 0;
+  if (n < b) return o.drop_last ? 0 : n;
+  if (n % b == 0 || o.drop_last || merges_last(n, o)) return b;
+  return n % b;
+}
+
 size_t Loader::batches_per_epoch() const {
   size_t n = base_order_.size(), b = static_cast<size_t>(options_.batch_size);
+  if (merges_last(n, options_)) return n / b;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -72,7 +88,8 @@ void Loader::start_epoch(uint64_t epoch) {
 Batch Loader::build_batch(uint64_t epoch, size_t number, const std::vector<size_t>& order) {
   const ImagePipeline& p = source_->pipeline();
   const size_t begin = number * options_.batch_size;
-  const size_t end = std::min(order.size(), begin + options_.batch_size);
+  size_t end = std::min(order.size(), begin + options_.batch_size);
+  if (merges_last(order.size(), options_) && number + 1 == batches_per_epoch()) end = order.size();
   const size_t image_size = static_cast<size_t>(p.channels) * p.height * p.width;
   const size_t mask_size = static_cast<size_t>(p.height) * p.width;
   const bool masks = source_->has_masks();

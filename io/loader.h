@@ -5,6 +5,10 @@
 // augmented with Rng(seed, augment, e, p); so the batch sequence is the same bits
 // whatever the number of workers or how the OS schedules them. (Keying by position, not
 // dataset index, gives the repeats of an oversampled slice different augmentations.)
+// With merge_single_last, a last batch that would hold a single sample is merged into
+// the batch before it (which then holds B+1): training batch norm needs more than one
+// value per channel, and a 1x1 feature map of one image gives it one. The rule depends
+// only on the number of samples and B, so the batches stay deterministic.
 //
 // Batches are plain NCHW float arrays (io does not depend on Tensor); the tensor floor
 // can wrap `images` without a copy.
@@ -42,10 +46,15 @@ struct LoaderOptions {
   int prefetch = 4;    // batches built ahead of the consumer
   bool shuffle = true;
   bool drop_last = false;
+  bool merge_single_last = false;  // see the header comment (ignored with drop_last)
   uint64_t seed = 0;
   bool skip_bad = false;  // a sample that fails to load is left out with a warning
   bool quiet = false;     // no warnings on stderr (still counted)
 };
+
+// The smallest batch an epoch of `samples` samples gives with these options (0 when
+// there are no samples), e.g. to check up front that batch norm can train on it.
+size_t smallest_batch(size_t samples, const LoaderOptions& options);
 
 struct LoaderStats {
   size_t images = 0, batches = 0;  // handed out in the current epoch

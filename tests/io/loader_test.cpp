@@ -212,6 +212,48 @@ TEST(SegmentationLoader, MasksBinaryAndWorkerIndependent) {
   EXPECT_GT(order.size(), ds.samples.size());
 }
 
+TEST_F(LoaderTest, LastBatchOfOneIsMergedIntoThePreviousOne) {
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(1, true));
+  LoaderOptions o;
+  o.batch_size = 19;  // 20 samples: 19 + 1 without merging
+  o.seed = 9;
+  o.workers = 2;
+  const std::vector<Batch> plain = run_epochs(source, o, 1);
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_EQ(plain[1].n, 1);
+  o.merge_single_last = true;
+  EXPECT_EQ(smallest_batch(20, o), 19u);
+  Loader loader(source, o);
+  EXPECT_EQ(loader.batches_per_epoch(), 1u);
+  const std::vector<Batch> merged = run_epochs(source, o, 2);
+  ASSERT_EQ(merged.size(), 2u);  // one batch of all 20 per epoch
+  for (const Batch& b : merged) {
+    EXPECT_EQ(b.n, 20);
+    std::set<size_t> seen(b.indices.begin(), b.indices.end());
+    EXPECT_EQ(seen.size(), 20u);
+  }
+  // The same samples in the same order, with the same augmentation, as without merging:
+  // only the batch boundary moved, so merging keeps the data order of a run.
+  std::vector<size_t> plain_order = plain[0].indices;
+  plain_order.insert(plain_order.end(), plain[1].indices.begin(), plain[1].indices.end());
+  EXPECT_EQ(merged[0].indices, plain_order);
+  std::vector<float> plain_images = plain[0].images;
+  plain_images.insert(plain_images.end(), plain[1].images.begin(), plain[1].images.end());
+  EXPECT_EQ(0, std::memcmp(merged[0].images.data(), plain_images.data(), plain_images.size() * sizeof(float)));
+  // Deterministic whatever the workers.
+  o.workers = 0;
+  expect_same_batches(merged, run_epochs(source, o, 2));
+  // Remainders other than one are left alone.
+  o.batch_size = 6;  // 6, 6, 6, 2
+  EXPECT_EQ(Loader(source, o).batches_per_epoch(), 4u);
+  EXPECT_EQ(smallest_batch(20, o), 2u);
+  o.batch_size = 1;
+  EXPECT_EQ(smallest_batch(20, o), 1u);
+  o.batch_size = 32;
+  EXPECT_EQ(smallest_batch(1, o), 1u);  // a single sample cannot be merged with anything
+  EXPECT_EQ(smallest_batch(20, o), 20u);
+}
+
 TEST(Loader, RejectsBadOptions) {
   auto source = std::make_shared<ClassificationSource>(std::vector<ClassificationSample>{}, ImagePipeline{});
   LoaderOptions o;
