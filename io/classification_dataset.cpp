@@ -73,24 +73,29 @@ void scan_split(const fs::path& dir, ClassificationSplit& split, BadInputLog& lo
     for (const fs::path& file : files) {
       if (is_hidden(file)) continue;
       const std::string path = file.string();
+      // Returns only with skip_bad (else BadInputLog throws).
+      auto skip = [&](const std::string& message) {
+        log.bad(message);
+        ++split.skipped_per_class[label];
+      };
       if (!fs::is_regular_file(file, ec)) {
-        log.bad(path + ": not a regular file inside class folder " + entry.string());
+        skip(path + ": not a regular file inside class folder " + entry.string());
         continue;
       }
       std::vector<uint8_t> bytes;
       try {
         bytes = read_file_bytes(path);
       } catch (const Error& e) {
-        log.bad(e.what());
+        skip(e.what());
         continue;
       }
       if (bytes.empty()) {
-        log.bad(path + ": empty file (0 bytes), not an image");
+        skip(path + ": empty file (0 bytes), not an image");
         continue;
       }
       ImageFormat format = detect_format(bytes.data(), bytes.size());
       if (format == ImageFormat::unknown) {
-        log.bad(path + ": not an image (content matches no PNG, JPEG, TIFF or BMP signature)");
+        skip(path + ": not an image (content matches no PNG, JPEG, TIFF or BMP signature)");
         continue;
       }
       split.samples.push_back({path, label, content_hash(bytes.data(), bytes.size()), bytes.size(), format});
@@ -182,7 +187,11 @@ ClassificationDataset open_classification_dataset(const std::string& root,
       for (auto& t : pool) t.join();
       std::vector<bool> drop(split->samples.size(), false);
       for (size_t i = 0; i < errors.size(); ++i)
-        if (!errors[i].empty()) log.bad(errors[i]), drop[i] = true;  // in path order
+        if (!errors[i].empty()) {  // in path order
+          log.bad(errors[i]);
+          drop[i] = true;
+          ++split->skipped_per_class[split->samples[i].label];
+        }
       remove_marked(split->samples, drop);
       if (!split->present) continue;
       count_classes(*split);

@@ -46,6 +46,8 @@ struct ClassificationSplit {
   bool present = false;
   std::vector<ClassificationSample> samples;  // sorted by path
   std::array<size_t, kNumTumourClasses> class_counts{};
+  // Files of each class folder left out as bad input (skip_bad; verify_decode included).
+  std::array<size_t, kNumTumourClasses> skipped_per_class{};
   // Groups of byte-identical files inside this split (paths, sorted), before dropping.
   std::vector<std::vector<std::string>> duplicate_groups;
   size_t duplicates_dropped = 0;
