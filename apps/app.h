@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,10 @@ struct TrainOptions {
   std::string out;         // run directory; empty: runs/<command>-<time>
   int epochs = 50;
   int batch_size = 32;
-  int image_size = 0;      // 0: the model's default (classifier 240, U-Net 256)
-  double lr = 0;           // 0: the model's default (classifier 1e-3, U-Net 1e-4)
+  // Not given: the model's default (classifier 240 px and 1e-3, U-Net 256 px and 1e-4);
+  // an explicit value is checked like any other (0 is an error, not "the default").
+  std::optional<int> image_size;
+  std::optional<double> lr;
   double weight_decay = 1e-4;
   bool decoupled_weight_decay = false;  // AdamW instead of Adam's L2
   std::string device = "cpu";
@@ -63,8 +66,11 @@ struct EvalOptions {
   std::string data;        // required
   std::string out;         // empty: runs/<command>-<time>
   std::string split = "auto";  // classifier: test | val | all | auto; U-Net: test | val | all | auto
-  double val_fraction = 0.2, test_fraction = 0.15;
-  uint64_t seed = 0;
+  // The split of --split val/test. Not given: what the checkpoint records of its training
+  // run (an explicit value that contradicts it is an error); for checkpoints that record
+  // none, the training defaults (classifier val 0.2; U-Net val 0.15, test 0.15; seed 0).
+  std::optional<double> val_fraction, test_fraction;
+  std::optional<uint64_t> seed;
   int batch_size = 32;
   std::string device = "cpu";
   int threads = 0, workers = 2;
@@ -81,6 +87,9 @@ struct PredictOptions {
   int threads = 0;
   bool overwrite = false;
   bool quiet = false;
+  // Without it every input is decoded before anything is written and any unreadable one
+  // is an error naming each; with it they are left out and listed (output, predictions.csv).
+  bool skip_bad = false;
 };
 
 struct DemoOptions {
@@ -96,7 +105,7 @@ struct DemoOptions {
 
 struct InfoOptions {
   std::string model = "b1";  // b0..b7 (paper head) or unet
-  int image_size = 0;
+  std::optional<int> image_size;  // not given: 240 (classifier) / 256 (U-Net)
   int width = 64, depth = 4;
   int batch = 1;
   std::string checkpoint;    // describe the model of a checkpoint instead
@@ -134,6 +143,10 @@ struct ModelSpec {
 };
 std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed);
 void check_image_size(const ModelSpec& spec);  // UsageError naming --image-size
+// Side of the smallest feature map the model computes at spec.image_size, where batch
+// norm sees the fewest values per channel (EfficientNet: five stride-2 stages with
+// padding (k-1)/2, ceil(size/32); U-Net: the bottleneck, size/2^depth).
+int smallest_feature_map(const ModelSpec& spec);
 // The spec stored in a checkpoint, and the model with its weights (moved to `device`).
 ModelSpec checkpoint_spec(const std::string& path);
 std::shared_ptr<nn::Module> load_model(const std::string& path, const std::string& expected_kind, Device device,

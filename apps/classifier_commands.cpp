@@ -1,6 +1,9 @@
 // train-cls and eval-cls: the EfficientNet classifier on the Nickparvar layout.
+#include <array>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 #include "apps/train_common.h"
 #include "io/classification_dataset.h"
@@ -20,9 +23,13 @@ std::vector<std::string> class_names() {
   return names;
 }
 
-io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool quiet) {
+// With skip_bad every image is decoded while opening, so the files left out are known
+// before training (the class check below sees them; no batch shrinks mid-epoch).
+io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool quiet, int threads = 0) {
   io::ClassificationDatasetOptions o;
   o.skip_bad = skip_bad;
+  o.verify_decode = skip_bad;
+  o.threads = threads > 0 ? threads : 2;
   o.drop_duplicates = true;  // no copy of a validation/test image in training
   o.quiet = quiet;
   io::ClassificationDataset ds = io::open_classification_dataset(root, o);
@@ -56,53 +63,124 @@ Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::ve
 
 Json metrics_object(const Metrics& m) { return Json::parse(metrics_json(m), "metrics"); }
 
+// A training image's name in the split record: "<class>/<file>", whatever --data is.
+std::string split_name(const std::string& path) {
+  const std::filesystem::path p(path);
+  return (p.parent_path().filename() / p.filename()).generic_string();
+}
+
+// Each class needs at least this many training images (after --skip-bad and duplicate
+// removal): one to train on and one to validate.
+constexpr size_t kMinImagesPerClass = 2;
+
+// Refuses a training set where a class cannot be learnt and validated, naming the class
+// and what --skip-bad left out of its folder; a 4-class model with an absent class would
+// report macro metrics over a class it never saw.
+void check_classes(const std::string& root, const io::ClassificationSplit& training, const io::TrainValSplit& split,
+                   double val_fraction, bool skip_bad) {
+  std::array<size_t, io::kNumTumourClasses> in_train{}, in_val{};
+  for (const auto& s : split.train) ++in_train[static_cast<size_t>(s.label)];
+  for (const auto& s : split.val) ++in_val[static_cast<size_t>(s.label)];
+  for (size_t c = 0; c < io::kNumTumourClasses; ++c) {
+    const std::string name = io::tumour_class_names()[c];
+    const std::string folder = (std::filesystem::path(root) / "Training" / name).string();
+    const size_t n = training.class_counts[c], skipped = training.skipped_per_class[c];
+    std::ostringstream why;
+    if (skip_bad) why << " after --skip-bad left out " << skipped << " bad file" << (skipped == 1 ? "" : "s") << " there";
+    GLIA_CHECK(n >= kMinImagesPerClass, "class '" << name << "' (" << folder << ") has " << n << " usable training image"
+                                                  << (n == 1 ? "" : "s") << why.str() << "; each class needs at least "
+                                                  << kMinImagesPerClass
+                                                  << " (one to train on, one to validate), so glia will not train a "
+                                                  << io::kNumTumourClasses << "-class model without it");
+    GLIA_USAGE_CHECK(in_train[c] > 0 && in_val[c] > 0,
+                     "--val-fraction " << val_fraction << ": class '" << name << "' gets " << in_train[c]
+                                       << " training and " << in_val[c] << " validation images of its " << n
+                                       << "; each class needs both, so change --val-fraction or add images");
+  }
+}
+
+Json split_record(const TrainOptions& o, const io::TrainValSplit& split) {
+  Json j = Json::object();
+  j["val_fraction"] = Json(o.val_fraction);
+  j["seed"] = Json(std::to_string(o.seed));
+  Json files = Json::array();
+  for (const auto& s : split.val) files.push_back(Json(split_name(s.path)));
+  j["val_files"] = files;
+  return j;
+}
+
+// The validation images a checkpoint's training run used, found in `training`.
+std::vector<io::ClassificationSample> recorded_val(const Json& record, const std::vector<io::ClassificationSample>& training,
+                                                   const std::string& checkpoint, const std::string& root) {
+  std::map<std::string, const io::ClassificationSample*> by_name;
+  for (const auto& s : training) by_name[split_name(s.path)] = &s;
+  std::vector<io::ClassificationSample> out;
+  std::vector<std::string> missing;
+  for (const auto& name : record.at("val_files").items()) {
+    auto it = by_name.find(name.as_string());
+    if (it == by_name.end()) missing.push_back(name.as_string());
+    else out.push_back(*it->second);
+  }
+  GLIA_CHECK(missing.empty(), "--split val: " << missing.size() << " of the " << record.at("val_files").size()
+                                              << " validation images recorded in " << checkpoint << " are not in "
+                                              << root << "/Training (first: " << (missing.empty() ? "" : missing[0])
+                                              << "); is --data the dataset that run trained on?");
+  return out;
+}
+
 }  // namespace
 
 RunResult train_classifier(TrainOptions o) {
-  if (o.image_size == 0) o.image_size = 240;
-  if (o.lr == 0) o.lr = 1e-3;
+  if (!o.image_size) o.image_size = 240;
+  if (!o.lr) o.lr = 1e-3;
   check_train_options(o);
+  const int size = *o.image_size;
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
   spec.kind = "classifier";
   spec.variant = o.model;
-  spec.image_size = o.image_size;
+  spec.image_size = size;
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-cls");
 
-  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet);
+  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
-  // Model and weights before touching the run dir: a bad --model or --pretrained fails first.
+  // Everything that can be refused is checked before the run dir is touched: the data,
+  // the split, the batches, --model and --pretrained.
+  io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
+  check_classes(o.data, ds.training, split, o.val_fraction, o.skip_bad);
+  const auto train_samples = thin(split.train, o.max_images);
+  check_batch_norm_batches(spec, o.batch_size, train_samples.size());
   auto model = build_model(spec, o.seed);
   auto& net = dynamic_cast<nets::EfficientNet&>(*model);
   if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
 
-  io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
-  const auto train_samples = thin(split.train, o.max_images);
   if (!o.quiet)
     std::cout << "train-cls: " << train_samples.size() << " training and " << split.val.size()
               << " validation images (split by seed " << o.seed << "), " << ds.testing.samples.size()
               << " test images; model " << spec.to_string() << "; run directory " << o.out << std::endl;
-  auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(o.image_size, true)),
+  auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(size, true)),
                                   o.batch_size, true, o.workers, o.seed, o.skip_bad);
-  auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(o.image_size, false)),
+  auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(size, false)),
                                 o.batch_size, false, o.workers, 0, o.skip_bad);
 
   if (o.freeze_base) net.freeze_base(true);
   model->to(device);
-  auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
+  auto optimizer = make_adam(*model, *o.lr, o.weight_decay, o.decoupled_weight_decay);
   ClassificationTask task(io::kNumTumourClasses);
-  Trainer trainer(*model, *optimizer, task, trainer_options(o, spec, device));
+  TrainerOptions to = trainer_options(o, spec, device);
+  to.model_config["split"] = split_record(o, split);  // eval-cls --split val evaluates the same images
+  Trainer trainer(*model, *optimizer, task, to);
   Json metrics;
-  RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
-  result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, "confusion");
+  RunResult result = fit_run(trainer, *optimizer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
+  result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, "confusion");
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
   if (!o.quiet) std::cout << task.confusion().to_string(class_names());
   if (ds.testing.present && !ds.testing.samples.empty()) {
-    result.test = evaluate_split(trainer, task, ds.testing.samples, o.image_size, o.batch_size, o.workers, o.out,
+    result.test = evaluate_split(trainer, task, ds.testing.samples, size, o.batch_size, o.workers, o.out,
                                  "confusion_test");
     print_metrics("test", result.test, o.quiet);
     metrics["test"] = metrics_object(result.test);
@@ -114,11 +192,16 @@ RunResult train_classifier(TrainOptions o) {
 RunResult evaluate_classifier(EvalOptions o) {
   require_path(o.checkpoint, "--checkpoint");
   require_path(o.data, "--data");
+  check_eval_options(o);
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
   auto model = load_model(o.checkpoint, "classifier", device, &spec);
-  io::ClassificationDataset ds = open_dataset(o.data, false, o.quiet);
+  // The training run's split, as its checkpoint records it; flags only for older ones.
+  const Json record = checkpoint_split(o.checkpoint);
+  const double val_fraction = split_setting(record, "val_fraction", o.val_fraction, 0.2, o.checkpoint);
+  const uint64_t seed = split_seed(record, o.seed, o.checkpoint);
+  io::ClassificationDataset ds = open_dataset(o.data, false, o.quiet, o.threads);
   std::vector<io::ClassificationSample> samples;
   std::string split = o.split;
   if (split == "auto") split = ds.testing.present ? "test" : "val";
@@ -127,12 +210,18 @@ RunResult evaluate_classifier(EvalOptions o) {
     samples = ds.testing.samples;
   } else if (split == "val") {
     GLIA_USAGE_CHECK(ds.training.present, "--split val: " << o.data << " has no Training/ folder");
-    samples = io::stratified_split(ds.training.samples, o.val_fraction, o.seed).val;
+    if (record.is_object()) {
+      samples = recorded_val(record, ds.training.samples, o.checkpoint, o.data);
+    } else {
+      if (!o.quiet)
+        std::cout << "note: " << o.checkpoint << " records no training split (written by an older glia); "
+                  << "--split val uses --val-fraction " << val_fraction << " --seed " << seed
+                  << ", which must be the training run's" << std::endl;
+      samples = io::stratified_split(ds.training.samples, val_fraction, seed).val;
+    }
   } else if (split == "all") {
     samples = ds.training.samples;
     samples.insert(samples.end(), ds.testing.samples.begin(), ds.testing.samples.end());
-  } else {
-    throw UsageError("--split '" + o.split + "': expected test, val, all or auto");
   }
   if (o.out.empty()) o.out = default_run_dir("eval-cls");
   prepare_run_dir(o.out, o.overwrite, false, "eval-cls",
@@ -154,6 +243,7 @@ RunResult evaluate_classifier(EvalOptions o) {
   Json metrics = Json::object();
   metrics["model"] = Json(spec.to_string());
   metrics["split"] = Json(split);
+  metrics["images"] = Json(static_cast<int64_t>(samples.size()));
   metrics[split] = metrics_object(result.test);
   Json per_class = Json::object();
   for (int c = 0; c < io::kNumTumourClasses; ++c) {

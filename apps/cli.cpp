@@ -15,11 +15,17 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
                                              : "dataset root holding the TCGA_* patient folders (kaggle_3m)")
       ->required();
   c->add_option("--out", o.out, "run directory (default runs/<command>-<UTC time>)");
-  c->add_option("--epochs", o.epochs, "maximum epochs")->capture_default_str();
-  c->add_option("--batch-size", o.batch_size, "images per batch")->capture_default_str();
+  c->add_option("--epochs", o.epochs, "maximum epochs (with --resume, may be raised to train longer)")
+      ->capture_default_str();
+  c->add_option("--batch-size", o.batch_size,
+                "images per batch (a last batch of a single image is merged into the one before: batch norm "
+                "cannot train on one image)")
+      ->capture_default_str();
   c->add_option("--image-size", o.image_size, classifier ? "input size in pixels (default 240)"
                                                          : "input size in pixels (default 256)");
-  c->add_option("--lr", o.lr, classifier ? "Adam learning rate (default 1e-3)" : "Adam learning rate (default 1e-4)");
+  c->add_option("--lr", o.lr,
+                std::string(classifier ? "Adam learning rate (default 1e-3)" : "Adam learning rate (default 1e-4)") +
+                    "; with --resume a new value replaces the run's from the next epoch");
   c->add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
   c->add_flag("--adamw", o.decoupled_weight_decay, "decoupled weight decay (AdamW) instead of L2 in the gradient");
   c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
@@ -35,7 +41,9 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--pretrained", o.pretrained,
                 classifier ? "safetensors weights for the EfficientNet base (features.*)" : "U-Net weights to start from");
   if (classifier) c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
-  c->add_flag("--resume", o.resume, "continue the run in --out from its last.ckpt");
+  c->add_flag("--resume", o.resume,
+              "continue the run in --out from its last.ckpt; --epochs, --lr, --patience, --max-batches, --device, "
+              "--data and --skip-bad may change (recorded in run.json), other changed flags are refused");
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");
@@ -55,11 +63,16 @@ void add_eval_flags(CLI::App* c, EvalOptions& o) {
   c->add_option("--checkpoint", o.checkpoint, "best.ckpt or last.ckpt of a training run")->required();
   c->add_option("--data", o.data, "dataset root")->required();
   c->add_option("--out", o.out, "output directory (default runs/<command>-<UTC time>)");
-  c->add_option("--split", o.split, "test, val (as in training, same --seed), all, or auto")->capture_default_str();
-  c->add_option("--val-fraction", o.val_fraction, "as in training")->capture_default_str();
-  c->add_option("--test-fraction", o.test_fraction, "as in training (U-Net)")->capture_default_str();
-  c->add_option("--seed", o.seed, "as in training")->capture_default_str();
-  c->add_option("--batch-size", o.batch_size, "images per batch")->capture_default_str();
+  c->add_option("--split", o.split, "test, val (the training run's, as its checkpoint records), all, or auto")
+      ->capture_default_str();
+  c->add_option("--val-fraction", o.val_fraction,
+                "only for checkpoints that record no split (default as in training); else must match it");
+  c->add_option("--test-fraction", o.test_fraction, "likewise (U-Net; default 0.15)");
+  c->add_option("--seed", o.seed, "likewise (default 0)");
+  c->add_option("--batch-size", o.batch_size,
+                "images per batch (a last batch of a single image is merged into the one before: batch norm "
+                "cannot train on one image)")
+      ->capture_default_str();
   c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
   c->add_option("--threads", o.threads, "compute threads (0: all cores)")->capture_default_str();
   c->add_option("--workers", o.workers, "data loader threads")->capture_default_str();
@@ -96,6 +109,9 @@ int main_cli(int argc, char** argv) {
   c_pred->add_option("--threads", pred.threads, "compute threads (0: all cores)")->capture_default_str();
   c_pred->add_flag("--overwrite", pred.overwrite, "replace an existing output directory");
   c_pred->add_flag("--quiet", pred.quiet, "no output but the files");
+  c_pred->add_flag("--skip-bad", pred.skip_bad,
+                   "leave out unreadable images (listed in the output and in predictions.csv) instead of stopping "
+                   "before anything is written");
   auto* c_demo = app.add_subcommand("demo", "train and evaluate both networks briefly (synthetic phantoms by default)");
   c_demo->add_option("--data", dem.data, "folder holding brain-tumor-mri/ and lgg-mri-segmentation/ (default: phantoms)");
   c_demo->add_option("--out", dem.out, "run directory (default runs/demo-<UTC time>)");

@@ -81,6 +81,13 @@ void check_image_size(const ModelSpec& spec) {
   }
 }
 
+int smallest_feature_map(const ModelSpec& spec) {
+  if (spec.kind == "unet") return spec.image_size >> spec.depth;
+  int side = spec.image_size;
+  for (int stage = 0; stage < 5; ++stage) side = (side + 1) / 2;
+  return side;
+}
+
 std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed) {
   // The layers keep the generator they are given for dropout and stochastic depth, so
   // they get none: initialisation and those draws use the default generator, whose state

@@ -11,16 +11,17 @@ int info(const InfoOptions& o) {
   ModelSpec spec;
   if (!o.checkpoint.empty()) {
     require_path(o.checkpoint, "--checkpoint");
+    GLIA_USAGE_CHECK(!o.image_size, "--image-size with --checkpoint: the checkpoint's model fixes the size");
     spec = checkpoint_spec(o.checkpoint);
   } else if (o.model == "unet") {
     spec.kind = "unet";
     spec.width = o.width;
     spec.depth = o.depth;
-    spec.image_size = o.image_size > 0 ? o.image_size : 256;
+    spec.image_size = o.image_size.value_or(256);
   } else {
     spec.kind = "classifier";
     spec.variant = o.model;
-    spec.image_size = o.image_size > 0 ? o.image_size : 240;
+    spec.image_size = o.image_size.value_or(240);
   }
   check_image_size(spec);
   GLIA_USAGE_CHECK(o.batch >= 1, "--batch " << o.batch << " must be >= 1");

@@ -1,12 +1,19 @@
 #include "apps/train_common.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "io/plots.h"
 #include "tensor/json.h"
+#include "train/checkpoint.h"
 
 namespace glia::app {
 
@@ -37,6 +44,7 @@ std::unique_ptr<LoaderSource> make_loader(std::shared_ptr<const io::ExampleSourc
   lo.shuffle = shuffle;
   lo.seed = seed;
   lo.skip_bad = skip_bad;
+  lo.merge_single_last = true;  // see check_batch_norm_batches
   return std::make_unique<LoaderSource>(std::move(source), lo, std::move(order));
 }
 
@@ -56,7 +64,7 @@ void check_train_options(const TrainOptions& o) {
   require_path(o.data, "--data");
   GLIA_USAGE_CHECK(o.epochs >= 1, "--epochs " << o.epochs << " must be >= 1");
   GLIA_USAGE_CHECK(o.batch_size >= 1, "--batch-size " << o.batch_size << " must be >= 1");
-  GLIA_USAGE_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr " << o.lr << " must be > 0");
+  GLIA_USAGE_CHECK(o.lr && *o.lr > 0 && std::isfinite(*o.lr), "--lr " << o.lr.value_or(0) << " must be > 0");
   GLIA_USAGE_CHECK(o.weight_decay >= 0, "--weight-decay " << o.weight_decay << " must be >= 0");
   GLIA_USAGE_CHECK(o.val_fraction > 0 && o.val_fraction < 1, "--val-fraction " << o.val_fraction
                                                                                << " must be in (0, 1)");
@@ -66,14 +74,27 @@ void check_train_options(const TrainOptions& o) {
   if (!o.pretrained.empty()) require_path(o.pretrained, "--pretrained");
 }
 
+void check_eval_options(const EvalOptions& o) {
+  GLIA_USAGE_CHECK(o.split == "test" || o.split == "val" || o.split == "all" || o.split == "auto",
+                   "--split '" << o.split << "': expected test, val, all or auto");
+  GLIA_USAGE_CHECK(o.batch_size >= 1, "--batch-size " << o.batch_size << " must be >= 1");
+  GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
+  if (o.val_fraction)
+    GLIA_USAGE_CHECK(*o.val_fraction > 0 && *o.val_fraction < 1, "--val-fraction " << *o.val_fraction
+                                                                                   << " must be in (0, 1)");
+  if (o.test_fraction)
+    GLIA_USAGE_CHECK(*o.test_fraction >= 0 && *o.test_fraction < 1, "--test-fraction " << *o.test_fraction
+                                                                                       << " must be in [0, 1)");
+}
+
 std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   Json j = Json::object();
   j["model"] = Json(spec.to_string());
   j["data"] = Json(o.data);
   j["epochs"] = Json(o.epochs);
   j["batch_size"] = Json(o.batch_size);
-  j["image_size"] = Json(o.image_size);
-  j["lr"] = Json(o.lr);
+  j["image_size"] = Json(o.image_size.value_or(0));
+  j["lr"] = Json(o.lr.value_or(0));
   j["weight_decay"] = Json(o.weight_decay);
   j["decoupled_weight_decay"] = Json(o.decoupled_weight_decay);
   j["device"] = Json(o.device);
@@ -85,7 +106,30 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["max_images"] = Json(static_cast<int64_t>(o.max_images));
   j["pretrained"] = Json(o.pretrained);
   j["freeze_base"] = Json(o.freeze_base);
+  j["positive_repeat"] = Json(o.positive_repeat);
+  j["skip_bad"] = Json(o.skip_bad);
   return j.dump();
+}
+
+void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples) {
+  io::LoaderOptions lo;  // as make_loader builds the training loader
+  lo.batch_size = batch_size;
+  lo.merge_single_last = true;
+  if (training_samples == 0) return;  // the split checks name that problem
+  const size_t smallest = io::smallest_batch(training_samples, lo);
+  const int side = smallest_feature_map(spec);
+  if (smallest * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
+  // The smallest size whose last feature map is 2x2 (EfficientNet: ceil(size/32) = 2).
+  const int size_that_works = spec.kind == "unet" ? 2 << spec.depth : 33;
+  std::ostringstream why;
+  why << "the smallest feature map of " << spec.to_string() << " is " << side << "x" << side
+      << ", so a training batch of one image gives batch norm a single value per channel and it cannot train";
+  GLIA_USAGE_CHECK(training_samples != 1, "--data: the training split holds a single image at --image-size "
+                                              << spec.image_size << ": " << why.str() << "; use more images or --image-size "
+                                              << size_that_works << " or more");
+  GLIA_USAGE_CHECK(false, "--batch-size " << batch_size << " with --image-size " << spec.image_size << ": " << why.str()
+                                          << "; use --batch-size 2 or more, or --image-size " << size_that_works
+                                          << " or more");
 }
 
 void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
@@ -121,12 +165,145 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   return to;
 }
 
-RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val, const TrainOptions& o,
-                  const ModelSpec& spec, const std::string& metric, Json& metrics) {
+namespace {
+
+// The flags --resume lets change: they take effect from the next epoch without making
+// it another run. Every other key of the run config (model, image size, batch size,
+// seed, split, weight decay, augmentation, pretrained weights, any key added later) is
+// refused, so a new flag is safe until someone decides it may change.
+const std::set<std::string>& changeable_on_resume() {
+  static const std::set<std::string> keys = {"epochs", "lr", "patience", "max_batches", "device", "data", "skip_bad",
+                                             "time_limit"};
+  return keys;
+}
+
+std::string flag_of(const std::string& key) {
+  if (key == "decoupled_weight_decay") return "--adamw";
+  if (key == "model") return "the model (--model, --width, --depth, --image-size)";
+  std::string flag = "--" + key;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+// A value for a message: strings bare, numbers in the fewest digits that give them back
+// (0.15, not JSON's 0.14999999999999999).
+std::string shown(const Json& v) {
+  if (v.is_string()) return v.as_string();
+  if (!v.is_number() || v.is_integer()) return v.dump();
+  char buf[40];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v.as_number());
+    if (std::strtod(buf, nullptr) == v.as_number()) break;
+  }
+  return buf;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  GLIA_CHECK(f.good(), "cannot read " << path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Appends this resume to run.json: "config" takes the new values and "resumes" lists
+// the epoch and what changed, so the run's record says which settings trained which epochs.
+void record_resume(const std::string& dir, int after_epoch, const std::vector<ResumeChange>& changes) {
+  const std::string path = dir + "/run.json";
+  Json run = Json::parse(read_text(path), path);
+  Json changed = Json::object();
+  for (const auto& c : changes) {
+    run["config"][c.key] = c.to;
+    Json fromto = Json::object();
+    fromto["from"] = c.from;
+    fromto["to"] = c.to;
+    changed[c.key] = fromto;
+  }
+  Json entry = Json::object();
+  entry["after_epoch"] = Json(after_epoch);
+  entry["changed"] = changed;
+  if (!run.contains("resumes")) run["resumes"] = Json::array();
+  run["resumes"].push_back(entry);
+  // Atomic: a failure here leaves the previous run.json.
+  const std::string tmp = path + ".tmp";
+  write_text_file(tmp, run.dump(2) + "\n");
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+std::vector<ResumeChange> resume_changes(const std::string& dir, const std::string& config_json) {
+  const std::string path = dir + "/run.json";
+  GLIA_CHECK(std::filesystem::exists(path), "--resume: " << path << " is missing, so the flags cannot be compared "
+                                                                "with the run's; restore it or start a new run");
+  const Json run = Json::parse(read_text(path), path);
+  GLIA_CHECK(run.is_object() && run.contains("config") && run.at("config").is_object(),
+             "--resume: " << path << " holds no \"config\" object");
+  const Json& before = run.at("config");
+  const Json now = Json::parse(config_json, "run config");
+  std::vector<ResumeChange> changes;
+  std::string refused;
+  for (const auto& [key, value] : now.members()) {
+    if (!before.contains(key)) continue;  // a run started by an older glia did not record it
+    const Json& old = before.at(key);
+    if (old.dump() == value.dump()) continue;
+    if (changeable_on_resume().count(key)) {
+      changes.push_back({key, flag_of(key), old, value});
+    } else {
+      refused += "\n  " + flag_of(key) + ": the run has " + shown(old) + ", this command gives " + shown(value);
+    }
+  }
+  GLIA_USAGE_CHECK(refused.empty(), "--resume: these flags differ from the run in " << dir
+                                        << " and cannot change during a run (give the run's values, or start a new "
+                                           "run with --out):"
+                                        << refused);
+  return changes;
+}
+
+Json checkpoint_split(const std::string& checkpoint) {
+  const Json config = load_checkpoint(checkpoint).model_config;
+  return config.is_object() && config.contains("split") ? config.at("split") : Json();
+}
+
+double split_setting(const Json& record, const std::string& key, const std::optional<double>& flag, double fallback,
+                     const std::string& checkpoint) {
+  if (!record.is_object()) return flag.value_or(fallback);
+  const Json& recorded = record.at(key);
+  GLIA_USAGE_CHECK(!flag || *flag == recorded.as_number(),
+                   flag_of(key) << " " << shown(Json(flag.value_or(0))) << " contradicts the checkpoint " << checkpoint
+                                << ", whose training run used " << flag_of(key) << " " << shown(recorded)
+                                << "; leave the flag out to evaluate that run's split");
+  return recorded.as_number();
+}
+
+uint64_t split_seed(const Json& record, const std::optional<uint64_t>& flag, const std::string& checkpoint) {
+  if (!record.is_object()) return flag.value_or(0);
+  const uint64_t recorded = std::stoull(record.at("seed").as_string());
+  GLIA_USAGE_CHECK(!flag || *flag == recorded, "--seed " << *flag << " contradicts the checkpoint " << checkpoint
+                                                         << ", whose training run used --seed " << recorded
+                                                         << "; leave the flag out to evaluate that run's split");
+  return recorded;
+}
+
+RunResult fit_run(Trainer& trainer, Optimizer& optimizer, LoaderSource& train, LoaderSource* val,
+                  const TrainOptions& o, const ModelSpec& spec, const std::string& metric, Json& metrics) {
   trainer.on_progress(progress_printer(metric, o.quiet));
   if (o.resume) {
+    const std::vector<ResumeChange> changes = resume_changes(o.out, train_config_json(o, spec));
     trainer.resume(train.order_key());
+    GLIA_USAGE_CHECK(o.epochs >= trainer.epoch(), "--epochs " << o.epochs << " with --resume: the run in " << o.out
+                                                              << " has already completed " << trainer.epoch()
+                                                              << " epochs; give --epochs " << trainer.epoch()
+                                                              << " or more");
+    // The new learning rate replaces the one the checkpoint carries (which the plateau
+    // schedule may have lowered); the other changed flags already act through `o`.
+    for (const auto& c : changes)
+      if (c.key == "lr") optimizer.set_lr(*o.lr);
+    record_resume(o.out, trainer.epoch(), changes);
     if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
+    for (const auto& c : changes)  // even with --quiet: the run's settings changed
+      std::cout << "resume: " << c.flag << " " << shown(c.from) << " -> " << shown(c.to) << " from epoch "
+                << trainer.epoch() + 1 << " (recorded in run.json)" << std::endl;
   }
   RunResult result;
   result.dir = o.out;

@@ -30,6 +30,9 @@ std::vector<T> thin(const std::vector<T>& v, size_t limit) {
 // Adam (L2 or decoupled weight decay) over the parameters that require gradients.
 std::unique_ptr<Optimizer> make_adam(nn::Module& model, double lr, double weight_decay, bool decoupled);
 void check_train_options(const TrainOptions& o);
+// eval-cls/eval-seg flags, before anything is read or written: --split, --batch-size,
+// --workers and the fractions when given.
+void check_eval_options(const EvalOptions& o);
 // JSON of the options, for run.json.
 std::string train_config_json(const TrainOptions& o, const ModelSpec& spec);
 // history.csv and curves.png from the trainer's history.
@@ -37,11 +40,38 @@ void write_history(const std::string& dir, const std::vector<HistoryRow>& histor
 double mean_epoch_seconds(const std::vector<HistoryRow>& history);
 void print_metrics(const std::string& title, const Metrics& metrics, bool quiet);
 
+// Up front: every batch of the training loader (training_samples samples, make_loader's
+// batching) must give batch norm more than one value per channel at the model's smallest
+// feature map. UsageError naming --batch-size and --image-size and what would work.
+void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples);
+
+// --resume compares this command's run config (train_config_json) with the run's
+// (<dir>/run.json "config"). A difference in a flag that may change (--epochs, --lr,
+// --patience, --max-batches, --device, --data, --skip-bad, --time-limit) is returned, to
+// be applied and recorded in run.json; any other difference is a UsageError naming each
+// flag with the run's value and the new one.
+struct ResumeChange {
+  std::string key, flag;
+  Json from, to;
+};
+std::vector<ResumeChange> resume_changes(const std::string& dir, const std::string& config_json);
+
+// The training split a checkpoint records (its model_config "split": fractions, seed and
+// the validation/test members, written by train-cls/train-seg), or null for checkpoints
+// written before glia recorded it.
+Json checkpoint_split(const std::string& checkpoint);
+// A split setting for evaluation: the recorded value when there is a record (an explicit
+// flag must equal it: UsageError naming both), else the flag, else `fallback`.
+double split_setting(const Json& record, const std::string& key, const std::optional<double>& flag, double fallback,
+                     const std::string& checkpoint);
+uint64_t split_seed(const Json& record, const std::optional<uint64_t>& flag, const std::string& checkpoint);
+
 // The trainer settings both train commands derive from their flags and model.
 TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Device device);
-// Resumes from last.ckpt when asked, fits, writes history.csv/curves.png, and starts the
+// Resumes from last.ckpt when asked (applying and recording changed flags, see
+// resume_changes; --epochs below the epochs done is refused), fits, writes history.csv/curves.png, and starts the
 // run's metrics.json object (model, epochs, best epoch, early stop, seconds per epoch).
-RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val, const TrainOptions& o,
-                  const ModelSpec& spec, const std::string& metric, Json& metrics);
+RunResult fit_run(Trainer& trainer, Optimizer& optimizer, LoaderSource& train, LoaderSource* val,
+                  const TrainOptions& o, const ModelSpec& spec, const std::string& metric, Json& metrics);
 
 }  // namespace glia::app
