@@ -29,7 +29,9 @@ std::vector<T> thin(const std::vector<T>& v, size_t limit) {
 }
 // Adam (L2 or decoupled weight decay) over the parameters that require gradients.
 std::unique_ptr<Optimizer> make_adam(nn::Module& model, double lr, double weight_decay, bool decoupled);
-void check_train_options(const TrainOptions& o);
+void check_train_options(const TrainOptions& o);  // includes check_schedule_options
+// --lr-schedule and its flags, --time-limit and the fine-tuning flags (UsageError).
+void check_schedule_options(const TrainOptions& o);
 // JSON of the options, for run.json.
 std::string train_config_json(const TrainOptions& o, const ModelSpec& spec);
 // history.csv and curves.png from the trainer's history.

@@ -92,7 +92,7 @@ TinyRun make_run(const std::string& dir, int epochs, bool sqrt_offset = false, d
   to.checkpoint_dir = dir;
   to.model_name = "tiny";
   to.early.patience = 100;
-  to.plateau.patience = 1;  // so the schedule changes within the run and must be restored
+  to.schedule.plateau.patience = 1;  // so the schedule changes within the run and must be restored
   r.trainer = std::make_unique<Trainer>(*r.model, *r.optimizer, *r.task, to);
   return r;
 }
