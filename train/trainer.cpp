@@ -112,6 +112,10 @@ int Trainer::last_epoch() const {
   return phase_ == 1 ? options_.epochs : phase_start_ + options_.fine_tune.epochs;
 }
 
+int Trainer::planned_epochs() const {
+  return (phase_ == 1 ? options_.epochs : phase_start_) + options_.fine_tune.epochs;
+}
+
 void Trainer::emit(ProgressEvent event) const {
   if (callback_) callback_(event);
 }
@@ -269,7 +273,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     ProgressEvent begin;
     begin.kind = ProgressEvent::Kind::epoch_begin;
     begin.epoch = row.epoch;
-    begin.epochs = last_epoch();
+    begin.epochs = planned_epochs();
     begin.batches = train.batches_per_epoch();
     begin.lr = row.lr;
     emit(begin);
@@ -317,7 +321,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     ProgressEvent end;
     end.kind = ProgressEvent::Kind::epoch_end;
     end.epoch = row.epoch;
-    end.epochs = last_epoch();
+    end.epochs = planned_epochs();
     end.row = &history_.back();
     end.lr = optimizer_->lr();
     end.message = notes.empty() ? notes : notes.substr(0, notes.size() - 2);

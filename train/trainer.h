@@ -147,6 +147,7 @@ class Trainer {
   double train_epoch(BatchSource& train, HistoryRow& row);
   double now() const;
   int last_epoch() const;  // where the current phase ends
+  int planned_epochs() const;  // where the run ends if nothing stops it early (progress)
   void start_fine_tune();
   void restore_best_weights();
   void check_gradients(int epoch, size_t batch) const;
