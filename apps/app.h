@@ -45,6 +45,13 @@ struct TrainOptions {
   uint64_t seed = 0;
   double val_fraction = 0.2;
   int patience = 5;        // early stopping (the LR schedule's is 2, the paper's)
+  // Learning-rate schedule (train/lr_schedule.h) and time budget.
+  std::string lr_schedule = "plateau";  // plateau | cosine | onecycle | constant
+  int lr_patience = 2;       // plateau: epochs without improvement before the rate drops
+  double lr_factor = 0.3;    // plateau: the drop
+  double min_lr = -1;        // < 0: the schedule's default (0; onecycle --lr / 25 / 1e4)
+  double warmup_epochs = 0;  // linear warmup (not with onecycle); fractions allowed
+  double time_limit = 0;     // minutes, 0: none
   size_t max_batches = 0;  // per epoch; 0: all
   size_t max_images = 0;   // cap on training images per epoch, by seed; 0: all
   std::string pretrained;  // weights file for the base (classifier) / whole model (U-Net)
@@ -55,6 +62,11 @@ struct TrainOptions {
   bool skip_bad = false;
   // classifier
   std::string model = "b1";
+  // classifier: a fine-tuning phase after the head-only (--freeze-base) phase
+  int fine_tune_epochs = 0;
+  std::optional<double> fine_tune_lr;  // not given: --lr / 10
+  int fine_tune_blocks = 0;            // 0: the whole base, else its last K entries
+  std::string fine_tune_bn = "train";  // train | frozen (Keras's fine-tuning guide)
   // U-Net
   int width = 64, depth = 4;
   double test_fraction = 0.15;

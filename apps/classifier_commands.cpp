@@ -8,6 +8,7 @@
 #include "apps/train_common.h"
 #include "io/classification_dataset.h"
 #include "io/plots.h"
+#include "layers/basic.h"
 #include "nets/efficientnet.h"
 #include "tensor/json.h"
 #include "tensor/random.h"
@@ -49,6 +50,19 @@ void load_pretrained_base(nn::Module& model, const std::string& path) {
   std::map<std::string, Tensor> stripped;
   for (auto& [name, t] : base) stripped[name.substr(9)] = t;
   load_module_state(*features, stripped, "--pretrained " + path + " (its tensors under 'features.')");
+}
+
+// The fine-tuning phase's trainable part: the whole base, or its last `blocks` entries
+// (features: stem, the MBConv stages, the 1x1 head convolution). With frozen_bn the base's
+// batch norms stay frozen (inference mode, scale and shift fixed), as Keras's fine-tuning
+// guide advises; else they train (batch statistics), as a PyTorch user's model.train().
+void unfreeze_base(nets::EfficientNet& net, int blocks, bool frozen_bn) {
+  nn::Sequential* features = net.features();
+  net.freeze_base(false);
+  for (int64_t i = 0; blocks > 0 && i < features->size() - blocks; ++i) features->at(i)->freeze(true);
+  if (frozen_bn)
+    for (auto& [name, m] : features->named_modules())
+      if (dynamic_cast<nn::BatchNorm2d*>(m) != nullptr) m->freeze(true);
 }
 
 Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::vector<io::ClassificationSample>& samples,
@@ -135,6 +149,7 @@ RunResult train_classifier(TrainOptions o) {
   if (!o.lr) o.lr = 1e-3;
   check_train_options(o);
   const int size = *o.image_size;
+  if (o.fine_tune_epochs > 0 && !o.fine_tune_lr) o.fine_tune_lr = *o.lr / 10;
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
@@ -154,6 +169,9 @@ RunResult train_classifier(TrainOptions o) {
   check_batch_norm_batches(spec, o.batch_size, train_samples.size());
   auto model = build_model(spec, o.seed);
   auto& net = dynamic_cast<nets::EfficientNet&>(*model);
+  GLIA_USAGE_CHECK(o.fine_tune_blocks <= net.features()->size(),
+                   "--fine-tune-blocks " << o.fine_tune_blocks << ": the base of " << o.model << " has "
+                                         << net.features()->size() << " entries (stem, stages, head convolution)");
   if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
 
@@ -172,9 +190,18 @@ RunResult train_classifier(TrainOptions o) {
   ClassificationTask task(io::kNumTumourClasses);
   TrainerOptions to = trainer_options(o, spec, device);
   to.model_config["split"] = split_record(o, split);  // eval-cls --split val evaluates the same images
+  std::unique_ptr<Optimizer> fine_tune_optimizer;  // phase 2's, over the unfrozen parameters
+  if (o.fine_tune_epochs > 0) {
+    to.fine_tune.epochs = o.fine_tune_epochs;
+    to.fine_tune.start = [&]() -> Optimizer& {
+      unfreeze_base(net, o.fine_tune_blocks, o.fine_tune_bn == "frozen");
+      fine_tune_optimizer = make_adam(*model, *o.fine_tune_lr, o.weight_decay, o.decoupled_weight_decay);
+      return *fine_tune_optimizer;
+    };
+  }
   Trainer trainer(*model, *optimizer, task, to);
   Json metrics;
-  RunResult result = fit_run(trainer, *optimizer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
+  RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
   result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, "confusion");
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);

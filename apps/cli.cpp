@@ -35,15 +35,41 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
       ->capture_default_str();
   c->add_option("--val-fraction", o.val_fraction, "part held out for validation")->capture_default_str();
   c->add_option("--patience", o.patience, "early stopping patience in epochs")->capture_default_str();
+  c->add_option("--lr-schedule", o.lr_schedule,
+                "plateau (Keras ReduceLROnPlateau), cosine (per step, to --min-lr), onecycle (PyTorch OneCycleLR) "
+                "or constant")
+      ->capture_default_str();
+  c->add_option("--lr-patience", o.lr_patience, "plateau: epochs without improvement before the rate drops")
+      ->capture_default_str();
+  c->add_option("--lr-factor", o.lr_factor, "plateau: factor of each drop")->capture_default_str();
+  c->add_option("--min-lr", o.min_lr, "lowest rate (default 0; onecycle: --lr/25/1e4, as PyTorch)");
+  c->add_option("--warmup-epochs", o.warmup_epochs, "linear warmup from 1% of the rate, per step (not onecycle)")
+      ->capture_default_str();
+  c->add_option("--time-limit", o.time_limit,
+                "minutes of training at most (0: none); no epoch starts once the budget is spent or when less "
+                "than half a mean epoch is left")
+      ->capture_default_str();
   c->add_option("--max-batches", o.max_batches, "batches per epoch at most (0: all)")->capture_default_str();
   c->add_option("--max-images", o.max_images, "training images at most, evenly thinned (0: all)")
       ->capture_default_str();
   c->add_option("--pretrained", o.pretrained,
                 classifier ? "safetensors weights for the EfficientNet base (features.*)" : "U-Net weights to start from");
-  if (classifier) c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
+  if (classifier) {
+    c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
+    c->add_option("--fine-tune-epochs", o.fine_tune_epochs,
+                  "after the --freeze-base phase, epochs of fine-tuning the base (fresh optimizer, own schedule)")
+        ->capture_default_str();
+    c->add_option("--fine-tune-lr", o.fine_tune_lr, "learning rate of the fine-tuning phase (default --lr / 10)");
+    c->add_option("--fine-tune-blocks", o.fine_tune_blocks,
+                  "unfreeze only the last K entries of the base (stem, 7 stages, head conv; 0: all)")
+        ->capture_default_str();
+    c->add_option("--fine-tune-bn", o.fine_tune_bn, "batch norms while fine-tuning: train, or frozen (inference mode)")
+        ->capture_default_str();
+  }
   c->add_flag("--resume", o.resume,
               "continue the run in --out from its last.ckpt; --epochs, --lr, --patience, --max-batches, --device, "
-              "--data and --skip-bad may change (recorded in run.json), other changed flags are refused");
+              "--data, --skip-bad, --time-limit and --fine-tune-epochs may change (recorded in run.json), other "
+              "changed flags are refused");
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");

@@ -145,7 +145,7 @@ RunResult train_segmenter(TrainOptions o) {
   to.model_config["split"] = split_record(o, split);  // eval-seg evaluates the same patients
   Trainer trainer(*model, *optimizer, task, to);
   Json metrics;
-  RunResult result = fit_run(trainer, *optimizer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
+  RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
   result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, 0);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);

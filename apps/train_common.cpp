@@ -60,6 +60,44 @@ std::unique_ptr<Optimizer> make_adam(nn::Module& model, double lr, double weight
   return std::make_unique<Adam>(std::move(trainable), ao);
 }
 
+void check_schedule_options(const TrainOptions& o) {
+  const std::string& s = o.lr_schedule;
+  GLIA_USAGE_CHECK(s == "plateau" || s == "cosine" || s == "onecycle" || s == "constant",
+                   "--lr-schedule '" << s << "': expected plateau, cosine, onecycle or constant");
+  GLIA_USAGE_CHECK(o.lr_patience >= 0, "--lr-patience " << o.lr_patience << " must be >= 0");
+  GLIA_USAGE_CHECK(o.lr_factor > 0 && o.lr_factor < 1, "--lr-factor " << o.lr_factor << " must be in (0, 1)");
+  GLIA_USAGE_CHECK(o.min_lr < 0 || (s != "cosine" && s != "onecycle") || o.min_lr < o.lr,
+                   "--min-lr " << o.min_lr << " must be below --lr " << o.lr.value_or(0) << " for the " << s << " schedule");
+  GLIA_USAGE_CHECK(std::isfinite(o.min_lr), "--min-lr " << o.min_lr << " is not a number");
+  GLIA_USAGE_CHECK(o.warmup_epochs >= 0 && std::isfinite(o.warmup_epochs),
+                   "--warmup-epochs " << o.warmup_epochs << " must be >= 0");
+  GLIA_USAGE_CHECK(o.warmup_epochs == 0 || s != "onecycle",
+                   "--warmup-epochs: onecycle warms up by itself (the first 30% of its steps); leave it out");
+  GLIA_USAGE_CHECK(o.warmup_epochs < o.epochs, "--warmup-epochs " << o.warmup_epochs << " must be below --epochs "
+                                                                  << o.epochs);
+  GLIA_USAGE_CHECK(o.time_limit >= 0 && std::isfinite(o.time_limit),
+                   "--time-limit " << o.time_limit << " (minutes) must be >= 0");
+  GLIA_USAGE_CHECK(o.fine_tune_epochs >= 0, "--fine-tune-epochs " << o.fine_tune_epochs << " must be >= 0");
+  GLIA_USAGE_CHECK(o.fine_tune_epochs == 0 || o.freeze_base,
+                   "--fine-tune-epochs needs --freeze-base: the first phase trains the head with the base frozen");
+  GLIA_USAGE_CHECK(!o.fine_tune_lr || (*o.fine_tune_lr > 0 && std::isfinite(*o.fine_tune_lr)),
+                   "--fine-tune-lr " << o.fine_tune_lr.value_or(0) << " must be > 0");
+  GLIA_USAGE_CHECK(o.fine_tune_blocks >= 0, "--fine-tune-blocks " << o.fine_tune_blocks << " must be >= 0");
+  GLIA_USAGE_CHECK(o.fine_tune_bn == "train" || o.fine_tune_bn == "frozen",
+                   "--fine-tune-bn '" << o.fine_tune_bn << "': expected train or frozen");
+  GLIA_USAGE_CHECK(o.fine_tune_epochs > 0 || (!o.fine_tune_lr && o.fine_tune_blocks == 0 && o.fine_tune_bn == "train"),
+                   "--fine-tune-lr, --fine-tune-blocks and --fine-tune-bn need --fine-tune-epochs");
+  if (o.fine_tune_epochs > 0) {
+    GLIA_USAGE_CHECK(o.warmup_epochs < o.fine_tune_epochs, "--warmup-epochs " << o.warmup_epochs
+                                                                              << " must be below --fine-tune-epochs "
+                                                                              << o.fine_tune_epochs);
+    const double lr = o.fine_tune_lr ? *o.fine_tune_lr : *o.lr / 10;
+    GLIA_USAGE_CHECK(o.min_lr < 0 || (s != "cosine" && s != "onecycle") || o.min_lr < lr,
+                     "--min-lr " << o.min_lr << " must be below the fine-tuning rate " << lr << " for the " << s
+                                 << " schedule");
+  }
+}
+
 void check_train_options(const TrainOptions& o) {
   require_path(o.data, "--data");
   GLIA_USAGE_CHECK(o.epochs >= 1, "--epochs " << o.epochs << " must be >= 1");
@@ -71,6 +109,7 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
   GLIA_USAGE_CHECK(o.patience >= 1, "--patience " << o.patience << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
+  check_schedule_options(o);
   if (!o.pretrained.empty()) require_path(o.pretrained, "--pretrained");
 }
 
@@ -108,6 +147,16 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["freeze_base"] = Json(o.freeze_base);
   j["positive_repeat"] = Json(o.positive_repeat);
   j["skip_bad"] = Json(o.skip_bad);
+  j["lr_schedule"] = Json(o.lr_schedule);
+  j["lr_patience"] = Json(o.lr_patience);
+  j["lr_factor"] = Json(o.lr_factor);
+  j["min_lr"] = Json(o.min_lr);
+  j["warmup_epochs"] = Json(o.warmup_epochs);
+  j["time_limit"] = Json(o.time_limit);
+  j["fine_tune_epochs"] = Json(o.fine_tune_epochs);
+  j["fine_tune_lr"] = o.fine_tune_lr ? Json(*o.fine_tune_lr) : Json();
+  j["fine_tune_blocks"] = Json(o.fine_tune_blocks);
+  j["fine_tune_bn"] = Json(o.fine_tune_bn);
   return j.dump();
 }
 
@@ -162,6 +211,13 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.model_name = spec.to_string();
   to.model_config = Json::parse(spec.to_json(), "model config");
   to.max_batches = o.max_batches;
+  to.schedule.kind = parse_lr_schedule(o.lr_schedule);
+  to.schedule.plateau.patience = o.lr_patience;
+  to.schedule.plateau.factor = o.lr_factor;
+  to.schedule.plateau.min_lr = std::max(0.0, o.min_lr);
+  to.schedule.min_lr = o.min_lr;
+  to.schedule.warmup_epochs = o.warmup_epochs;
+  to.time_limit_seconds = o.time_limit * 60;
   return to;
 }
 
@@ -173,7 +229,7 @@ namespace {
 // refused, so a new flag is safe until someone decides it may change.
 const std::set<std::string>& changeable_on_resume() {
   static const std::set<std::string> keys = {"epochs", "lr", "patience", "max_batches", "device", "data", "skip_bad",
-                                             "time_limit"};
+                                             "time_limit", "fine_tune_epochs"};
   return keys;
 }
 
@@ -285,20 +341,26 @@ uint64_t split_seed(const Json& record, const std::optional<uint64_t>& flag, con
   return recorded;
 }
 
-RunResult fit_run(Trainer& trainer, Optimizer& optimizer, LoaderSource& train, LoaderSource* val,
+RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val,
                   const TrainOptions& o, const ModelSpec& spec, const std::string& metric, Json& metrics) {
   trainer.on_progress(progress_printer(metric, o.quiet));
   if (o.resume) {
     const std::vector<ResumeChange> changes = resume_changes(o.out, train_config_json(o, spec));
     trainer.resume(train.order_key());
-    GLIA_USAGE_CHECK(o.epochs >= trainer.epoch(), "--epochs " << o.epochs << " with --resume: the run in " << o.out
+    // (In the fine-tuning phase, --epochs has done its part: the head phase is over.)
+    GLIA_USAGE_CHECK(trainer.phase() == 2 || o.epochs >= trainer.epoch(), "--epochs " << o.epochs << " with --resume: the run in " << o.out
                                                               << " has already completed " << trainer.epoch()
                                                               << " epochs; give --epochs " << trainer.epoch()
                                                               << " or more");
     // The new learning rate replaces the one the checkpoint carries (which the plateau
     // schedule may have lowered); the other changed flags already act through `o`.
-    for (const auto& c : changes)
-      if (c.key == "lr") optimizer.set_lr(*o.lr);
+    for (const auto& c : changes) {
+      if (c.key != "lr") continue;
+      GLIA_USAGE_CHECK(trainer.phase() == 1, "--lr with --resume: the run in "
+                                                 << o.out << " is in its fine-tuning phase, whose rate --lr no "
+                                                             "longer sets; leave --lr as it was");
+      trainer.set_base_lr(*o.lr);
+    }
     record_resume(o.out, trainer.epoch(), changes);
     if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
     for (const auto& c : changes)  // even with --quiet: the run's settings changed
@@ -315,6 +377,7 @@ RunResult fit_run(Trainer& trainer, Optimizer& optimizer, LoaderSource& train, L
   metrics["epochs"] = Json(result.fit.epochs_run);
   metrics["best_epoch"] = Json(result.fit.best_epoch);
   metrics["stopped_early"] = Json(result.fit.stopped_early);
+  metrics["stopped"] = Json(stop_reason_name(result.fit.stopped));
   metrics["seconds_per_epoch"] = Json(result.seconds_per_epoch);
   return result;
 }

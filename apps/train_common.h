@@ -33,6 +33,8 @@ void check_train_options(const TrainOptions& o);
 // eval-cls/eval-seg flags, before anything is read or written: --split, --batch-size,
 // --workers and the fractions when given.
 void check_eval_options(const EvalOptions& o);
+// --lr-schedule and its flags, --time-limit and the fine-tuning flags (UsageError).
+void check_schedule_options(const TrainOptions& o);
 // JSON of the options, for run.json.
 std::string train_config_json(const TrainOptions& o, const ModelSpec& spec);
 // history.csv and curves.png from the trainer's history.
@@ -71,7 +73,7 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
 // Resumes from last.ckpt when asked (applying and recording changed flags, see
 // resume_changes; --epochs below the epochs done is refused), fits, writes history.csv/curves.png, and starts the
 // run's metrics.json object (model, epochs, best epoch, early stop, seconds per epoch).
-RunResult fit_run(Trainer& trainer, Optimizer& optimizer, LoaderSource& train, LoaderSource* val,
+RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val,
                   const TrainOptions& o, const ModelSpec& spec, const std::string& metric, Json& metrics);
 
 }  // namespace glia::app

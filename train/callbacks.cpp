@@ -37,16 +37,16 @@ ReduceLROnPlateau::ReduceLROnPlateau(Options options) : options_(std::move(optio
 }
 
 double ReduceLROnPlateau::step(double current, double lr) {
-  // Keras ReduceLROnPlateau.on_epoch_end, step for step.
-  bool in_cooldown = cooldown_counter_ > 0;
-  if (in_cooldown) {
+  // Keras ReduceLROnPlateau.on_epoch_end, step for step. Keras asks in_cooldown() again
+  // after counting down, so a cooldown of c leaves out c - 1 epochs (1: none).
+  if (cooldown_counter_ > 0) {
     --cooldown_counter_;
     wait_ = 0;
   }
   if (options_.monitor.improves(current, best_)) {
     best_ = current;
     wait_ = 0;
-  } else if (!in_cooldown) {
+  } else if (cooldown_counter_ == 0) {
     ++wait_;
     if (wait_ >= options_.patience && lr > options_.min_lr) {
       lr = std::max(lr * options_.factor, options_.min_lr);

@@ -60,6 +60,8 @@ class EarlyStopping {
   bool improved_last_step() const { return improved_; }  // save the "best" weights then
   double best() const { return best_; }
   int best_epoch() const { return best_epoch_; }
+  // A new training phase (fine-tuning): patience counts from here, the best stays.
+  void restart_patience() { wait_ = 0; }
 
   Json state() const;
   void load_state(const Json& state);

@@ -58,6 +58,11 @@ Adam::Adam(NamedTensors params, Options options) : Optimizer(std::move(params), 
   for (auto& [name, p] : params_) slots_.push_back({zeros_like(p), zeros_like(p), 0});
 }
 
+void Adam::set_momentum(double beta1) {
+  GLIA_CHECK(beta1 >= 0 && beta1 < 1, "Adam: beta1 " << beta1 << " must be in [0, 1)");
+  options_.beta1 = beta1;
+}
+
 void Adam::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     auto& [name, p] = params_[i];
@@ -122,6 +127,12 @@ SGD::SGD(NamedTensors params, Options options) : Optimizer(std::move(params), op
              "SGD: nesterov needs momentum > 0 and dampening 0");
   for (auto& [name, p] : params_) buffers_.push_back(options.momentum > 0 ? zeros_like(p) : Tensor());
   started_.assign(params_.size(), false);
+}
+
+void SGD::set_momentum(double momentum) {
+  GLIA_CHECK(momentum > 0 && options_.momentum > 0,
+             "SGD: momentum can be changed to " << momentum << " only when it was > 0 from the start");
+  options_.momentum = momentum;
 }
 
 void SGD::step() {

@@ -26,6 +26,10 @@ class Optimizer {
 
   double lr() const { return lr_; }
   void set_lr(double lr);
+  // The momentum a one-cycle schedule cycles (train/lr_schedule.h), as PyTorch does:
+  // Adam's beta1 (its bias correction then uses the new value, as torch.optim.Adam), SGD's
+  // momentum (which must have been > 0 from the start: the buffers exist then).
+  virtual void set_momentum(double momentum) = 0;
   const NamedTensors& params() const { return params_; }
 
   // Checkpoint state: tensors named "<slot>.<parameter name>" and a JSON of scalars.
@@ -47,6 +51,7 @@ class Adam : public Optimizer {
   };
   Adam(NamedTensors params, Options options);
   void step() override;
+  void set_momentum(double beta1) override;
   NamedTensors state_tensors() const override;
   Json state_json() const override;
   void load_state(const std::map<std::string, Tensor>& tensors, const Json& json) override;
@@ -69,6 +74,7 @@ class SGD : public Optimizer {
   };
   SGD(NamedTensors params, Options options);
   void step() override;
+  void set_momentum(double momentum) override;
   NamedTensors state_tensors() const override;
   Json state_json() const override;
   void load_state(const std::map<std::string, Tensor>& tensors, const Json& json) override;

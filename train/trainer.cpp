@@ -58,14 +58,24 @@ double metric_value(const Metrics& metrics, const std::string& name) {
   GLIA_FAIL("metric '" << name << "' was not computed (have: " << have << ")");
 }
 
+std::string stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::epochs: return "epochs";
+    case StopReason::early_stopping: return "early_stopping";
+    case StopReason::time_limit: return "time_limit";
+    case StopReason::interrupted: return "interrupted";
+  }
+  return "?";
+}
+
 std::string history_csv_header(const std::string& metric_name) {
-  return "epoch,lr,loss," + metric_name + ",val_loss,val_" + metric_name + ",seconds,images_per_second";
+  return "epoch,lr,loss," + metric_name + ",val_loss,val_" + metric_name + ",seconds,images_per_second,phase";
 }
 
 std::string history_csv_row(const HistoryRow& r) {
   std::ostringstream s;
   s << std::setprecision(9) << r.epoch << ',' << r.lr << ',' << r.loss << ',' << r.metric << ',' << r.val_loss << ','
-    << r.val_metric << ',' << std::setprecision(5) << r.seconds << ',' << r.images_per_second;
+    << r.val_metric << ',' << std::setprecision(5) << r.seconds << ',' << r.images_per_second << ',' << r.phase;
   return s.str();
 }
 
@@ -79,26 +89,39 @@ Tensor batch_images(const TrainBatch& batch, Device device) {
 
 Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, TrainerOptions options)
     : model_(model),
-      optimizer_(optimizer),
+      optimizer_(&optimizer),
       task_(task),
       options_([&] {
         TrainerOptions o = std::move(options);
         if (o.monitor_task_metric) {
-          o.plateau.monitor.name = o.early.monitor.name = "val_" + task.metric_name();
-          o.plateau.monitor.mode = o.early.monitor.mode = MonitorMode::max;
+          o.schedule.plateau.monitor.name = o.early.monitor.name = "val_" + task.metric_name();
+          o.schedule.plateau.monitor.mode = o.early.monitor.mode = MonitorMode::max;
         }
         GLIA_CHECK(o.epochs >= 0, "trainer: epochs " << o.epochs << " must be >= 0");
+        GLIA_CHECK(o.fine_tune.epochs >= 0 && (o.fine_tune.epochs == 0 || o.fine_tune.start),
+                   "trainer: fine-tuning epochs " << o.fine_tune.epochs << " need a start function");
+        GLIA_CHECK(o.time_limit_seconds >= 0, "trainer: time limit " << o.time_limit_seconds << " s must be >= 0");
         return o;
       }()),
-      plateau_(options_.plateau),
+      schedule_(std::make_unique<LrSchedule>(options_.schedule, optimizer.lr())),
       early_(options_.early) {}
+
+double Trainer::now() const { return options_.clock ? options_.clock() : now_seconds(); }
+
+int Trainer::last_epoch() const {
+  return phase_ == 1 ? options_.epochs : phase_start_ + options_.fine_tune.epochs;
+}
+
+int Trainer::planned_epochs() const {
+  return (phase_ == 1 ? options_.epochs : phase_start_) + options_.fine_tune.epochs;
+}
 
 void Trainer::emit(ProgressEvent event) const {
   if (callback_) callback_(event);
 }
 
 void Trainer::check_gradients(int epoch, size_t batch) const {
-  for (const auto& [name, param] : optimizer_.params()) {
+  for (const auto& [name, param] : optimizer_->params()) {
     const Tensor grad = param.grad();
     if (!grad.defined()) continue;
     const std::string bad = first_non_finite(grad);
@@ -115,13 +138,14 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   train.start_epoch(static_cast<uint64_t>(epoch_));
   size_t batches = train.batches_per_epoch();
   if (options_.max_batches > 0 && options_.max_batches < batches) batches = options_.max_batches;
-  const double start = now_seconds();
+  const double start = now();
   double loss_sum = 0;
   size_t images = 0, done = 0;
   TrainBatch batch;
   while (done < batches && train.next(batch)) {
     task_.check_batch(batch);
-    optimizer_.zero_grad();
+    schedule_->apply(*optimizer_);
+    optimizer_->zero_grad();
     const Tensor x = batch_images(batch, options_.device);
     const Tensor output = model_(x);
     const Tensor loss = task_.loss(output, batch, options_.device);
@@ -131,7 +155,8 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
                                                                     << done + 1 << " (" << batch.n << " images)");
     loss.backward();
     if (options_.check_gradients) check_gradients(row.epoch, done + 1);
-    optimizer_.step();
+    optimizer_->step();
+    schedule_->step_done();
     {
       NoGradGuard no_grad;
       task_.add(output.detach(), batch);
@@ -148,14 +173,14 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
     e.batches = batches;
     e.loss = loss_sum / static_cast<double>(images);
     e.metric = task_.metric();
-    const double elapsed = now_seconds() - start;
+    const double elapsed = now() - start;
     e.images_per_second = elapsed > 0 ? images / elapsed : 0;
     e.eta_seconds = elapsed / done * static_cast<double>(batches - done);
-    e.lr = optimizer_.lr();
+    e.lr = optimizer_->lr();
     emit(e);
   }
   GLIA_CHECK(images > 0, "training: the training data gave no batch in epoch " << row.epoch);
-  const double seconds = now_seconds() - start;
+  const double seconds = now() - start;
   row.loss = loss_sum / static_cast<double>(images);
   row.metric = task_.metric();
   row.images_per_second = seconds > 0 ? images / seconds : 0;
@@ -186,6 +211,23 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
   return out;
 }
 
+void Trainer::restore_best_weights() {
+  NoGradGuard no_grad;
+  const auto current = model_.state_dict();
+  for (size_t i = 0; i < current.size(); ++i) current[i].second.copy_(best_state_[i].second);
+}
+
+void Trainer::start_fine_tune() {
+  // Phase 2 starts from phase 1's best weights, as Keras users fine-tune after their
+  // head-only fit() restored its best.
+  if (options_.restore_best_weights && !best_state_.empty()) restore_best_weights();
+  optimizer_ = &options_.fine_tune.start();
+  phase_ = 2;
+  phase_start_ = epoch_;
+  schedule_ = std::make_unique<LrSchedule>(options_.schedule, optimizer_->lr());
+  early_.restart_patience();
+}
+
 FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   FitResult result;
   stop_requested_ = false;
@@ -196,19 +238,47 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
                                                                       << "' but this run's data order is '"
                                                                       << order_key << "' (use the same --seed and data)");
   const std::string monitored = "val_" + task_.metric_name();
-  while (epoch_ < options_.epochs) {
+  size_t batches = train.batches_per_epoch();
+  if (options_.max_batches > 0 && options_.max_batches < batches) batches = options_.max_batches;
+  const int64_t steps = std::max<int64_t>(1, static_cast<int64_t>(batches));
+  auto plan = [&] {
+    schedule_->plan(steps, phase_ == 1 ? options_.epochs : options_.fine_tune.epochs);
+    schedule_->apply(*optimizer_);
+  };
+  // A head-only run resumed with a fine-tuning phase added goes straight to it.
+  if (phase_ == 1 && options_.fine_tune.epochs > 0 && epoch_ >= options_.epochs) start_fine_tune();
+  plan();
+  const double clock_start = now() - elapsed_;
+  while (epoch_ < last_epoch()) {
+    if (options_.time_limit_seconds > 0) {
+      const double used = now() - clock_start, limit = options_.time_limit_seconds;
+      double phase_seconds = 0;
+      int phase_epochs = 0;
+      for (const auto& r : history_)
+        if (r.phase == phase_) phase_seconds += r.seconds, ++phase_epochs;
+      const double mean = phase_epochs > 0 ? phase_seconds / phase_epochs : 0;
+      if (used >= limit || used + mean / 2 > limit) {
+        result.stopped = StopReason::time_limit;
+        ProgressEvent e;
+        e.message = "time limit: " + fmt(used / 60, 3) + " of " + fmt(limit / 60, 3) + " minutes used" +
+                    (mean > 0 ? " (mean epoch " + fmt(mean, 3) + " s)" : std::string()) + "; no further epoch";
+        emit(e);
+        break;
+      }
+    }
     HistoryRow row;
     row.epoch = epoch_ + 1;
-    row.lr = optimizer_.lr();
+    row.phase = phase_;
+    row.lr = schedule_->lr();
     ProgressEvent begin;
     begin.kind = ProgressEvent::Kind::epoch_begin;
     begin.epoch = row.epoch;
-    begin.epochs = options_.epochs;
+    begin.epochs = planned_epochs();
     begin.batches = train.batches_per_epoch();
     begin.lr = row.lr;
     emit(begin);
 
-    const double start = now_seconds();
+    const double start = now();
     train_epoch(train, row);
     row.val_loss = row.val_metric = std::numeric_limits<double>::quiet_NaN();
     std::string notes;
@@ -224,38 +294,45 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
         best = early_.improved_last_step();
         if (best) notes += monitored + " improved to " + fmt(row.val_metric) + "; ";
       }
-      if (options_.reduce_lr_on_plateau) {
-        const double lr = plateau_.step(row.val_metric, optimizer_.lr());
-        if (lr != optimizer_.lr()) {
-          notes += "lr " + fmt(optimizer_.lr()) + " -> " + fmt(lr) + "; ";
-          optimizer_.set_lr(lr);
-        }
-      }
+      const double before = schedule_->lr();
+      if (schedule_->end_epoch(row.val_metric)) notes += "lr " + fmt(before) + " -> " + fmt(schedule_->lr()) + "; ";
     }
-    row.seconds = now_seconds() - start;
+    schedule_->apply(*optimizer_);  // the checkpoint records the next step's rate
+    row.seconds = now() - start;
     history_.push_back(row);
     ++epoch_;
     if (best && options_.restore_best_weights) {
       best_state_.clear();
       for (const auto& [name, t] : model_.state_dict()) best_state_.emplace_back(name, t.detach().clone());
     }
+    if (stop) notes += "early stopping: no improvement of " + monitored + " for " +
+                       std::to_string(options_.early.patience) + " epochs; ";
+    // The phase change comes before the checkpoint, so a resume from it is in phase 2.
+    if (phase_ == 1 && options_.fine_tune.epochs > 0 && (stop || epoch_ >= last_epoch())) {
+      start_fine_tune();
+      plan();
+      stop = false;
+      notes += "phase 2: fine-tuning from the best weights at lr " + fmt(optimizer_->lr()) + " for " +
+               std::to_string(options_.fine_tune.epochs) + " epochs; ";
+    }
+    elapsed_ = now() - clock_start;
     if (!options_.checkpoint_dir.empty()) save_checkpoints(order_key, best);
 
     ProgressEvent end;
     end.kind = ProgressEvent::Kind::epoch_end;
     end.epoch = row.epoch;
-    end.epochs = options_.epochs;
+    end.epochs = planned_epochs();
     end.row = &history_.back();
-    end.lr = optimizer_.lr();
-    if (stop) notes += "early stopping: no improvement of " + monitored + " for " +
-                       std::to_string(options_.early.patience) + " epochs; ";
+    end.lr = optimizer_->lr();
     end.message = notes.empty() ? notes : notes.substr(0, notes.size() - 2);
     emit(end);
     if (stop) {
+      result.stopped = StopReason::early_stopping;
       result.stopped_early = true;
       break;
     }
     if (stop_requested_) {
+      result.stopped = StopReason::interrupted;
       result.interrupted = true;
       break;
     }
@@ -264,9 +341,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   result.best_epoch = early_.best_epoch() + 1;
   result.best_metric = early_.best();
   if (!result.interrupted && options_.restore_best_weights && !best_state_.empty()) {
-    NoGradGuard no_grad;
-    const auto current = model_.state_dict();
-    for (size_t i = 0; i < current.size(); ++i) current[i].second.copy_(best_state_[i].second);
+    restore_best_weights();
     ProgressEvent e;
     e.message = "restored the weights of epoch " + std::to_string(result.best_epoch) + " (" + monitored + " " +
                 fmt(result.best_metric) + ")";
@@ -281,11 +356,14 @@ Json Trainer::state_json(const std::string& order_key) const {
   // Doubles that must come back bit for bit travel as text with 17 digits
   // (train/trainer_checkpoint.h): the learning rate and the callbacks' state.
   char lr[40];
-  std::snprintf(lr, sizeof lr, "%.17g", optimizer_.lr());
+  std::snprintf(lr, sizeof lr, "%.17g", optimizer_->lr());
   s["lr"] = Json(std::string(lr));
   s["data_order"] = Json(order_key);
-  s["plateau"] = Json(exact_json(plateau_.state()));
+  s["lr_schedule"] = Json(exact_json(schedule_->state()));
   s["early_stopping"] = Json(exact_json(early_.state()));
+  s["phase"] = Json(phase_);
+  s["phase_start_epoch"] = Json(phase_start_);
+  s["elapsed_seconds"] = Json(elapsed_);
   const GeneratorState rng = default_generator().state();
   // uint64 as strings: JSON numbers are doubles and would round them.
   s["rng_seed"] = Json(std::to_string(rng.seed));
@@ -294,7 +372,7 @@ Json Trainer::state_json(const std::string& order_key) const {
   for (const auto& r : history_) {
     Json row = Json::array();
     for (double v : {static_cast<double>(r.epoch), r.lr, r.loss, r.metric, r.val_loss, r.val_metric, r.seconds,
-                     r.images_per_second})
+                     r.images_per_second, static_cast<double>(r.phase)})
       row.push_back(std::isfinite(v) ? Json(v) : Json());
     rows.push_back(row);
   }
@@ -308,8 +386,8 @@ void Trainer::save_checkpoints(const std::string& order_key, bool best) {
   ck.model = options_.model_name;
   ck.model_config = options_.model_config;
   ck.model_state = model_.state_dict();
-  ck.optimizer_tensors = optimizer_.state_tensors();
-  ck.optimizer_state = optimizer_.state_json();
+  ck.optimizer_tensors = optimizer_->state_tensors();
+  ck.optimizer_state = optimizer_->state_json();
   ck.trainer_state = state_json(order_key);
   // best.ckpt first: when a kill comes between the two, last.ckpt still describes a
   // state whose best weights are on disk.
@@ -322,6 +400,11 @@ void Trainer::save_checkpoints(const std::string& order_key, bool best) {
   save_checkpoint(options_.checkpoint_dir + "/last.ckpt", ck);
 }
 
+void Trainer::set_base_lr(double lr) {
+  schedule_->set_base_lr(lr);
+  schedule_->apply(*optimizer_);
+}
+
 void Trainer::resume(const std::string& data_order_key) {
   GLIA_CHECK(!options_.checkpoint_dir.empty(), "resume: no checkpoint directory was given");
   const std::string path = options_.checkpoint_dir + "/last.ckpt";
@@ -332,11 +415,34 @@ void Trainer::resume(const std::string& data_order_key) {
   GLIA_CHECK(s.is_object() && s.contains("task"), "resume: " << path << " holds no trainer state");
   GLIA_CHECK(s.at("task").as_string() == task_.name(),
              "resume: checkpoint " << path << " is from a " << s.at("task").as_string() << " run");
+  // A checkpoint inside the fine-tuning phase: unfreeze and build that phase's optimizer
+  // and schedule first, so the state below loads into them.
+  const int phase = s.contains("phase") ? static_cast<int>(s.at("phase").as_integer()) : 1;
+  if (phase == 2) {
+    GLIA_CHECK(options_.fine_tune.epochs > 0, "resume: checkpoint " << path << " is in its fine-tuning phase but this "
+                                                                         "run has no fine-tuning phase (--fine-tune-epochs)");
+    start_fine_tune();
+    phase_start_ = static_cast<int>(s.at("phase_start_epoch").as_integer());
+  }
   load_module_state(model_, as_map(ck.model_state), "checkpoint " + path);
-  optimizer_.load_state(as_map(ck.optimizer_tensors), ck.optimizer_state);
+  optimizer_->load_state(as_map(ck.optimizer_tensors), ck.optimizer_state);
   epoch_ = static_cast<int>(s.at("epoch").as_integer());
-  optimizer_.set_lr(std::stod(s.at("lr").as_string()));
-  plateau_.load_state(Json::parse(s.at("plateau").as_string(), path + " plateau state"));
+  optimizer_->set_lr(std::stod(s.at("lr").as_string()));
+  try {
+    if (s.contains("lr_schedule")) {
+      schedule_->load_state(Json::parse(s.at("lr_schedule").as_string(), path + " lr schedule state"));
+    } else {  // written before schedules had their own state: the Keras plateau's
+      Json old = Json::object();
+      old["family"] = Json("plateau");
+      old["step"] = Json(0);
+      old["current"] = Json(optimizer_->lr());
+      old["plateau"] = Json::parse(s.at("plateau").as_string(), path + " plateau state");
+      schedule_->load_state(old);
+    }
+  } catch (const Error& e) {
+    GLIA_FAIL("resume: checkpoint " << path << ": " << e.what());
+  }
+  elapsed_ = s.contains("elapsed_seconds") ? s.at("elapsed_seconds").as_number() : 0;
   early_.load_state(Json::parse(s.at("early_stopping").as_string(), path + " early stopping state"));
   GeneratorState rng;
   rng.seed = std::stoull(s.at("rng_seed").as_string());
@@ -345,7 +451,8 @@ void Trainer::resume(const std::string& data_order_key) {
   history_.clear();
   const Json rows = Json::parse(s.at("history").as_string(), path + " history");
   for (const auto& item : rows.items()) {
-    GLIA_CHECK(item.is_array() && item.size() == 8, "resume: checkpoint " << path << " has a malformed history row");
+    GLIA_CHECK(item.is_array() && (item.size() == 8 || item.size() == 9),
+               "resume: checkpoint " << path << " has a malformed history row");
     auto v = [&](size_t i) {
       return item[i].is_number() ? item[i].as_number() : std::numeric_limits<double>::quiet_NaN();
     };
@@ -358,6 +465,7 @@ void Trainer::resume(const std::string& data_order_key) {
     r.val_metric = v(5);
     r.seconds = v(6);
     r.images_per_second = v(7);
+    r.phase = item.size() > 8 ? static_cast<int>(v(8)) : 1;
     history_.push_back(r);
   }
   // The best weights so far are those of best.ckpt (written whenever the monitor improved).

@@ -1,8 +1,10 @@
 // The training loop shared by both tasks (Keras fit() semantics): epochs of batches
 // (forward, loss, backward, gradient NaN/inf guard, optimizer step), validation each
-// epoch, ReduceLROnPlateau and EarlyStopping on the task's validation metric,
-// restore-best-weights, a history row per epoch, progress callbacks, and a checkpoint
-// (last + best) after every epoch from which `resume` continues bit-for-bit on the CPU.
+// epoch, a learning-rate schedule (train/lr_schedule.h; default Keras ReduceLROnPlateau)
+// and EarlyStopping on the task's validation metric, restore-best-weights, an optional
+// second (fine-tuning) phase with its own optimizer and schedule, a time budget, a
+// history row per epoch, progress callbacks, and a checkpoint (last + best) after every
+// epoch from which `resume` continues bit-for-bit on the CPU.
 //
 // What differs between classification and segmentation (loss, metrics, what is
 // monitored) is a TrainTask: train/classification_trainer.h, train/segmentation_trainer.h.
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +23,7 @@
 #include "tensor/tensor.h"
 #include "train/batch_source.h"
 #include "train/callbacks.h"
+#include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
 namespace glia {
@@ -51,6 +55,7 @@ struct HistoryRow {
   double val_loss = 0, val_metric = 0;  // NaN when there is no validation source
   double seconds = 0;                   // wall time of the epoch, validation included
   double images_per_second = 0;         // training images / training time
+  int phase = 1;                        // 2: the fine-tuning phase (TrainerOptions::fine_tune)
 };
 std::string history_csv_header(const std::string& metric_name);
 std::string history_csv_row(const HistoryRow& row);
@@ -71,10 +76,9 @@ struct TrainerOptions {
   int epochs = 50;
   Device device = Device::cpu;
   // Both callbacks watch "val_<task metric>" (mode max) unless this is false; then the
-  // monitors in `plateau` and `early` are used as given.
+  // monitors in `schedule.plateau` and `early` are used as given.
   bool monitor_task_metric = true;
-  bool reduce_lr_on_plateau = true;
-  ReduceLROnPlateau::Options plateau;  // Keras defaults; the paper's factor 0.3, patience 2
+  LrScheduleOptions schedule;  // default: Keras plateau, the paper's factor 0.3, patience 2
   bool early_stopping = true;
   EarlyStopping::Options early;
   bool restore_best_weights = true;
@@ -83,7 +87,27 @@ struct TrainerOptions {
   Json model_config = Json::object();  // recorded in checkpoints: what rebuilds the model
   bool check_gradients = true;  // the NaN/inf guard
   size_t max_batches = 0;       // per epoch, 0: all (quick runs)
+  // A second phase after `epochs` epochs (or an earlier early stop): the best weights so
+  // far are restored, `start` unfreezes what it wants and returns a fresh optimizer over
+  // the now-trainable parameters (as Keras users recompile), and a fresh schedule of the
+  // same options starts from that optimizer's rate for `fine_tune.epochs` more epochs.
+  // Early stopping keeps its best value, so the run ends with the best weights of either
+  // phase, and counts its patience from the phase's start. A resume inside the phase
+  // calls `start` again before loading the optimizer's state.
+  struct FineTune {
+    int epochs = 0;  // 0: no second phase
+    std::function<Optimizer&()> start;
+  } fine_tune;
+  // Time budget (0: none), covering every fit() of the run (the time recorded in the
+  // checkpoint counts after a resume). An epoch starts only while time is left and, once
+  // the phase has a mean epoch time m, while at least m/2 is left (so a run ends within
+  // about half an epoch of the budget either way).
+  double time_limit_seconds = 0;
+  std::function<double()> clock;  // seconds; empty: the steady clock (tests inject one)
 };
+
+enum class StopReason { epochs, early_stopping, time_limit, interrupted };
+std::string stop_reason_name(StopReason reason);  // "epochs", "early_stopping", "time_limit", "interrupted"
 
 struct FitResult {
   int epochs_run = 0;      // epochs completed in total (including those before a resume)
@@ -91,6 +115,7 @@ struct FitResult {
   bool interrupted = false;  // request_stop()
   int best_epoch = 0;        // 1-based, 0 when no validation
   double best_metric = 0;
+  StopReason stopped = StopReason::epochs;
 };
 
 class Trainer {
@@ -115,24 +140,36 @@ class Trainer {
 
   const std::vector<HistoryRow>& history() const { return history_; }
   int epoch() const { return epoch_; }  // epochs completed
+  // A new learning rate for the rest of the current phase (after resume(), before
+  // fit()): the schedule's base rate, so the schedule does not overwrite it.
+  void set_base_lr(double lr);
+  int phase() const { return phase_; }  // 1, or 2 while fine-tuning
+  const LrSchedule& schedule() const { return *schedule_; }
 
  private:
   double train_epoch(BatchSource& train, HistoryRow& row);
+  double now() const;
+  int last_epoch() const;  // where the current phase ends
+  int planned_epochs() const;  // where the run ends if nothing stops it early (progress)
+  void start_fine_tune();
+  void restore_best_weights();
   void check_gradients(int epoch, size_t batch) const;
   Json state_json(const std::string& order_key) const;
   void save_checkpoints(const std::string& order_key, bool best);
   void emit(ProgressEvent event) const;
 
   nn::Module& model_;
-  Optimizer& optimizer_;
+  Optimizer* optimizer_;  // the phase's: fine-tuning replaces it
   TrainTask& task_;
   TrainerOptions options_;
-  ReduceLROnPlateau plateau_;
+  std::unique_ptr<LrSchedule> schedule_;
   EarlyStopping early_;
   ProgressCallback callback_;
   std::vector<HistoryRow> history_;
   std::vector<std::pair<std::string, Tensor>> best_state_;  // copies of the best weights
   int epoch_ = 0;
+  int phase_ = 1, phase_start_ = 0;  // phase_start_: epochs completed when the phase began
+  double elapsed_ = 0;               // seconds of fit() recorded so far (the time budget's)
   std::string resumed_order_key_;
   bool resumed_ = false;
   std::atomic<bool> stop_requested_{false};

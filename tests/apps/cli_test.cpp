@@ -198,5 +198,126 @@ TEST_F(Cli, InfoPrintsTheSummary) {
   EXPECT_EQ(glia({"info", "--model", "unet", "--depth", "3", "--image-size", "36"}), 2);
 }
 
+// ---- schedules, fine-tuning, time budget ------------------------------------------------
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+void expect_same_checkpoints(const std::string& a, const std::string& b) {
+  const Checkpoint ka = load_checkpoint(a), kb = load_checkpoint(b);
+  const auto kb_model = as_map(kb.model_state), kb_optimizer = as_map(kb.optimizer_tensors);
+  ASSERT_EQ(ka.model_state.size(), kb_model.size());
+  for (const auto& [name, t] : ka.model_state)
+    EXPECT_EQ(std::memcmp(t.data_ptr(), kb_model.at(name).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()), 0)
+        << name;
+  ASSERT_EQ(ka.optimizer_tensors.size(), kb_optimizer.size());
+  for (const auto& [name, t] : ka.optimizer_tensors)
+    EXPECT_EQ(std::memcmp(t.data_ptr(), kb_optimizer.at(name).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()),
+              0)
+        << name;
+}
+
+// A run stopped by its time budget (after epoch 1 of 3) and resumed ends bit for bit as
+// the uninterrupted one: the cosine schedule's position is in the checkpoint.
+TEST_F(Cli, CosineRunStoppedByTheTimeLimitResumesBitForBit) {
+  const std::string a = root_ + "/a", b = root_ + "/b";
+  const std::vector<std::string> cosine = {"--lr-schedule", "cosine", "--warmup-epochs", "0.5", "--min-lr", "1e-5"};
+  ASSERT_EQ(glia(with(train_cls(a, 3), cosine)), 0) << err_;
+  EXPECT_EQ(Json::parse(read(a + "/metrics.json")).at("stopped").as_string(), "epochs");
+  ASSERT_EQ(glia(with(train_cls(b, 3), with(cosine, {"--time-limit", "0.00001"}))), 0) << err_;
+  EXPECT_EQ(Json::parse(read(b + "/metrics.json")).at("stopped").as_string(), "time_limit");
+  EXPECT_EQ(lines(b + "/history.csv"), 2u);  // header + the one epoch that started in time
+  ASSERT_EQ(glia(with(train_cls(b, 3), with(cosine, {"--resume"}))), 0) << err_;
+  expect_same_checkpoints(a + "/last.ckpt", b + "/last.ckpt");
+  auto lr_column = [&](const std::string& dir) {  // lr of each epoch, as written
+    std::vector<std::string> out;
+    std::stringstream in(read(dir + "/history.csv"));
+    for (std::string line; std::getline(in, line);) out.push_back(line.substr(0, line.find(',', line.find(',') + 1)));
+    return out;
+  };
+  EXPECT_EQ(lr_column(a), lr_column(b));
+  EXPECT_EQ(lines(b + "/history.csv"), 4u);
+  const Json config = Json::parse(read(a + "/run.json")).at("config");
+  EXPECT_EQ(config.at("lr_schedule").as_string(), "cosine");
+  EXPECT_EQ(config.at("warmup_epochs").as_number(), 0.5);
+
+  const std::string s = root_ + "/seg-onecycle";
+  ASSERT_EQ(glia(with(train_seg(s, 4), {"--lr-schedule", "onecycle", "--time-limit", "0.00001"})), 0) << err_;
+  EXPECT_EQ(Json::parse(read(s + "/metrics.json")).at("stopped").as_string(), "time_limit");
+  EXPECT_EQ(lines(s + "/history.csv"), 2u);
+}
+
+// Head phase, then fine-tuning: history.csv's phase column, and a resume inside phase 2
+// (the run ended after its first fine-tuning epoch) continues it bit for bit.
+TEST_F(Cli, FineTuningPhaseAfterTheFrozenBaseResumesInsidePhaseTwo) {
+  const std::string a = root_ + "/a", b = root_ + "/b";
+  const std::vector<std::string> recipe = {"--freeze-base", "--fine-tune-lr", "3e-4"};
+  ASSERT_EQ(glia(with(train_cls(a, 1), with(recipe, {"--fine-tune-epochs", "2"}))), 0) << err_;
+  const std::string history = read(a + "/history.csv");
+  EXPECT_NE(history.find(",phase\n"), std::string::npos) << history;
+  std::vector<std::string> phases;
+  std::stringstream in(history);
+  for (std::string line; std::getline(in, line);) phases.push_back(line.substr(line.rfind(',') + 1));
+  EXPECT_EQ(phases, (std::vector<std::string>{"phase", "1", "2", "2"})) << history;
+  EXPECT_EQ(Json::parse(read(a + "/run.json")).at("config").at("fine_tune_epochs").as_integer(), 2);
+
+  ASSERT_EQ(glia(with(train_cls(b, 1), with(recipe, {"--fine-tune-epochs", "1"}))), 0) << err_;
+  ASSERT_EQ(glia(with(train_cls(b, 1), with(recipe, {"--fine-tune-epochs", "2", "--resume"}))), 0) << err_;
+  expect_same_checkpoints(a + "/last.ckpt", b + "/last.ckpt");
+  EXPECT_EQ(lines(b + "/history.csv"), 4u);
+
+  // Only the last two entries of the base (the last stage and the 1x1 head convolution)
+  // fine-tune, with frozen batch norms: the stem keeps its initial weights and no running
+  // statistic of the base moves.
+  const std::string c = root_ + "/c";
+  ASSERT_EQ(glia(with(train_cls(c, 1), with(recipe, {"--fine-tune-epochs", "1", "--fine-tune-blocks", "2",
+                                                       "--fine-tune-bn", "frozen"}))),
+            0)
+      << err_;
+  app::ModelSpec spec;
+  spec.kind = "classifier";
+  spec.variant = "b0";
+  spec.image_size = 32;
+  const auto initial = app::build_model(spec, 0)->state_dict();
+  const auto trained = as_map(load_checkpoint(c + "/last.ckpt").model_state);
+  auto same = [&](const std::string& name) {
+    for (const auto& [n, t] : initial)
+      if (n == name)
+        return std::memcmp(t.data_ptr(), trained.at(n).data_ptr(), static_cast<size_t>(t.numel()) * t.itemsize()) == 0;
+    ADD_FAILURE() << "no tensor " << name;
+    return false;
+  };
+  EXPECT_TRUE(same("features.0.0.weight"));
+  EXPECT_FALSE(same("features.8.0.weight"));
+  EXPECT_TRUE(same("features.8.1.running_mean"));
+  EXPECT_TRUE(same("features.8.1.weight"));  // batch norm scale, frozen
+}
+
+TEST_F(Cli, ScheduleAndFineTuningFlagsAreCheckedUpFront) {
+  const std::string x = root_ + "/x";
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--lr-schedule", "step"})), 2);
+  EXPECT_NE(err_.find("--lr-schedule 'step'"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--lr-schedule", "onecycle", "--warmup-epochs", "1"})), 2);
+  EXPECT_NE(err_.find("--warmup-epochs"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--lr-factor", "1.5"})), 2);
+  EXPECT_NE(err_.find("--lr-factor 1.5"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--lr-schedule", "cosine", "--min-lr", "0.1"})), 2);
+  EXPECT_NE(err_.find("--min-lr 0.1"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--time-limit", "-1"})), 2);
+  EXPECT_NE(err_.find("--time-limit -1"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--fine-tune-epochs", "2"})), 2);
+  EXPECT_NE(err_.find("--freeze-base"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--fine-tune-lr", "1e-4"})), 2);
+  EXPECT_NE(err_.find("need --fine-tune-epochs"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--freeze-base", "--fine-tune-epochs", "1", "--fine-tune-blocks", "20"})), 2);
+  EXPECT_NE(err_.find("--fine-tune-blocks 20"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_cls(x, 2), {"--freeze-base", "--fine-tune-epochs", "1", "--fine-tune-bn", "eval"})), 2);
+  EXPECT_NE(err_.find("--fine-tune-bn 'eval'"), std::string::npos) << err_;
+  EXPECT_EQ(glia(with(train_seg(x, 2), {"--fine-tune-epochs", "1"})), 2);  // train-cls only
+  EXPECT_FALSE(fs::exists(x)) << "a refused command created its output directory";
+}
+
 }  // namespace
 }  // namespace glia

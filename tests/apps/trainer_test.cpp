@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "layers/basic.h"
 #include "layers/conv.h"
@@ -74,11 +75,14 @@ std::vector<TrainBatch> make_batches(int batches, int n, uint64_t seed) {
 struct TinyRun {
   std::unique_ptr<TinyNet> model;
   std::unique_ptr<Adam> optimizer;
+  // Phase 2's, made by TrainerOptions::fine_tune.start (shared: it outlives moves of the run).
+  std::shared_ptr<std::unique_ptr<Adam>> fine_tune_optimizer = std::make_shared<std::unique_ptr<Adam>>();
   std::unique_ptr<ClassificationTask> task;
   std::unique_ptr<Trainer> trainer;
 };
 
-TinyRun make_run(const std::string& dir, int epochs, bool sqrt_offset = false, double lr = 0.02) {
+TinyRun make_run(const std::string& dir, int epochs, bool sqrt_offset = false, double lr = 0.02,
+                 const std::function<void(TrainerOptions&, TinyRun&)>& tweak = {}) {
   manual_seed(7);
   TinyRun r;
   r.model = std::make_unique<TinyNet>(sqrt_offset);
@@ -92,7 +96,8 @@ TinyRun make_run(const std::string& dir, int epochs, bool sqrt_offset = false, d
   to.checkpoint_dir = dir;
   to.model_name = "tiny";
   to.early.patience = 100;
-  to.plateau.patience = 1;  // so the schedule changes within the run and must be restored
+  to.schedule.plateau.patience = 1;  // so the schedule changes within the run and must be restored
+  if (tweak) tweak(to, r);
   r.trainer = std::make_unique<Trainer>(*r.model, *r.optimizer, *r.task, to);
   return r;
 }
@@ -234,6 +239,161 @@ TEST(Trainer, ResumeRefusesAnotherModel) {
   to.model_name = "something-else";
   Trainer t2(other, opt, task, to);
   EXPECT_THROW(t2.resume(), Error);
+  std::filesystem::remove_all(dir);
+}
+
+// ---- schedules, fine-tuning phase, time budget -----------------------------------------
+
+// Runs `make` uninterrupted, and again stopped after epoch `stop_after` (its checkpoint
+// written) and resumed by a fresh trainer; both must end with the same bits.
+void expect_resume_bit_exact(const std::function<TinyRun(const std::string&)>& make, int stop_after,
+                             const std::string& tag) {
+  VectorBatchSource train(make_batches(4, 8, 21)), val(make_batches(2, 9, 22));
+  const std::string a_dir = temp_dir(tag + "_a"), b_dir = temp_dir(tag + "_b");
+  TinyRun a = make(a_dir);
+  a.trainer->fit(train, &val);
+  {
+    TinyRun b = make(b_dir);
+    b.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::epoch_end && e.epoch == stop_after) b.trainer->request_stop();
+    });
+    const FitResult f = b.trainer->fit(train, &val);
+    EXPECT_EQ(f.stopped, StopReason::interrupted) << tag;
+  }
+  manual_seed(999);
+  TinyRun c = make(b_dir);
+  c.trainer->resume();
+  EXPECT_EQ(c.trainer->epoch(), stop_after) << tag;
+  c.trainer->fit(train, &val);
+  const auto& ha = a.trainer->history();
+  const auto& hc = c.trainer->history();
+  ASSERT_EQ(ha.size(), hc.size()) << tag;
+  for (size_t i = 0; i < ha.size(); ++i) {
+    EXPECT_EQ(ha[i].loss, hc[i].loss) << tag << " epoch " << i + 1;
+    EXPECT_EQ(ha[i].lr, hc[i].lr) << tag << " epoch " << i + 1;
+    EXPECT_EQ(ha[i].phase, hc[i].phase) << tag << " epoch " << i + 1;
+  }
+  const auto pa = a.model->state_dict(), pc = c.model->state_dict();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(same_bits(pa[i].second, pc[i].second)) << tag << " " << pa[i].first;
+  const Checkpoint ka = load_checkpoint(a_dir + "/last.ckpt"), kc = load_checkpoint(b_dir + "/last.ckpt");
+  const auto kc_opt = as_map(kc.optimizer_tensors);
+  ASSERT_EQ(ka.optimizer_tensors.size(), kc_opt.size()) << tag;
+  for (const auto& [name, t] : ka.optimizer_tensors) EXPECT_TRUE(same_bits(t, kc_opt.at(name))) << tag << " " << name;
+  std::filesystem::remove_all(a_dir);
+  std::filesystem::remove_all(b_dir);
+}
+
+TEST(Trainer, CosineAndOneCycleResumeBitForBit) {
+  for (LrScheduleKind kind : {LrScheduleKind::cosine, LrScheduleKind::onecycle}) {
+    auto make = [kind](const std::string& dir) {
+      return make_run(dir, 5, false, 0.02, [kind](TrainerOptions& to, TinyRun&) {
+        to.schedule.kind = kind;
+        if (kind == LrScheduleKind::cosine) to.schedule.warmup_epochs = 1.5;
+      });
+    };
+    expect_resume_bit_exact(make, 2, lr_schedule_name(kind));
+  }
+}
+
+// TinyNet with conv + bn as the frozen "base"; phase 2 unfreezes them with a fresh Adam.
+TinyRun make_fine_tune_run(const std::string& dir) {
+  return make_run(dir, 2, false, 0.02, [](TrainerOptions& to, TinyRun& r) {
+    r.model->child("conv")->freeze(true);
+    r.model->child("bn")->freeze(true);
+    NamedTensors head;
+    for (auto& [name, p] : r.model->named_parameters())
+      if (p.requires_grad()) head.emplace_back(name, p);
+    r.optimizer = std::make_unique<Adam>(head, Adam::Options{0.02, 0.9, 0.999, 1e-8, 1e-4, false});
+    to.schedule.warmup_epochs = 0.5;
+    to.fine_tune.epochs = 3;
+    TinyNet* model = r.model.get();
+    auto slot = r.fine_tune_optimizer;
+    to.fine_tune.start = [model, slot]() -> Optimizer& {
+      model->child("conv")->freeze(false);
+      model->child("bn")->freeze(false);
+      *slot = std::make_unique<Adam>(model->named_parameters(), Adam::Options{0.004, 0.9, 0.999, 1e-8, 1e-4, false});
+      return **slot;
+    };
+  });
+}
+
+TEST(Trainer, FineTuningPhaseStartsFromTheBestWeightsWithItsOwnOptimizerAndSchedule) {
+  VectorBatchSource train(make_batches(4, 8, 21)), val(make_batches(2, 9, 22));
+  const std::string dir = temp_dir("phases");
+  TinyRun r = make_fine_tune_run(dir);
+  const Tensor conv_before = r.model->child("conv")->state_dict().front().second.clone();
+  bool checked_start = false;
+  r.trainer->on_progress([&](const ProgressEvent& e) {
+    if (e.kind != ProgressEvent::Kind::epoch_end || e.epoch != 2) return;
+    // Phase 1 is over: the base did not move, and phase 2 starts from the best weights.
+    EXPECT_TRUE(same_bits(r.model->child("conv")->state_dict().front().second, conv_before));
+    const auto best = as_map(load_checkpoint(dir + "/best.ckpt").model_state);
+    for (const auto& [name, t] : r.model->state_dict()) EXPECT_TRUE(same_bits(t, best.at(name))) << name;
+    EXPECT_EQ(r.trainer->phase(), 2);
+    EXPECT_NE(e.message.find("phase 2"), std::string::npos) << e.message;
+    checked_start = true;
+  });
+  const FitResult f = r.trainer->fit(train, &val);
+  EXPECT_TRUE(checked_start);
+  EXPECT_EQ(f.epochs_run, 5);
+  const auto& h = r.trainer->history();
+  ASSERT_EQ(h.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(h[i].phase, i < 2 ? 1 : 2) << "epoch " << i + 1;
+  // Each phase warms up from 1% of its own rate (half an epoch = 2 steps).
+  EXPECT_DOUBLE_EQ(h[0].lr, 0.02 * 0.01);
+  EXPECT_DOUBLE_EQ(h[2].lr, 0.004 * 0.01);
+  ASSERT_TRUE(*r.fine_tune_optimizer);
+  EXPECT_EQ((*r.fine_tune_optimizer)->params().size(), r.model->named_parameters().size());
+  const Checkpoint last = load_checkpoint(dir + "/last.ckpt");
+  EXPECT_EQ(last.trainer_state.at("phase").as_integer(), 2);
+  EXPECT_EQ(last.trainer_state.at("phase_start_epoch").as_integer(), 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Trainer, FineTuningResumesBitForBitAtThePhaseBoundaryAndInsidePhaseTwo) {
+  expect_resume_bit_exact(make_fine_tune_run, 2, "boundary");
+  expect_resume_bit_exact(make_fine_tune_run, 4, "phase2");
+}
+
+// Every batch "takes" 5 s on an injected clock: an epoch of 2 batches is 10 s.
+TEST(Trainer, TimeLimitStartsNoEpochWithLessThanHalfAMeanEpochLeftAndCountsAcrossResume) {
+  VectorBatchSource train(make_batches(2, 6, 31)), val(make_batches(1, 9, 32));
+  for (const auto& [limit, expected] : {std::pair<double, int>{25, 3}, {24, 2}, {5, 1}}) {
+    double clock = 100;
+    TinyRun r = make_run("", 10, false, 0.02, [&](TrainerOptions& to, TinyRun&) {
+      to.time_limit_seconds = limit;
+      to.clock = [&clock] { return clock; };
+    });
+    r.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::batch_end) clock += 5;
+    });
+    const FitResult f = r.trainer->fit(train, &val);
+    EXPECT_EQ(f.epochs_run, expected) << "limit " << limit;
+    EXPECT_EQ(f.stopped, StopReason::time_limit) << "limit " << limit;
+  }
+  // The budget covers the whole run: 20 s spent before the resume leave 15 of 35.
+  const std::string dir = temp_dir("budget");
+  double clock = 0;
+  auto make = [&](double limit) {
+    TinyRun r = make_run(dir, 10, false, 0.02, [&](TrainerOptions& to, TinyRun&) {
+      to.time_limit_seconds = limit;
+      to.clock = [&clock] { return clock; };
+    });
+    r.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::batch_end) clock += 5;
+    });
+    return r;
+  };
+  {
+    TinyRun first = make(24);
+    EXPECT_EQ(first.trainer->fit(train, &val).epochs_run, 2);
+  }
+  clock = 5000;  // another process's clock
+  TinyRun second = make(35);
+  second.trainer->resume();
+  const FitResult f = second.trainer->fit(train, &val);
+  EXPECT_EQ(f.epochs_run, 4);  // epochs start at 20 and 30 s of the run's time
+  EXPECT_EQ(f.stopped, StopReason::time_limit);
   std::filesystem::remove_all(dir);
 }
 

@@ -31,7 +31,13 @@ TEST(ReduceLROnPlateau, LowersByFactorAfterPatienceEpochsWithoutImprovement) {
 }
 
 TEST(ReduceLROnPlateau, CooldownSkipsCountingAndMinLrClamps) {
-  ReduceLROnPlateau s(max_accuracy(1, 1, 2e-4));
+  // Keras checks the cooldown again after counting it down: a cooldown of c leaves out
+  // c - 1 epochs, so 1 changes nothing.
+  ReduceLROnPlateau no_cooldown(max_accuracy(1, 1));
+  double lr1 = 1e-3;
+  for (double v : {0.5, 0.4, 0.4}) lr1 = no_cooldown.step(v, lr1);
+  EXPECT_NEAR(lr1, 9e-5, 1e-15);
+  ReduceLROnPlateau s(max_accuracy(1, 2, 2e-4));
   double lr = 1e-3;
   std::vector<double> lrs;
   for (double v : {0.5, 0.4, 0.4, 0.4, 0.4, 0.4}) lrs.push_back(lr = s.step(v, lr));
