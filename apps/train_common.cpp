@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/weights.h"
 #include "io/plots.h"
 #include "tensor/json.h"
 
@@ -63,7 +64,7 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
   GLIA_USAGE_CHECK(o.patience >= 1, "--patience " << o.patience << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
-  if (!o.pretrained.empty()) require_path(o.pretrained, "--pretrained");
+  if (!o.pretrained.empty() && !is_weights_name(o.pretrained)) require_path(o.pretrained, "--pretrained");
 }
 
 std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
