@@ -116,7 +116,7 @@ struct DemoOptions {
 };
 
 struct InfoOptions {
-  std::string model = "b1";  // b0..b7 (paper head) or unet
+  std::string model = "b1";  // b0..b7, lite0..lite4 (paper head) or unet
   std::optional<int> image_size;  // not given: 240 (classifier) / 256 (U-Net)
   int width = 64, depth = 4;
   int batch = 1;
@@ -143,12 +143,15 @@ int info(const InfoOptions& options);
 int main_cli(int argc, char** argv);
 
 // ---- shared pieces (apps/common.cpp) ------------------------------------------------------
-// What a checkpoint needs to rebuild its model: "classifier:b1:240" or "unet:64:4:256".
+// What a checkpoint needs to rebuild its model: "classifier:b1:240" or "unet:64:4:256";
+// a classifier whose pretrained weights came with an input normalisation carries it:
+// "classifier:lite1:240:norm=0.498039216,0.498039216,0.498039216/0.501960784,...".
 struct ModelSpec {
   std::string kind;  // "classifier" | "unet"
   std::string variant = "b1";
   int width = 64, depth = 4;
   int image_size = 0;
+  std::vector<float> input_mean, input_std;  // classifier: applied in its forward; empty: none
   std::string to_string() const;
   std::string to_json() const;  // the same as a JSON object (checkpoint model_config)
   static ModelSpec parse(const std::string& s, const std::string& what);

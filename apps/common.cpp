@@ -20,10 +20,34 @@
 namespace glia::app {
 namespace fs = std::filesystem;
 
+namespace {
+
+// 9 significant digits: a float comes back bit for bit.
+std::string float_list(const std::vector<float>& v) {
+  std::ostringstream s;
+  s << std::setprecision(9);
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+std::vector<float> parse_float_list(const std::string& text) {
+  std::vector<float> v;
+  std::stringstream in(text);
+  for (std::string p; std::getline(in, p, ',');) {
+    size_t used = 0;
+    v.push_back(std::stof(p, &used));
+    if (used != p.size()) throw std::invalid_argument(p);
+  }
+  return v;
+}
+
+}  // namespace
+
 std::string ModelSpec::to_string() const {
   std::ostringstream s;
   if (kind == "classifier") s << "classifier:" << variant << ":" << image_size;
   else s << "unet:" << width << ":" << depth << ":" << image_size;
+  if (!input_mean.empty()) s << ":norm=" << float_list(input_mean) << "/" << float_list(input_std);
   return s.str();
 }
 
@@ -38,6 +62,13 @@ std::string ModelSpec::to_json() const {
     j["depth"] = Json(depth);
   }
   j["image_size"] = Json(image_size);
+  if (!input_mean.empty()) {
+    Json mean = Json::array(), stdev = Json::array();
+    for (float m : input_mean) mean.push_back(Json(static_cast<double>(m)));
+    for (float d : input_std) stdev.push_back(Json(static_cast<double>(d)));
+    j["input_mean"] = mean;
+    j["input_std"] = stdev;
+  }
   return j.dump();
 }
 
@@ -47,10 +78,19 @@ ModelSpec ModelSpec::parse(const std::string& text, const std::string& what) {
   for (std::string p; std::getline(in, p, ':');) parts.push_back(p);
   ModelSpec s;
   try {
-    if (parts.size() == 3 && parts[0] == "classifier") {
+    const bool norm = parts.size() == 4 && parts[3].rfind("norm=", 0) == 0;
+    if ((parts.size() == 3 || norm) && parts[0] == "classifier") {
       s.kind = parts[0];
       s.variant = parts[1];
       s.image_size = std::stoi(parts[2]);
+      if (norm) {
+        const std::string n = parts[3].substr(5);
+        const size_t slash = n.find('/');
+        if (slash == std::string::npos) throw std::invalid_argument(n);
+        s.input_mean = parse_float_list(n.substr(0, slash));
+        s.input_std = parse_float_list(n.substr(slash + 1));
+        if (s.input_mean.size() != 3 || s.input_std.size() != 3) throw std::invalid_argument(n);
+      }
       return s;
     }
     if (parts.size() == 4 && parts[0] == "unet") {
@@ -63,7 +103,8 @@ ModelSpec ModelSpec::parse(const std::string& text, const std::string& what) {
   } catch (const std::exception&) {
   }
   GLIA_FAIL(what << ": model description '" << text
-                 << "' is not 'classifier:<b0..b7>:<size>' or 'unet:<width>:<depth>:<size>'");
+                 << "' is not 'classifier:<b0..b7|lite0..lite4>:<size>[:norm=<mean>/<std>]' or "
+                    "'unet:<width>:<depth>:<size>'");
 }
 
 void check_image_size(const ModelSpec& spec) {
@@ -103,6 +144,8 @@ std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed) {
     c.name += "_classifier";
     c.hidden = 512;  // the paper's head: GAP, Dense 512 ReLU, Dropout 0.4, Dense 4
     c.dropout = 0.4;
+    c.input_mean = spec.input_mean;
+    c.input_std = spec.input_std;
     return std::make_shared<nets::EfficientNet>(c);
   }
   GLIA_CHECK(spec.kind == "unet", "unknown model kind '" << spec.kind << "'");

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "apps/weights.h"
 #include "io/plots.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
@@ -110,7 +111,7 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.patience >= 1, "--patience " << o.patience << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   check_schedule_options(o);
-  if (!o.pretrained.empty()) require_path(o.pretrained, "--pretrained");
+  if (!o.pretrained.empty() && !is_weights_name(o.pretrained)) require_path(o.pretrained, "--pretrained");
 }
 
 void check_eval_options(const EvalOptions& o) {
@@ -303,6 +304,8 @@ std::vector<ResumeChange> resume_changes(const std::string& dir, const std::stri
     if (!before.contains(key)) continue;  // a run started by an older glia did not record it
     const Json& old = before.at(key);
     if (old.dump() == value.dump()) continue;
+    // The starting weights matter only at the start: a resume takes them from last.ckpt.
+    if (key == "pretrained" && value.is_string() && value.as_string().empty()) continue;
     if (changeable_on_resume().count(key)) {
       changes.push_back({key, flag_of(key), old, value});
     } else {

@@ -16,9 +16,12 @@ int64_t make_divisible(double v, int64_t divisor, int64_t min_value) {
 }
 
 std::shared_ptr<Sequential> conv_bn_act(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups,
-                                        ActivationKind act, const NormOptions& norm, Generator* gen) {
+                                        ActivationKind act, const NormOptions& norm, Generator* gen,
+                                        bool same_padding) {
   auto seq = std::make_shared<Sequential>();
-  seq->add(std::make_shared<Conv2d>(conv_options(in, out, kernel, stride, (kernel - 1) / 2, groups, false), gen));
+  Conv2dOptions co = conv_options(in, out, kernel, stride, (kernel - 1) / 2, groups, false);
+  co.same = same_padding;
+  seq->add(std::make_shared<Conv2d>(co, gen));
   // ReLU and SiLU run inside batch norm's kernel (no parameters, so the state_dict is
   // torchvision's either way); other activations stay a separate module "2".
   const NormActivation fused = act == ActivationKind::relu   ? NormActivation::relu
@@ -51,11 +54,12 @@ MBConv::MBConv(const MBConvOptions& o, Generator* gen) : Module("MBConv"), o_(o)
   auto block = std::make_shared<Sequential>();
   const int64_t expanded = make_divisible(static_cast<double>(o.in_channels) * o.expand_ratio);
   if (expanded != o.in_channels)
-    block->add(conv_bn_act(o.in_channels, expanded, 1, 1, 1, ActivationKind::silu, o.norm, gen));
-  block->add(conv_bn_act(expanded, expanded, o.kernel, o.stride, expanded, ActivationKind::silu, o.norm, gen));
-  block->add(std::make_shared<SqueezeExcitation>(expanded, std::max<int64_t>(1, o.in_channels / 4),
-                                                 ActivationKind::silu, gen));
-  block->add(conv_bn_act(expanded, o.out_channels, 1, 1, 1, ActivationKind::identity, o.norm, gen));
+    block->add(conv_bn_act(o.in_channels, expanded, 1, 1, 1, o.activation, o.norm, gen, o.same_padding));
+  block->add(conv_bn_act(expanded, expanded, o.kernel, o.stride, expanded, o.activation, o.norm, gen, o.same_padding));
+  if (o.squeeze_excite)
+    block->add(std::make_shared<SqueezeExcitation>(expanded, std::max<int64_t>(1, o.in_channels / 4), o.activation,
+                                                   gen));
+  block->add(conv_bn_act(expanded, o.out_channels, 1, 1, 1, ActivationKind::identity, o.norm, gen, o.same_padding));
   block_ = register_module("block", block);
   stochastic_depth_ = register_module("stochastic_depth", std::make_shared<StochasticDepth>(o.stochastic_depth_prob));
 }

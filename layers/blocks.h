@@ -2,8 +2,9 @@
 //   conv_bn_act        torchvision Conv2dNormActivation: Sequential(0 conv, 1 bn[, 2 act]);
 //                      ReLU/SiLU are fused into bn (BatchNorm2d::fused_activation)
 //   SqueezeExcitation  avgpool, fc1 (1x1 conv), activation, fc2 (1x1 conv), sigmoid scale
-//   MBConv             block = Sequential([expand], depthwise, se, project), stochastic
+//   MBConv             block = Sequential([expand], depthwise, [se], project), stochastic
 //                      depth on the residual branch, skip when stride 1 and in == out
+//                      (EfficientNet-Lite: no se, ReLU6, TensorFlow "same" padding)
 //   ResidualBlock      conv1 bn1 relu conv2 bn2 (+ identity or shortcut = 1x1 conv + bn), relu
 //                      (the first relu fused into bn1, add + relu into bn2.add_relu)
 #pragma once
@@ -20,9 +21,11 @@ struct NormOptions {
 // min_value (default divisor) and never more than 10% below v.
 int64_t make_divisible(double v, int64_t divisor = 8, int64_t min_value = 0);
 
-// Conv (no bias, padding (k-1)/2) -> BatchNorm -> activation (none when identity).
+// Conv (no bias, padding (k-1)/2, or TensorFlow "same" when same_padding: asymmetric for
+// strided convs of even inputs) -> BatchNorm -> activation (none when identity).
 std::shared_ptr<Sequential> conv_bn_act(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups,
-                                        ActivationKind act, const NormOptions& norm, Generator* gen = nullptr);
+                                        ActivationKind act, const NormOptions& norm, Generator* gen = nullptr,
+                                        bool same_padding = false);
 
 class SqueezeExcitation : public Module {
  public:
@@ -42,6 +45,9 @@ struct MBConvOptions {
   int64_t kernel = 3, stride = 1;
   double stochastic_depth_prob = 0;
   NormOptions norm;
+  ActivationKind activation = ActivationKind::silu;  // Lite: relu6
+  bool squeeze_excite = true;                        // Lite: none
+  bool same_padding = false;                         // Lite: TensorFlow "same" (its weights' convention)
 };
 
 class MBConv : public Module {

@@ -11,7 +11,11 @@ glia's nets/efficientnet uses torchvision's parameter names, so the file loads d
       randomly initialised weights (no download; what glia's tests use)
 
 Float tensors are written as float32 (--dtype float64 for references); the batch-norm
-counters num_batches_tracked stay int64, as in PyTorch.
+counters num_batches_tracked stay int64, as in PyTorch. With --pretrained the metadata
+carries the input normalisation the weights were trained with (glia.input_mean,
+glia.input_std for pixels in [0, 1], read from the weights' own transforms(): ImageNet's
+mean and std), which glia then applies inside the model. `glia weights b1` runs this
+through tools/fetch_weights.py.
 """
 import argparse
 import os
@@ -29,10 +33,23 @@ MODELS = [f"efficientnet_b{i}" for i in range(8)]
 def build(name, pretrained, seed):
     ctor = getattr(torchvision.models, name)
     if pretrained:
-        weights_enum = getattr(torchvision.models, "EfficientNet_B" + name[-1] + "_Weights")
-        return ctor(weights=weights_enum.IMAGENET1K_V1)
+        return ctor(weights=weights_enum(name))
     torch.manual_seed(seed)
     return ctor()
+
+
+def weights_enum(name):
+    return getattr(torchvision.models, "EfficientNet_B" + name[-1] + "_Weights").IMAGENET1K_V1
+
+
+def metadata(name, pretrained, seed):
+    meta = {"model": name, "glia.model": name, "torchvision": torchvision.__version__,
+            "weights": "IMAGENET1K_V1" if pretrained else f"random(seed={seed})"}
+    if pretrained:
+        preprocess = weights_enum(name).transforms()
+        meta["glia.input_mean"] = ",".join(f"{v:.9g}" for v in preprocess.mean)
+        meta["glia.input_std"] = ",".join(f"{v:.9g}" for v in preprocess.std)
+    return meta
 
 
 def export(model, path, dtype=torch.float32, metadata=None):
@@ -53,9 +70,7 @@ def main():
     args = ap.parse_args()
     model = build(args.model, args.pretrained, args.seed)
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
-    meta = {"model": args.model, "torchvision": torchvision.__version__,
-            "weights": "IMAGENET1K_V1" if args.pretrained else f"random(seed={args.seed})"}
-    tensors = export(model, args.out, dtype, meta)
+    tensors = export(model, args.out, dtype, metadata(args.model, args.pretrained, args.seed))
     n = sum(v.numel() for k, v in model.named_parameters())
     print(f"export_torchvision: wrote {args.out} ({len(tensors)} tensors, {n} parameters)")
 

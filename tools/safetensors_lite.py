@@ -1,37 +1,73 @@
 """Minimal safetensors reader/writer (the format: 8-byte little-endian header length,
 a JSON header {name: {dtype, shape, data_offsets}}, then the raw little-endian bytes).
-Written here so the tools need nothing beyond Debian's python3-torch."""
+Written here so the tools need nothing beyond Debian's python3-torch; save_raw needs no
+torch at all (tools/convert_lite.py runs with a bare python3)."""
 import json
+import os
 import struct
+import tempfile
 
-import torch
-
-_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64",
-           torch.int32: "I32", torch.uint8: "U8", torch.float16: "F16", torch.bfloat16: "BF16"}
-_TORCH = {v: k for k, v in _DTYPES.items()}
+_NAMES = ["float32:F32", "float64:F64", "int64:I64", "int32:I32", "uint8:U8", "float16:F16", "bfloat16:BF16"]
 
 
-def save(tensors, path, metadata=None):
-    header, chunks, offset = {}, [], 0
+def _torch_dtypes():
+    import torch
+    return {getattr(torch, n.split(":")[0]): n.split(":")[1] for n in _NAMES}
+
+
+def save_raw(tensors, path, metadata=None):
+    """tensors: {name: (dtype name such as "F32", shape, little-endian bytes)}. Writes a
+    temporary file beside `path`, fsyncs it and renames it over `path`: a reader never
+    sees a half-written file."""
+    header, offset = {}, 0
     for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        raw = t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
+        dtype, shape, raw = tensors[name]
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
         offset += len(raw)
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * ((8 - len(blob) % 8) % 8)  # keep the data 8-byte aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for c in chunks:
-            f.write(c)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would differ from any other file written here
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(blob)))
+            f.write(blob)
+            for name in sorted(tensors):
+                f.write(tensors[name][2])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save(tensors, path, metadata=None):
+    import torch
+    names = _torch_dtypes()
+    raw = {}
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous()
+        data = t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes()
+        raw[name] = (names[t.dtype], list(t.shape), data)
+    save_raw(raw, path, metadata)
+
+
+def load_metadata(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)).get("__metadata__", {})
 
 
 def load(path):
+    import torch
+    back = {v: k for k, v in _torch_dtypes().items()}
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -41,6 +77,6 @@ def load(path):
     for name, info in header.items():
         a, b = info["data_offsets"]
         buf = bytearray(data[8 + n + a:8 + n + b])
-        out[name] = torch.frombuffer(buf, dtype=_TORCH[info["dtype"]]).reshape(info["shape"]).clone() \
-            if b > a else torch.zeros(info["shape"], dtype=_TORCH[info["dtype"]])
+        out[name] = torch.frombuffer(buf, dtype=back[info["dtype"]]).reshape(info["shape"]).clone() \
+            if b > a else torch.zeros(info["shape"], dtype=back[info["dtype"]])
     return out
