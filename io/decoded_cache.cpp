@@ -104,7 +104,7 @@ CacheBudget cache_budget_from(const char* glia_cache_mb, const std::string& memi
     unsigned long long kb = 0;
     if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kb) == 1) {
       b.bytes = static_cast<size_t>(kb) * 1024 / 2;
-      b.from = "half of MemAvailable (" + mib(static_cast<size_t>(kb) * 1024) + ")";
+      b.from = "half of MemAvailable, " + mib(static_cast<size_t>(kb) * 1024);
       return b;
     }
   }

@@ -79,7 +79,7 @@ size_t estimated_cache_bytes(size_t images, const ImagePipeline& pipeline, bool 
 // the cache off), else half of MemAvailable from /proc/meminfo (0 when unreadable).
 struct CacheBudget {
   size_t bytes = 0;
-  std::string from;  // e.g. "GLIA_CACHE_MB=512" or "half of MemAvailable (7985 MiB)"
+  std::string from;  // e.g. "GLIA_CACHE_MB=512" or "half of MemAvailable, 7985 MiB"
 };
 CacheBudget cache_budget();
 // Parsing of the two sources, separated for the tests.
