@@ -18,7 +18,9 @@ torch.set_num_threads(T) for the training process and W DataLoader worker proces
 --threads T --workers W. --preload decodes and resizes every image once, before the
 first epoch (counted in it), into memory, as the issue's PyTorch script did; without it
 every epoch decodes every file, as a plain ImageFolder-style Dataset does.
-loader_wait_s is the time the training loop waited for the DataLoader.
+loader_wait_s is the time the training loop waited for the DataLoader. cpu_time counts
+the training process only (the workers are other processes), while glia's counts every
+thread of its process: compare real time.
 """
 import argparse
 import json
