@@ -42,6 +42,9 @@ struct TrainOptions {
   std::string device = "cpu";
   int threads = 0;         // OpenMP threads, 0: all cores
   int workers = 2;         // loader threads
+  // Decoded images kept in memory across epochs (io/decoded_cache.h): auto (when the
+  // estimate fits GLIA_CACHE_MB or half of MemAvailable), ram or off.
+  std::string cache = "auto";
   uint64_t seed = 0;
   double val_fraction = 0.2;
   int patience = 5;        // early stopping (the LR schedule's is 2, the paper's)

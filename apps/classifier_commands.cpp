@@ -74,8 +74,9 @@ void unfreeze_base(nets::EfficientNet& net, int blocks, bool frozen_bn) {
 }
 
 Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::vector<io::ClassificationSample>& samples,
-                       int size, int batch_size, int workers, const std::string& dir, const std::string& tag) {
-  auto source = std::make_shared<io::ClassificationSource>(samples, pipeline(size, false));
+                       int size, int batch_size, int workers, const std::string& dir, const std::string& tag,
+                       std::shared_ptr<io::DecodedCache> cache = nullptr) {
+  auto source = std::make_shared<io::ClassificationSource>(samples, pipeline(size, false), std::move(cache));
   auto loader = make_loader(source, batch_size, false, workers, 0, false);
   Metrics m = trainer.evaluate(*loader);
   io::write_confusion_png(dir + "/" + tag + ".png", task.confusion(), class_names());
@@ -207,15 +208,16 @@ RunResult train_classifier(TrainOptions o) {
       std::cout << std::endl;
     }
   }
+  const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), false);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
 
   if (!o.quiet)
     std::cout << "train-cls: " << train_samples.size() << " training and " << split.val.size()
               << " validation images (split by seed " << o.seed << "), " << ds.testing.samples.size()
               << " test images; model " << spec.to_string() << "; run directory " << o.out << std::endl;
-  auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(size, true)),
+  auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(size, true), cache),
                                   o.batch_size, true, o.workers, o.seed, o.skip_bad);
-  auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(size, false)),
+  auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(size, false), cache),
                                 o.batch_size, false, o.workers, 0, o.skip_bad);
 
   if (o.freeze_base) net.freeze_base(true);
@@ -236,7 +238,8 @@ RunResult train_classifier(TrainOptions o) {
   Trainer trainer(*model, *optimizer, task, to);
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
-  result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, "confusion");
+  result.validation =
+      evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, "confusion", cache);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
   if (!o.quiet) std::cout << task.confusion().to_string(class_names());

@@ -32,6 +32,10 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
   c->add_option("--threads", o.threads, "compute threads (0: all cores)")->capture_default_str();
   c->add_option("--workers", o.workers, "data loader threads")->capture_default_str();
+  c->add_option("--cache", o.cache,
+                "keep decoded, resized images (training and validation) in memory across epochs: auto (when they "
+                "fit GLIA_CACHE_MB MiB, default half of the available memory), ram or off")
+      ->capture_default_str();
   c->add_option("--seed", o.seed, "seed of the split, initialisation, shuffling and augmentation")
       ->capture_default_str();
   c->add_option("--val-fraction", o.val_fraction, "part held out for validation")->capture_default_str();
@@ -71,8 +75,8 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   }
   c->add_flag("--resume", o.resume,
               "continue the run in --out from its last.ckpt; --epochs, --lr, --patience, --max-batches, --device, "
-              "--data, --skip-bad, --time-limit and --fine-tune-epochs may change (recorded in run.json), other "
-              "changed flags are refused");
+              "--data, --skip-bad, --time-limit, --fine-tune-epochs and --cache may change (recorded in run.json), "
+              "other changed flags are refused");
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");

@@ -66,8 +66,9 @@ std::vector<io::SegmentationSample> recorded_patients(const Json& record, const 
 // Evaluates `samples` (with HD/HD95) and writes overlays of up to `examples` slices with
 // tumour (predicted outline red, true outline green) into <dir>/examples/.
 Metrics evaluate_split(Trainer& trainer, SegmentationTask& task, const std::vector<io::SegmentationSample>& samples,
-                       int size, int batch_size, int workers, const std::string& dir, size_t examples) {
-  auto source = std::make_shared<io::SegmentationSource>(samples, pipeline(size, false));
+                       int size, int batch_size, int workers, const std::string& dir, size_t examples,
+                       std::shared_ptr<io::DecodedCache> cache = nullptr) {
+  auto source = std::make_shared<io::SegmentationSource>(samples, pipeline(size, false), std::move(cache));
   auto loader = make_loader(source, batch_size, false, workers, 0, false);
   task.set_hausdorff(true);
   size_t written = 0;
@@ -125,6 +126,7 @@ RunResult train_segmenter(TrainOptions o) {
   check_batch_norm_batches(spec, o.batch_size, train_order.size());
   auto model = build_model(spec, o.seed);
   if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
+  const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), true);
   prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
 
   if (!o.quiet)
@@ -133,9 +135,9 @@ RunResult train_segmenter(TrainOptions o) {
               << split.test.size() << " test (" << split.test_patients.size() << "), split by patient with seed "
               << o.seed << "; model " << spec.to_string() << "; run directory " << o.out << std::endl;
   auto train_loader =
-      make_loader(std::make_shared<io::SegmentationSource>(train_samples, pipeline(size, true)), o.batch_size,
+      make_loader(std::make_shared<io::SegmentationSource>(train_samples, pipeline(size, true), cache), o.batch_size,
                   true, o.workers, o.seed, o.skip_bad, train_order);
-  auto val_loader = make_loader(std::make_shared<io::SegmentationSource>(split.val, pipeline(size, false)),
+  auto val_loader = make_loader(std::make_shared<io::SegmentationSource>(split.val, pipeline(size, false), cache),
                                 o.batch_size, false, o.workers, 0, o.skip_bad);
 
   model->to(device);
@@ -146,7 +148,7 @@ RunResult train_segmenter(TrainOptions o) {
   Trainer trainer(*model, *optimizer, task, to);
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
-  result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, 0);
+  result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, 0, cache);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
   if (!split.test.empty()) {

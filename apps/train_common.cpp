@@ -49,6 +49,17 @@ std::unique_ptr<LoaderSource> make_loader(std::shared_ptr<const io::ExampleSourc
   return std::make_unique<LoaderSource>(std::move(source), lo, std::move(order));
 }
 
+std::shared_ptr<io::DecodedCache> make_cache(const TrainOptions& o, size_t images, const io::ImagePipeline& p,
+                                             bool masks) {
+  const io::CacheMode mode = io::parse_cache_mode(o.cache);
+  const io::CacheBudget budget = mode == io::CacheMode::automatic ? io::cache_budget() : io::CacheBudget{};
+  io::CachePlan plan = io::plan_cache(mode, io::estimated_cache_bytes(images, p, masks), budget);
+  // A fallback to decoding every epoch is said even with --quiet: it costs time.
+  if (mode == io::CacheMode::automatic && !plan.cache) std::cerr << "glia: note: " << plan.message << std::endl;
+  else if (!o.quiet) std::cout << plan.message << std::endl;
+  return plan.cache;
+}
+
 std::unique_ptr<Optimizer> make_adam(nn::Module& model, double lr, double weight_decay, bool decoupled) {
   NamedTensors trainable;
   for (auto& [name, p] : model.named_parameters())
@@ -108,6 +119,8 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.val_fraction > 0 && o.val_fraction < 1, "--val-fraction " << o.val_fraction
                                                                                << " must be in (0, 1)");
   GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
+  GLIA_USAGE_CHECK(o.cache == "auto" || o.cache == "ram" || o.cache == "off",
+                   "--cache '" << o.cache << "': expected auto, ram or off");
   GLIA_USAGE_CHECK(o.patience >= 1, "--patience " << o.patience << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   check_schedule_options(o);
@@ -158,6 +171,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["fine_tune_lr"] = o.fine_tune_lr ? Json(*o.fine_tune_lr) : Json();
   j["fine_tune_blocks"] = Json(o.fine_tune_blocks);
   j["fine_tune_bn"] = Json(o.fine_tune_bn);
+  j["cache"] = Json(o.cache);
   return j.dump();
 }
 
@@ -230,7 +244,7 @@ namespace {
 // refused, so a new flag is safe until someone decides it may change.
 const std::set<std::string>& changeable_on_resume() {
   static const std::set<std::string> keys = {"epochs", "lr", "patience", "max_batches", "device", "data", "skip_bad",
-                                             "time_limit", "fine_tune_epochs"};
+                                             "time_limit", "fine_tune_epochs", "cache"};
   return keys;
 }
 

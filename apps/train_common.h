@@ -19,6 +19,13 @@ io::ImagePipeline pipeline(int size, bool augment);
 std::unique_ptr<LoaderSource> make_loader(std::shared_ptr<const io::ExampleSource> source, int batch_size,
                                           bool shuffle, int workers, uint64_t seed, bool skip_bad,
                                           std::vector<size_t> order = {});
+// The decoded-image cache of a run (--cache, GLIA_CACHE_MB; io/decoded_cache.h) for
+// `images` distinct images at the pipeline's size, shared by the run's training,
+// validation and final validation evaluation sources; null when off. Says what it
+// chose (stdout unless --quiet; a fallback of --cache auto to off on stderr always).
+// Throws glia::Error on a malformed GLIA_CACHE_MB.
+std::shared_ptr<io::DecodedCache> make_cache(const TrainOptions& o, size_t images, const io::ImagePipeline& p,
+                                             bool masks);
 // Every k-th element so that at most `limit` remain (0: all); deterministic, keeps order.
 template <class T>
 std::vector<T> thin(const std::vector<T>& v, size_t limit) {
@@ -49,7 +56,7 @@ void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t trai
 
 // --resume compares this command's run config (train_config_json) with the run's
 // (<dir>/run.json "config"). A difference in a flag that may change (--epochs, --lr,
-// --patience, --max-batches, --device, --data, --skip-bad, --time-limit) is returned, to
+// --patience, --max-batches, --device, --data, --skip-bad, --time-limit, --cache) is returned, to
 // be applied and recorded in run.json; any other difference is a UsageError naming each
 // flag with the run's value and the new one.
 struct ResumeChange {

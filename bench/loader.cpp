@@ -2,7 +2,8 @@
 // $GLIA_DATA/brain-tumor-mri): read + decode + resize to 240x240 (area) + the standard
 // augmentation (rotation, flips, zoom, translation, brightness/contrast) + NCHW batches
 // of 32, with 1 and 2 worker threads. One iteration = one batch handed to the consumer,
-// which does nothing with it, so the figure is what the workers can sustain.
+// which does nothing with it, so the figure is what the workers can sustain. The
+// cached_ cases start from a full decoded-image cache (io/decoded_cache.h).
 //   bench_loader --benchmark_min_time=20
 #include <benchmark/benchmark.h>
 
@@ -44,7 +45,7 @@ const ClassificationDataset* dataset() {
   return ds.get();
 }
 
-void BM_ClassificationLoader(benchmark::State& state, bool augment) {
+void BM_ClassificationLoader(benchmark::State& state, bool augment, bool cached) {
   const ClassificationDataset* ds = dataset();
   if (!ds) {
     state.SkipWithError(("real data not found at " + data_root() +
@@ -57,13 +58,22 @@ void BM_ClassificationLoader(benchmark::State& state, bool augment) {
   pipeline.height = pipeline.width = 240;
   pipeline.interpolation = Interpolation::area;
   if (augment) pipeline.augmentation = Augmentation::standard(true);
-  auto source = std::make_shared<ClassificationSource>(ds->training.samples, pipeline);
+  // cached: every image decoded once into a DecodedCache before timing (epochs 2+ of
+  // `glia train-cls`), so only the float conversion, augmentation and batching remain.
+  std::shared_ptr<DecodedCache> cache = cached ? std::make_shared<DecodedCache>() : nullptr;
+  auto source = std::make_shared<ClassificationSource>(ds->training.samples, pipeline, cache);
   LoaderOptions options;
   options.batch_size = 32;
   options.workers = static_cast<int>(state.range(0));
   options.seed = 1;
   Loader loader(source, options);
   uint64_t epoch = 0;
+  if (cached) {
+    loader.start_epoch(epoch++);
+    Batch warm;
+    while (loader.next(warm)) {
+    }
+  }
   size_t images = 0;
   const double cpu_start = process_cpu_seconds();
   loader.start_epoch(epoch);
@@ -81,7 +91,8 @@ void BM_ClassificationLoader(benchmark::State& state, bool augment) {
   if (images > 0) state.counters["cpu_ms/image"] = 1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(images);
 }
 
-BENCHMARK_CAPTURE(BM_ClassificationLoader, augment_240, true)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_ClassificationLoader, plain_240, false)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ClassificationLoader, augment_240, true, false)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ClassificationLoader, plain_240, false, false)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_ClassificationLoader, cached_augment_240, true, true)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -148,6 +148,11 @@ cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& name, 
                      DecodedInfo* info_out, int height, int width, Interpolation interpolation) {
   GLIA_CHECK(channels == 1 || channels == 3,
              name << ": can convert images to 1 or 3 channels, not " << channels);
+  return to_float_image(decode_resized(data, size, name, info_out, height, width, interpolation), channels);
+}
+
+cv::Mat decode_resized(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info_out, int height,
+                       int width, Interpolation interpolation) {
   DecodedInfo info;
   cv::Mat raw = decode_raw(data, size, name, info);
   // Drop alpha and resize in the native depth (8/16-bit: as PIL and torchvision resize
@@ -155,25 +160,34 @@ cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& name, 
   if (raw.channels() == 2) cv::extractChannel(raw, raw, 0);
   else if (raw.channels() == 4) cv::cvtColor(raw, raw, cv::COLOR_BGRA2BGR);
   if (height > 0 && width > 0) raw = resize_image(raw, height, width, interpolation);
+  if (info_out) *info_out = info;
+  return raw;
+}
+
+cv::Mat to_float_image(const cv::Mat& native, int channels) {
+  GLIA_CHECK(channels == 1 || channels == 3, "can convert images to 1 or 3 channels, not " << channels);
   cv::Mat img;
-  raw.convertTo(img, CV_32F, depth_scale(raw.depth()));
+  native.convertTo(img, CV_32F, depth_scale(native.depth()));
   if (channels == 1 && img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
   // Gray is replicated to 3 channels last: a third of the work for gray files.
   if (channels == 3) cv::cvtColor(img, img, img.channels() == 1 ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
-  if (info_out) *info_out = info;
   return img;
 }
 
-cv::Mat decode_mask(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info_out) {
+cv::Mat decode_mask_u8(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info_out) {
   DecodedInfo info;
   cv::Mat raw = decode_raw(data, size, name, info);
   cv::Mat any_nonzero = cv::Mat::zeros(raw.rows, raw.cols, CV_8UC1);
   std::vector<cv::Mat> planes;
   cv::split(raw, planes);
   for (const cv::Mat& plane : planes) any_nonzero |= (plane != 0);
-  cv::Mat out;
-  any_nonzero.convertTo(out, CV_32F, 1.0 / 255.0);  // (plane != 0) is 0 or 255
   if (info_out) *info_out = info;
+  return any_nonzero / 255;  // (plane != 0) is 0 or 255
+}
+
+cv::Mat decode_mask(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info_out) {
+  cv::Mat out;
+  decode_mask_u8(data, size, name, info_out).convertTo(out, CV_32F);
   return out;
 }
 

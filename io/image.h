@@ -45,10 +45,22 @@ cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& name, 
                      DecodedInfo* info = nullptr, int height = 0, int width = 0,
                      Interpolation interpolation = Interpolation::area);
 
+// decode_image in two halves, so the loader can keep the first in memory across epochs
+// (io/decoded_cache.h): decode_resized gives the image in its native depth (8/16-bit or
+// float), alpha dropped, gray or BGR, resized when height and width are > 0;
+// to_float_image converts that to decode_image's float image with `channels` channels.
+// to_float_image(decode_resized(...)) is decode_image(...), bit for bit.
+cv::Mat decode_resized(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info = nullptr,
+                       int height = 0, int width = 0, Interpolation interpolation = Interpolation::area);
+cv::Mat to_float_image(const cv::Mat& native, int channels);
+
 // Decodes a segmentation mask: one channel, 1.0 where any channel of the pixel is
 // non-zero, else 0.0.
 cv::Mat decode_mask(const uint8_t* data, size_t size, const std::string& name,
                     DecodedInfo* info = nullptr);
+// The same mask as 8-bit 0/1 (a quarter of the memory; converts to decode_mask's floats
+// exactly).
+cv::Mat decode_mask_u8(const uint8_t* data, size_t size, const std::string& name, DecodedInfo* info = nullptr);
 
 // Only the format and size, from the decoded image (used to validate pairs).
 DecodedInfo probe_image(const uint8_t* data, size_t size, const std::string& name);

@@ -152,6 +152,7 @@ bool Loader::next(Batch& batch) {
   for (;;) {
     if (next_to_hand_out_ >= num_batches_) return false;
     Result result;
+    const double wait_start = now_seconds();
     if (workers_.empty()) {
       size_t number = next_to_hand_out_;
       auto order = order_;
@@ -169,6 +170,7 @@ bool Loader::next(Batch& batch) {
       ready_.erase(it);
     }
     ++next_to_hand_out_;
+    stats_.wait_seconds += now_seconds() - wait_start;
     lock.unlock();
     cv_.notify_all();  // room in the queue for one more batch
     if (result.error) std::rethrow_exception(result.error);

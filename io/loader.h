@@ -60,6 +60,9 @@ struct LoaderStats {
   size_t images = 0, batches = 0;  // handed out in the current epoch
   size_t skipped = 0;              // bad samples left out since the loader was made (skip_bad)
   double seconds = 0;  // wall time since start_epoch() until the last batch was handed out
+  // Wall time next() spent waiting for a batch (building it, with no workers): the time
+  // the loader held the consumer up. Near 0 when the workers keep ahead of it.
+  double wait_seconds = 0;
   double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };
 

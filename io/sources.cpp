@@ -1,5 +1,7 @@
 #include "io/sources.h"
 
+#include <functional>
+
 #include "kernels/error.h"
 
 namespace glia::io {
@@ -13,19 +15,34 @@ void check_pipeline(const ImagePipeline& p) {
   check_normalization(p.normalization, p.channels);
 }
 
+// The cached entry of `path`, or a fresh decode when there is no cache.
+DecodedExample decoded(const std::shared_ptr<DecodedCache>& cache, const std::string& path, const ImagePipeline& p,
+                       const std::function<DecodedExample()>& decode) {
+  return cache ? cache->get(cache_key(path, p), decode) : decode();
+}
+
 }  // namespace
 
-ClassificationSource::ClassificationSource(std::vector<ClassificationSample> samples, ImagePipeline pipeline)
-    : samples_(std::move(samples)), pipeline_(std::move(pipeline)) {
+ClassificationSource::ClassificationSource(std::vector<ClassificationSample> samples, ImagePipeline pipeline,
+                                           std::shared_ptr<DecodedCache> cache)
+    : samples_(std::move(samples)), pipeline_(std::move(pipeline)), cache_(std::move(cache)) {
   check_pipeline(pipeline_);
+}
+
+DecodedExample ClassificationSource::decode(size_t index) const {
+  const ClassificationSample& s = samples_.at(index);
+  const ImagePipeline& p = pipeline_;
+  std::vector<uint8_t> bytes = read_file_bytes(s.path);
+  DecodedExample d;
+  d.image = decode_resized(bytes.data(), bytes.size(), s.path, nullptr, p.height, p.width, p.interpolation);
+  return d;
 }
 
 void ClassificationSource::load(size_t index, Rng& rng, float* image, float*, int64_t* label) const {
   const ClassificationSample& s = samples_.at(index);
   const ImagePipeline& p = pipeline_;
-  std::vector<uint8_t> bytes = read_file_bytes(s.path);
-  cv::Mat img = decode_image(bytes.data(), bytes.size(), s.path, p.channels, nullptr, p.height, p.width,
-                             p.interpolation);
+  const DecodedExample d = decoded(cache_, s.path, p, [&] { return decode(index); });
+  cv::Mat img = to_float_image(d.image, p.channels);
   if (!p.augmentation.empty()) {
     AugmentPlan plan = p.augmentation.draw(rng, p.width, p.height);
     Augmentation::apply(plan, img, nullptr);
@@ -34,23 +51,38 @@ void ClassificationSource::load(size_t index, Rng& rng, float* image, float*, in
   *label = s.label;
 }
 
-SegmentationSource::SegmentationSource(std::vector<SegmentationSample> samples, ImagePipeline pipeline)
-    : samples_(std::move(samples)), pipeline_(std::move(pipeline)) {
+SegmentationSource::SegmentationSource(std::vector<SegmentationSample> samples, ImagePipeline pipeline,
+                                       std::shared_ptr<DecodedCache> cache)
+    : samples_(std::move(samples)), pipeline_(std::move(pipeline)), cache_(std::move(cache)) {
   check_pipeline(pipeline_);
+}
+
+// The image is resized in its native depth, as the classifier's are (and PIL resizes
+// uint8 images), so that the cache can keep it as uint8.
+DecodedExample SegmentationSource::decode(size_t index) const {
+  const SegmentationSample& s = samples_.at(index);
+  const ImagePipeline& p = pipeline_;
+  std::vector<uint8_t> image_bytes = read_file_bytes(s.image_path);
+  DecodedInfo info, mask_info;
+  DecodedExample d;
+  d.image = decode_resized(image_bytes.data(), image_bytes.size(), s.image_path, &info, p.height, p.width,
+                           p.interpolation);
+  std::vector<uint8_t> mask_bytes = read_file_bytes(s.mask_path);
+  cv::Mat m = decode_mask_u8(mask_bytes.data(), mask_bytes.size(), s.mask_path, &mask_info);
+  GLIA_CHECK(mask_info.height == info.height && mask_info.width == info.width,
+             s.mask_path << ": mask is " << mask_info.height << "x" << mask_info.width << " but its image "
+                         << s.image_path << " is " << info.height << "x" << info.width);
+  d.mask = resize_image(m, p.height, p.width, Interpolation::nearest);
+  return d;
 }
 
 void SegmentationSource::load(size_t index, Rng& rng, float* image, float* mask, int64_t* label) const {
   const SegmentationSample& s = samples_.at(index);
   const ImagePipeline& p = pipeline_;
-  std::vector<uint8_t> image_bytes = read_file_bytes(s.image_path);
-  cv::Mat img = decode_image(image_bytes.data(), image_bytes.size(), s.image_path, p.channels);
-  std::vector<uint8_t> mask_bytes = read_file_bytes(s.mask_path);
-  cv::Mat m = decode_mask(mask_bytes.data(), mask_bytes.size(), s.mask_path);
-  GLIA_CHECK(m.rows == img.rows && m.cols == img.cols,
-             s.mask_path << ": mask is " << m.rows << "x" << m.cols << " but its image " << s.image_path << " is "
-                         << img.rows << "x" << img.cols);
-  img = resize_image(img, p.height, p.width, p.interpolation);
-  m = resize_image(m, p.height, p.width, Interpolation::nearest);
+  const DecodedExample d = decoded(cache_, s.image_path, p, [&] { return decode(index); });
+  cv::Mat img = to_float_image(d.image, p.channels);
+  cv::Mat m;
+  d.mask.convertTo(m, CV_32F);
   if (!p.augmentation.empty()) {
     AugmentPlan plan = p.augmentation.draw(rng, p.width, p.height);
     Augmentation::apply(plan, img, &m);

@@ -1,9 +1,11 @@
 // Loader: same batches whatever the worker count, epochs are permutations, labels and
 // masks travel with their images, bad samples are errors or skips.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +124,25 @@ TEST_F(LoaderTest, EpochsArePermutationsWithMatchingLabels) {
     EXPECT_GT(st.images_per_second(), 0.0);
   }
   EXPECT_NE(orders[0], orders[1]);
+}
+
+// wait_seconds is the time next() held the consumer up, not the consumer's own time.
+TEST_F(LoaderTest, WaitTimeLeavesOutTheConsumersTime) {
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(3, true));
+  for (int workers : {0, 2}) {
+    LoaderOptions o;
+    o.batch_size = 7;  // 3 batches
+    o.workers = workers;
+    Loader loader(source, o);
+    loader.start_epoch(0);
+    Batch b;
+    while (loader.next(b)) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    const LoaderStats st = loader.stats();
+    EXPECT_GT(st.wait_seconds, 0.0) << workers << " workers";
+    // Two 30 ms pauses lie between the first and the last batch handed out.
+    EXPECT_GE(st.seconds, 0.06) << workers << " workers";
+    EXPECT_LE(st.wait_seconds, st.seconds - 0.06 + 1e-9) << workers << " workers";
+  }
 }
 
 TEST_F(LoaderTest, UnaugmentedBatchEqualsDirectDecode) {

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End-to-end classifier training speed, glia beside PyTorch, loader included (read,
+# decode, resize, augment, forward, backward, Adam step): bench/e2e_train.cpp (the
+# pipeline, loader, decoded-image cache, model and Trainer of `glia train-cls`) and
+# tools/bench_torch_e2e.py (the same training written as a PyTorch user would: PIL,
+# torchvision transforms, DataLoader workers), on the same images of
+# ../shared/data/brain-tumor-mri, with the same threads in total (THREADS compute threads
+# + WORKERS loader threads or processes). PyTorch runs twice: decoding every epoch (a
+# plain Dataset) and with --preload (every image decoded and resized once into memory
+# before training, counted in epoch 1, as the issue's PyTorch script did).
+# Each side trains a fresh EfficientNet-B1 + the study's head for EPOCHS epochs at each
+# size; epoch 1 starts cold (glia fills its cache, PyTorch preloads), "epoch:2+" is every
+# later epoch. Writes bench/results/<date>-<cpu>-<threads>t-e2e-{glia,torch,torch-preload}.json
+# (Google Benchmark-style rows: ms per step, images/s, loader_wait_s) and -e2e-table.md.
+#   scripts/bench-e2e.sh
+# Defaults: IMAGES=512 (128 per class, evenly spaced in file-name order) SIZES=160,240
+# EPOCHS=2 BATCH=32 THREADS=<all cores> WORKERS=2 CACHE=ram TORCH_PRELOAD=1 (0: skip
+# the preload run) BUILD_DIR=build-bench GLIA_DATA=<folder holding brain-tumor-mri/>
+# RESULTS_TAG (appended to the file names). About 10 minutes on 2 idle cores after the
+# build (each side about 3 minutes).
+# OMP_WAIT_POLICY: glia runs with passive, as the glia binary sets for itself, and so does
+# PyTorch unless TORCH_OMP_WAIT_POLICY says otherwise (e.g. TORCH_OMP_WAIT_POLICY= for
+# libgomp's default, active spinning). With THREADS + WORKERS above the core count, or
+# other load, spinning OpenMP threads starve the rest: on 2 loaded cores a PyTorch B1
+# step at 64 px took 10-16 s spinning and 0.3-1 s passive. Passive is PyTorch's better
+# case, so the comparison does not flatter glia. A tiny check that it works:
+#   IMAGES=32 SIZES=64 EPOCHS=2 BATCH=8 scripts/bench-e2e.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/blas-env.sh  # both sides load the same OpenBLAS
+
+images=${IMAGES:-512} sizes=${SIZES:-160,240} epochs=${EPOCHS:-2} batch=${BATCH:-32}
+threads=${THREADS:-$(nproc)} workers=${WORKERS:-2} cache=${CACHE:-ram} preload=${TORCH_PRELOAD:-1}
+build_dir=${BUILD_DIR:-build-bench}
+data=${GLIA_DATA:-$root/../shared/data}
+python=/usr/bin/python3  # Debian's torch, not a pyenv python3 on PATH
+if [ ! -d "$data/brain-tumor-mri/Training" ]; then
+  echo "bench-e2e: $data/brain-tumor-mri/Training not found; set GLIA_DATA to the folder holding brain-tumor-mri/" >&2
+  exit 1
+fi
+if ! "$python" -c "import torch, torchvision, PIL" 2>/dev/null; then
+  echo "bench-e2e: $python cannot import torch, torchvision and PIL (apt install python3-torch python3-torchvision)" >&2
+  exit 1
+fi
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DGLIA_CUDA=OFF -DGLIA_BUILD_BENCH=ON -DGLIA_BUILD_TESTS=OFF
+fi
+cmake --build "$build_dir" --target bench_e2e_train -j "$(nproc)"
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
+      sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
+stem=bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t-e2e${RESULTS_TAG:+-$RESULTS_TAG}
+mkdir -p bench/results
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The images both sides train on: IMAGES/4 per class, evenly spaced in file-name order.
+"$python" - "$data/brain-tumor-mri/Training" "$images" > "$tmp/list.txt" <<'PY'
+import os, sys
+root, images = sys.argv[1], int(sys.argv[2])
+classes = ["glioma", "meningioma", "notumor", "pituitary"]  # io::tumour_class_names() order
+per_class = max(1, images // len(classes))
+for label, name in enumerate(classes):
+    folder = os.path.join(root, name)
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    k = min(per_class, len(files))
+    for i in range(k):
+        print(label, os.path.abspath(os.path.join(folder, files[i * len(files) // k])))
+PY
+echo "bench-e2e: $(wc -l < "$tmp/list.txt") images, sizes $sizes, $epochs epochs, batch $batch," \
+     "$threads compute threads + $workers loader workers each side; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+common=(--list "$tmp/list.txt" --sizes "$sizes" --batch "$batch" --epochs "$epochs" --threads "$threads"
+        --workers "$workers")
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OMP_NUM_THREADS=$threads \
+  "$build_dir/bench/bench_e2e_train" "${common[@]}" --cache "$cache" --out "$stem-glia.json"
+commit=$(git rev-parse --short=12 HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || commit+="+dirty"
+"$python" - "$stem-glia.json" "$commit" <<'PY'
+import json, sys
+path, commit = sys.argv[1], sys.argv[2]
+doc = json.load(open(path))
+doc["context"]["glia_commit"] = commit
+json.dump(doc, open(path, "w"), indent=2)
+PY
+torch_env=(env OMP_NUM_THREADS="$threads")
+if [ -n "${TORCH_OMP_WAIT_POLICY-passive}" ]; then
+  torch_env+=(OMP_WAIT_POLICY="${TORCH_OMP_WAIT_POLICY-passive}")
+else
+  torch_env+=(-u OMP_WAIT_POLICY)
+fi
+"${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --out "$stem-torch.json"
+if [ "$preload" != 0 ]; then
+  "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --preload --out "$stem-torch-preload.json"
+fi
+
+{
+  echo "# glia vs PyTorch end to end (classifier training, loader included), $(date -u '+%Y-%m-%d %H:%M UTC'), scripts/bench-e2e.sh"
+  echo
+  echo "$(wc -l < "$tmp/list.txt") images of brain-tumor-mri, batch $batch, $epochs epochs per size," \
+       "$threads compute threads + $workers loader workers each side, glia --cache $cache."
+  echo "ratio below 1: glia takes less time per step. Speed-up = PyTorch's step time / glia's."
+  echo
+  echo "## PyTorch decoding every epoch"
+  echo
+  "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json"
+  if [ "$preload" != 0 ]; then
+    echo
+    echo "## PyTorch with every image decoded once before training (--preload)"
+    echo
+    "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch-preload.json"
+  fi
+  echo
+  echo "Loader wait (s) and speed-up per workload:"
+  echo
+  "$python" - "$stem-glia.json" "$stem-torch.json" "$stem-torch-preload.json" <<'PY'
+import json, os, sys
+docs = [json.load(open(p)) if os.path.exists(p) else {"benchmarks": []} for p in sys.argv[1:]]
+rows = [{b["name"]: b for b in d["benchmarks"]} for d in docs]
+print("| workload | glia img/s | wait | PyTorch img/s | wait | speed-up | PyTorch preload img/s | wait | speed-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, g in rows[0].items():
+    cells = [name, f"{g['images/s']:.2f}", f"{g['loader_wait_s']:.1f}"]
+    for side in rows[1:]:
+        t = side.get(name)
+        cells += [f"{t['images/s']:.2f}", f"{t['loader_wait_s']:.1f}", f"{g['images/s'] / t['images/s']:.2f}x"] if t else ["", "", ""]
+    print("| " + " | ".join(cells) + " |")
+PY
+  echo
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$stem-table.md"
+written="$stem-glia.json, $stem-torch.json"
+[ "$preload" = 0 ] || written+=", $stem-torch-preload.json"
+echo "bench-e2e: wrote $written, $stem-table.md"
