@@ -4,6 +4,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "kernels/sim/shared_memory.h"
 #include "kernels/sim/thread_state.h"
 
 namespace glia::sim::detail {
@@ -37,7 +38,24 @@ void fiber_main(void* arg) {
   exit_fiber(r.host, f.ctx);
 }
 
+// splitmix64: a small, well-mixed generator for the random schedule's permutations.
+uint64_t next_random(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace
+
+const char* schedule_name(Schedule s) {
+  switch (s) {
+    case Schedule::forward: return "forward";
+    case Schedule::reverse: return "reverse";
+    case Schedule::random: return "random";
+  }
+  return "?";
+}
 
 BlockRunner& runner() { return t_runner; }
 BlockRunner* active_runner() { return t_active; }
@@ -63,6 +81,7 @@ void fiber_finished(BlockRunner& r, Fiber& f) {
   unsigned warp = f.linear / 32, lane = f.linear % 32;
   r.warp_exited[warp] |= 1u << lane;
   if (r.error) return;
+  settle_activemask(r, warp);
   if (r.at_barrier > 0) {
     std::ostringstream m;
     m << "sim: " << r.where(f) << ": the thread finished while " << r.at_barrier << " other thread(s) of the block wait at "
@@ -98,7 +117,9 @@ int block_barrier(const char* op, int predicate) {
   ++r->at_barrier;
   r->barrier_votes += predicate;
   if (r->at_barrier == r->num_threads) {
-    // Last to arrive: release everyone (they run on the scheduler's next pass).
+    // Last to arrive: release everyone, itself included, and start a new pass: after the
+    // barrier every thread runs in the schedule's order (a releaser running on at once
+    // would run first in every schedule, and races with it would go unseen).
     int votes = r->barrier_votes;
     for (unsigned i = 0; i < r->num_threads; ++i) {
       Fiber& w = r->fiber(i);
@@ -109,8 +130,9 @@ int block_barrier(const char* op, int predicate) {
     }
     r->at_barrier = 0;
     r->barrier_votes = 0;
-    f.state = FiberState::running;
-    return votes;
+    r->restart_pass = true;
+  } else {
+    settle_activemask(*r, f.linear / 32);
   }
   suspend(r->host, f.ctx);
   return f.barrier_result;
@@ -137,7 +159,7 @@ std::exception_ptr BlockRunner::fail_deadlock() {
   return std::make_exception_ptr(Fault(m.str()));
 }
 
-std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_order) {
+std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, Schedule schedule, uint64_t seed) {
   kernel = &k;
   block_idx = idx;
   num_threads = k.block.x * k.block.y * k.block.z;
@@ -162,6 +184,7 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_ord
   warp_waiting.assign(num_warps, 0);
   warp_exited.assign(num_warps, 0);
   warp_exists.assign(num_warps, 0xffffffffu);
+  warp_activemask.assign(num_warps, 0);
   if (num_threads % 32 != 0) warp_exists.back() = (1u << (num_threads % 32)) - 1;
   live = num_threads;
   exited = 0;
@@ -170,6 +193,14 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_ord
   barrier_votes = 0;
   error = nullptr;
   current = nullptr;
+  restart_pass = false;
+  order_.resize(num_threads);
+  for (unsigned n = 0; n < num_threads; ++n) order_[n] = schedule == Schedule::reverse ? num_threads - 1 - n : n;
+  uint64_t random_state = seed;
+
+  // Shared memory starts poisoned, as if a previous block had left garbage there.
+  uint32_t poison = kSharedPoison[static_cast<int>(schedule)];
+  poison_static_shared(poison, k.entry);
 
   ThreadRegisters& regs = t_registers;
   regs.block_idx = idx;
@@ -177,7 +208,7 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_ord
   regs.grid_dim = k.grid;
   if (k.dynamic_shared_bytes > 0) {
     dynamic_shared_.resize((k.dynamic_shared_bytes + sizeof(float4) - 1) / sizeof(float4));
-    std::memset(static_cast<void*>(dynamic_shared_.data()), 0xff, dynamic_shared_.size() * sizeof(float4));
+    poison_bytes(dynamic_shared_.data(), dynamic_shared_.size() * sizeof(float4), poison);
     regs.dynamic_shared = dynamic_shared_.data();
   } else {
     regs.dynamic_shared = nullptr;
@@ -185,9 +216,13 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_ord
 
   t_active = this;
   while (live > 0 && !error) {
+    if (schedule == Schedule::random) {
+      for (unsigned n = num_threads; n > 1; --n) std::swap(order_[n - 1], order_[next_random(random_state) % n]);
+    }
+    restart_pass = false;
     bool progressed = false;
     for (unsigned n = 0; n < num_threads; ++n) {
-      Fiber& f = fibers_[reverse_order ? num_threads - 1 - n : n];
+      Fiber& f = fibers_[order_[n]];
       if (f.state == FiberState::not_started) {
         f.stack = acquire_stack();
         context_prepare(f.ctx, f.stack, &fiber_main, &f);
@@ -205,7 +240,7 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, bool reverse_ord
         release_stack(f.stack, f.abandoned);
         f.stack = Stack{};
       }
-      if (error) break;
+      if (error || restart_pass) break;
     }
     if (!progressed && !error) error = fail_deadlock();
   }

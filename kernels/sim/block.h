@@ -1,10 +1,13 @@
 // Internal to the emulator: one block of CUDA threads run as fibers on one OS thread.
 //
-// A worker's BlockRunner runs a block to completion: it resumes every runnable fiber in
-// turn (forward or reverse thread order), each running until it finishes or parks at a
-// barrier (__syncthreads or a warp operation). Barriers count arrivals; the last thread
-// to arrive releases the others. When no fiber can run and some have not finished, the
-// block is deadlocked (a divergent barrier) and fails instead of hanging.
+// A worker's BlockRunner runs a block to completion in passes: each pass resumes every
+// runnable fiber in the schedule's order (forward, reverse or a seeded random
+// permutation), each running until it finishes or parks at a barrier (__syncthreads, a
+// warp operation, __activemask). Barriers count arrivals; the last thread to arrive
+// releases the others and parks too, and a released __syncthreads starts a new pass, so
+// the code between two barriers runs in the schedule's order for every thread. When no
+// fiber can run and some have not finished, the block is deadlocked (a divergent
+// barrier) and fails instead of hanging.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -25,7 +28,12 @@ class Fault : public glia::Error {
   using glia::Error::Error;
 };
 
-enum class FiberState : uint8_t { not_started, ready, running, at_block_barrier, at_warp_op, done };
+enum class FiberState : uint8_t { not_started, ready, running, at_block_barrier, at_warp_op, at_activemask, done };
+
+// The order a block's threads run in after every barrier. Checked mode runs each block in
+// all three and compares; unchecked mode runs forward.
+enum class Schedule : uint8_t { forward, reverse, random };
+const char* schedule_name(Schedule s);
 
 struct Fiber {
   Context ctx;
@@ -43,6 +51,9 @@ struct Fiber {
   unsigned warp_src = 0;
   uint64_t warp_result = 0;
   unsigned warp_ballot = 0;
+  // __activemask() in progress: the call's source location.
+  const char* site_file = nullptr;
+  int site_line = 0;
 };
 
 struct Kernel {
@@ -52,12 +63,14 @@ struct Kernel {
   size_t dynamic_shared_bytes;
   Body body;
   const void* closure;
+  const void* entry;  // the kernel function
 };
 
 class BlockRunner {
  public:
-  // Runs block `block_idx` of `kernel`; returns the fault that stopped it, if any.
-  std::exception_ptr run(const Kernel& kernel, uint3 block_idx, bool reverse_order);
+  // Runs block `block_idx` of `kernel`; returns the fault that stopped it, if any. A
+  // random schedule draws a fresh permutation for every pass from `seed`.
+  std::exception_ptr run(const Kernel& kernel, uint3 block_idx, Schedule schedule, uint64_t seed = 0);
 
   // "kernel 'k', block (x,y,z), thread (x,y,z)"
   std::string where(const Fiber& f) const;
@@ -76,6 +89,8 @@ class BlockRunner {
   std::vector<uint32_t> warp_waiting;  // per warp: lanes parked in a warp operation
   std::vector<uint32_t> warp_exited;   // per warp: lanes finished
   std::vector<uint32_t> warp_exists;   // per warp: lanes that exist (the last may be partial)
+  std::vector<uint32_t> warp_activemask;  // per warp: lanes parked in __activemask()
+  bool restart_pass = false;  // a __syncthreads released the block: the next pass starts over
   Fiber* current = nullptr;
   HostContext host;
   std::exception_ptr error;
@@ -86,6 +101,7 @@ class BlockRunner {
   std::unique_ptr<Fiber[]> fibers_;
   unsigned capacity_ = 0;
   std::vector<float4> dynamic_shared_;
+  std::vector<unsigned> order_;  // this pass's order of fiber indices
 };
 
 // The calling OS thread's runner; `active_runner()` is non-null only while it runs a block.
@@ -94,6 +110,8 @@ BlockRunner* active_runner();
 
 // Called by a fiber's entry when the kernel body has returned or thrown.
 void fiber_finished(BlockRunner& r, Fiber& f);
+// Releases the lanes of `warp` parked in __activemask() once no lane of the warp can run.
+void settle_activemask(BlockRunner& r, unsigned warp);
 // Ends the current fiber after a memory fault (checked.cpp's signal path).
 [[noreturn]] void fail_current_fiber_after_fault();
 

@@ -1,5 +1,5 @@
 // Checked mode: guarded sim buffers with a fault handler (out-of-bounds accesses), and
-// running each block in two thread orders (races). See launch.h and memory.h.
+// running each block in three thread orders (races). See launch.h and memory.h.
 #include "kernels/sim/checked.h"
 
 #include <signal.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/sim/memory.h"
+#include "kernels/sim/shared_memory.h"
 #include "kernels/sim/thread_state.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -28,7 +29,15 @@
 namespace glia::sim {
 namespace {
 
-constexpr unsigned char kCanary = 0xa5;
+// Buffers start on a 256-byte boundary, as cudaMalloc's do (vectorised paths check it).
+constexpr size_t kAlignment = 256;
+// The canary word around a buffer: a quiet NaN as a float (and a huge integer), so a read
+// past the end that stays before the guard page at least yields garbage that shows.
+constexpr uint32_t kCanaryWord = 0x7fe5a5a5u;
+
+unsigned char canary_byte(const char* p) {
+  return static_cast<unsigned char>(kCanaryWord >> (8 * (reinterpret_cast<uintptr_t>(p) % 4)));
+}
 
 struct Guarded {
   char* map_base;    // first guard page
@@ -61,8 +70,8 @@ const Guarded* find_near(uintptr_t addr) {
 }  // namespace
 
 void* guarded_alloc(size_t bytes) {
-  size_t data_pages = (bytes + page() - 1) / page();
-  if (data_pages == 0) data_pages = 1;
+  size_t rounded = bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  size_t data_pages = (rounded + page() - 1) / page();
   size_t map_bytes = (data_pages + 2) * page();
   void* p = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   GLIA_CHECK(p != MAP_FAILED, "sim checked mode: could not map " << map_bytes << " bytes for a guarded " << bytes
@@ -72,13 +81,15 @@ void* guarded_alloc(size_t bytes) {
   g.map_bytes = map_bytes;
   g.data_begin = g.map_base + page();
   g.data_end = g.data_begin + data_pages * page();
-  // The buffer ends at the guard page (to 4-byte alignment, which float data needs).
-  g.user = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(g.data_end) - bytes) & ~uintptr_t{3});
+  // The buffer starts 256-byte aligned as close to the guard page as that allows: a size
+  // that is a multiple of 256 ends exactly at it; otherwise the last (256 - size % 256)
+  // bytes before it are canary, checked after every launch.
+  g.user = g.data_end - rounded;
   g.bytes = bytes;
   mprotect(g.map_base, page(), PROT_NONE);
   mprotect(g.data_end, page(), PROT_NONE);
-  std::memset(g.data_begin, kCanary, static_cast<size_t>(g.user - g.data_begin));
-  std::memset(g.user + bytes, kCanary, static_cast<size_t>(g.data_end - (g.user + bytes)));
+  detail::poison_bytes(g.data_begin, static_cast<size_t>(g.user - g.data_begin), kCanaryWord);
+  detail::poison_bytes(g.user + bytes, static_cast<size_t>(g.data_end - (g.user + bytes)), kCanaryWord);
   std::lock_guard<std::mutex> lock(g_registry_mutex);
   g_registry[reinterpret_cast<uintptr_t>(g.user)] = g;
   ++g_registry_size;
@@ -242,15 +253,19 @@ void check_canaries(const char* kernel_name) {
     for (char* p = g.data_begin; p < g.data_end; ++p) {
       if (p == g.user) p += g.bytes;
       if (p >= g.data_end) break;
-      if (static_cast<unsigned char>(*p) == kCanary) continue;
+      if (static_cast<unsigned char>(*p) == canary_byte(p)) continue;
       std::ostringstream m;
       bool before = p < g.user;
-      m << "sim: kernel '" << kernel_name << "' wrote " << (before ? g.user - p : p - (g.user + g.bytes))
-        << (before ? " bytes before the start" : " bytes past the end") << " of a " << g.bytes
-        << "-byte sim buffer at " << static_cast<void*>(g.user)
-        << " (out-of-bounds write, found after the launch; checked mode)";
-      std::memset(g.data_begin, kCanary, static_cast<size_t>(g.user - g.data_begin));
-      std::memset(g.user + g.bytes, kCanary, static_cast<size_t>(g.data_end - (g.user + g.bytes)));
+      m << "sim: kernel '" << kernel_name << "' wrote ";
+      if (before) {
+        m << g.user - p << " bytes before the start of a " << g.bytes << "-byte sim buffer";
+      } else {
+        m << "byte " << p - g.user << " of a " << g.bytes << "-byte sim buffer (past its end)";
+      }
+      m << " at " << static_cast<void*>(g.user)
+        << ": out-of-bounds write, found after the launch, so the thread is unknown (checked mode)";
+      detail::poison_bytes(g.data_begin, static_cast<size_t>(g.user - g.data_begin), kCanaryWord);
+      detail::poison_bytes(g.user + g.bytes, static_cast<size_t>(g.data_end - (g.user + g.bytes)), kCanaryWord);
       throw Fault(m.str());
     }
   }
@@ -284,6 +299,60 @@ bool words_agree(float a, float b, bool tolerant) {
   return std::fabs(a - b) <= 1e-4f * std::max(std::fabs(a), std::fabs(b));
 }
 
+// Why two results of one block differ, for the report.
+std::string explain_words(uint32_t first, uint32_t second, Schedule other) {
+  std::ostringstream m;
+  m << std::hex;
+  if (first == kSharedPoison[0] && second == kSharedPoison[static_cast<int>(other)]) {
+    m << ": the block wrote shared memory's poison (0x" << first << " forward, 0x" << second << " " << schedule_name(other)
+      << "): it reads __shared__ memory that no thread of the block wrote";
+  } else {
+    m << ": two threads touch the same shared or global word between two barriers, at least one writing, or the "
+      << "block reads shared memory no thread wrote";
+  }
+  return m.str();
+}
+
+// The first word where the memory now (the `other` schedule's result) differs from `forward`.
+std::exception_ptr compare(const Kernel& k, uint3 idx, const Snapshot& forward, Schedule other, uint64_t seed) {
+  bool tolerant = t_atomics_used;
+  size_t at = 0;
+  std::string which = std::string(schedule_name(other)) + " order";
+  if (other == Schedule::random) {
+    std::ostringstream s;
+    s << "random order (GLIA_SIM_SEED=" << seed << ")";
+    which = s.str();
+  }
+  for (auto& [p, n] : forward.regions) {
+    const char* fwd = forward.bytes.data() + at;
+    at += n;
+    if (std::memcmp(fwd, p, n) == 0) continue;
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+      float a, c;
+      std::memcpy(&a, fwd + i, 4);
+      std::memcpy(&c, p + i, 4);
+      if (words_agree(a, c, tolerant)) continue;
+      uint32_t ia, ic;
+      std::memcpy(&ia, &a, 4);
+      std::memcpy(&ic, &c, 4);
+      std::ostringstream m;
+      m << "sim: kernel '" << k.name << "', block " << format_index(idx)
+        << ": race between threads of the block (checked mode): the block's result differs when its threads run in "
+        << which << " instead of forward order, first at byte " << i << " of a " << n << "-byte sim buffer at "
+        << static_cast<void*>(p) << " (forward order wrote " << a << " / 0x" << std::hex << ia << ", " << which << " 0x"
+        << ic << std::dec << " / " << c << ")" << explain_words(ia, ic, other);
+      return std::make_exception_ptr(Fault(m.str()));
+    }
+    if (!tolerant && n % 4 != 0) {
+      return std::make_exception_ptr(Fault("sim: kernel '" + std::string(k.name) + "', block " + format_index(idx) +
+                                           ": race between threads of the block (checked mode): the last bytes of a " +
+                                           std::to_string(n) + "-byte sim buffer differ between the forward and the " +
+                                           which));
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::exception_ptr run_blocks_race_checked(const Kernel& k, size_t num_blocks) {
@@ -302,42 +371,18 @@ std::exception_ptr run_blocks_race_checked(const Kernel& k, size_t num_blocks) {
   forward.bytes.resize(total);
 
   BlockRunner& r = runner();
+  const uint64_t seed = schedule_seed();
   for (size_t b = 0; b < num_blocks; ++b) {
     uint3 idx = block_index(k, b);
     start.take();
     t_atomics_used = false;
-    if (auto e = r.run(k, idx, false)) return e;
+    if (auto e = r.run(k, idx, Schedule::forward)) return e;
     forward.take();
-    start.restore();
-    if (auto e = r.run(k, idx, true)) return e;
-    bool tolerant = t_atomics_used;
-    size_t at = 0;
-    for (auto& [p, n] : start.regions) {
-      const char* fwd = forward.bytes.data() + at;
-      at += n;
-      if (std::memcmp(fwd, p, n) == 0) continue;
-      for (size_t i = 0; i + 4 <= n; i += 4) {
-        float a, c;
-        std::memcpy(&a, fwd + i, 4);
-        std::memcpy(&c, p + i, 4);
-        if (words_agree(a, c, tolerant)) continue;
-        int32_t ia, ic;
-        std::memcpy(&ia, &a, 4);
-        std::memcpy(&ic, &c, 4);
-        std::ostringstream m;
-        m << "sim: kernel '" << k.name << "', block " << format_index(idx)
-          << ": race between threads of the block (checked mode): the block's result differs when its threads run in "
-          << "reverse order, first at byte " << i << " of a " << n << "-byte sim buffer at " << static_cast<void*>(p)
-          << " (forward order wrote " << a << " / 0x" << std::hex << ia << ", reverse order 0x" << ic << std::dec << " / "
-          << c << "): two threads touch the same shared or global word between two barriers, at least one writing "
-          << "(or the block reads shared memory no thread wrote)";
-        return std::make_exception_ptr(Fault(m.str()));
-      }
-      if (!tolerant && n % 4 != 0) {
-        return std::make_exception_ptr(Fault("sim: kernel '" + std::string(k.name) + "', block " + format_index(idx) +
-                                             ": race between threads of the block (checked mode): the last bytes of a " +
-                                             std::to_string(n) + "-byte sim buffer differ between thread orders"));
-      }
+    for (Schedule other : {Schedule::reverse, Schedule::random}) {
+      start.restore();
+      // Each block its own permutations, the same ones in every launch with this seed.
+      if (auto e = r.run(k, idx, other, seed ^ (0x9e3779b97f4a7c15ull * (b + 1)))) return e;
+      if (auto e = compare(k, idx, forward, other, seed)) return e;
     }
   }
   return nullptr;

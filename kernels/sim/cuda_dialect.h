@@ -45,8 +45,14 @@
 #define __align__(n) alignas(n)
 #define __launch_bounds__(...)
 // Per block: all fibers of a block run on one worker thread, and a worker runs one block
-// at a time, so a thread_local is shared by exactly the threads of one block.
-#define __shared__ GLIA_SIM_TLS static thread_local
+// at a time, so a thread_local is shared by exactly the threads of one block. The one-byte
+// marker declared alongside lets the emulator find the function's shared variables in the
+// symbol table and poison them at the start of every block (shared_memory.h).
+#define GLIA_SIM_CAT2_(a, b) a##b
+#define GLIA_SIM_CAT_(a, b) GLIA_SIM_CAT2_(a, b)
+#define __shared__                                                                                  \
+  GLIA_SIM_TLS static thread_local __attribute__((used)) char GLIA_SIM_CAT_(glia_sim_shared_mark_, __COUNTER__); \
+  GLIA_SIM_TLS static thread_local
 
 // ---- registers ---------------------------------------------------------------------------
 #define threadIdx (static_cast<const uint3&>(::glia::sim::detail::t_registers.thread_idx))
@@ -60,7 +66,7 @@ namespace glia::sim::detail {
 int block_barrier(const char* op, int predicate);     // returns how many threads had predicate != 0
 uint64_t warp_shuffle(const char* op, unsigned mask, uint64_t value, unsigned src_lane);
 unsigned warp_ballot(const char* op, unsigned mask, bool predicate);
-unsigned active_lanes();                              // lanes of the caller's warp still running
+unsigned active_lanes(const char* file, int line);     // lanes of the caller's warp at the same call
 unsigned warp_members(unsigned mask);                 // mask & the lanes that exist in the caller's warp
 
 inline unsigned lane_id() {
@@ -141,7 +147,11 @@ inline int __all_sync(unsigned mask, int predicate) {
   unsigned votes = ::glia::sim::detail::warp_ballot("__all_sync", mask, predicate != 0);
   return votes == ::glia::sim::detail::warp_members(mask);
 }
-inline unsigned __activemask() { return ::glia::sim::detail::active_lanes(); }
+// The lanes of the caller's warp that reach this same call (file and line) before any
+// of them continues: those in the caller's branch (see kernels/sim/README.md).
+inline unsigned __activemask(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return ::glia::sim::detail::active_lanes(file, line);
+}
 
 // ---- atomics (relaxed, as CUDA's; real atomics because blocks run on several workers) ---
 namespace glia::sim::detail {

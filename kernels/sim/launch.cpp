@@ -5,7 +5,9 @@
 // (a thread_local) is private to the block. The first fault stops the handing out; the
 // grid drains and the fault is rethrown on the calling thread.
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -34,7 +36,20 @@ int default_threads() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+uint64_t default_seed() {
+  const char* env = std::getenv("GLIA_SIM_SEED");
+  if (env == nullptr || env[0] == '\0') return 1;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(env, &end, 0);
+  GLIA_CHECK(errno == 0 && end != env && *end == '\0' && env[0] != '-',
+             "GLIA_SIM_SEED=" << env << ": expected an unsigned integer (the seed of checked mode's random schedule)");
+  return v;
+}
+
 std::atomic<bool> g_checked{env_flag("GLIA_SIM_CHECK")};
+std::atomic<bool> g_seed_chosen{false};
+std::atomic<uint64_t> g_seed{0};
 std::atomic<bool> g_check_races{true};
 std::atomic<size_t> g_shared_limit{48 * 1024};
 std::atomic<int> g_threads{0};  // 0: not decided yet
@@ -83,7 +98,7 @@ class Pool {
     while (!stop_.load(std::memory_order_relaxed)) {
       size_t b = next_block_.fetch_add(1);
       if (b >= num_blocks_) break;
-      std::exception_ptr e = runner.run(*kernel_, detail::block_index(*kernel_, b), false);
+      std::exception_ptr e = runner.run(*kernel_, detail::block_index(*kernel_, b), detail::Schedule::forward);
       if (e) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = e;
@@ -149,12 +164,13 @@ uint3 block_index(const Kernel& k, size_t linear) {
   return uint3{x, y, static_cast<unsigned>(linear / k.grid.y)};
 }
 
-void launch_grid(const char* name, dim3 grid, dim3 block, size_t shared_bytes, Body body, const void* closure) {
+void launch_grid(const char* name, dim3 grid, dim3 block, size_t shared_bytes, Body body, const void* closure,
+                 const void* entry) {
   validate(name, grid, block, shared_bytes);
   GLIA_CHECK(active_runner() == nullptr,
              "sim: kernel '" << name << "' launched from inside kernel '" << active_runner()->kernel->name
                              << "': dynamic parallelism is not emulated");
-  Kernel kernel{name, grid, block, shared_bytes, body, closure};
+  Kernel kernel{name, grid, block, shared_bytes, body, closure, entry};
   size_t num_blocks = static_cast<size_t>(grid.x) * grid.y * grid.z;
 
   std::lock_guard<std::mutex> lock(g_launch_mutex);
@@ -186,6 +202,14 @@ void set_checked(bool on) { g_checked = on; }
 bool checked() { return g_checked.load(); }
 void set_check_races(bool on) { g_check_races = on; }
 bool check_races() { return g_check_races.load(); }
+void set_schedule_seed(uint64_t seed) {
+  g_seed = seed;
+  g_seed_chosen = true;
+}
+uint64_t schedule_seed() {
+  if (!g_seed_chosen.load()) set_schedule_seed(default_seed());
+  return g_seed.load();
+}
 
 void set_shared_memory_limit(size_t bytes) { g_shared_limit = bytes; }
 size_t shared_memory_limit() { return g_shared_limit.load(); }

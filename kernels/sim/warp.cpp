@@ -3,8 +3,16 @@
 //
 // Each lane parks with its mask, value and source lane. The last lane of the mask to
 // arrive computes every participant's result (the source lane's value, the ballot of
-// the predicates) into that participant's own fiber, then releases them: a lane that
-// runs ahead into its next shuffle cannot overwrite a value someone has yet to read.
+// the predicates) into that participant's own fiber, then releases them and parks too
+// (the schedule decides who runs first): a lane that runs ahead into its next shuffle
+// cannot overwrite a value someone has yet to read. A shuffle naming a source lane
+// outside its mask (or past the block's last thread) is an error: on a GPU the value
+// read is undefined.
+//
+// __activemask() parks the lane until no lane of its warp can run; it then returns the
+// lanes parked at the same __activemask() call (source file and line): the lanes that
+// took the caller's branch, not those that finished, diverged elsewhere or wait at a
+// barrier.
 #include <cstring>
 #include <sstream>
 
@@ -31,6 +39,8 @@ BlockRunner& in_kernel(const char* op) {
   return *r;
 }
 
+constexpr unsigned kNoSource = ~0u;  // votes and __syncwarp read no other lane's value
+
 WarpResult warp_exchange(const char* op, unsigned mask, uint64_t value, unsigned src_lane) {
   BlockRunner& r = in_kernel(op);
   Fiber& f = *r.current;
@@ -43,6 +53,13 @@ WarpResult warp_exchange(const char* op, unsigned mask, uint64_t value, unsigned
   if (members & r.warp_exited[warp]) {
     throw Fault("sim: " + r.where() + ": " + op + " with mask " + hex(mask) + " waits for lane(s) " +
                 hex(members & r.warp_exited[warp]) + " that already finished: every lane named by the mask must make the same call");
+  }
+  if (src_lane != kNoSource && !(src_lane < 32 && (members >> src_lane & 1u))) {
+    bool exists = src_lane < 32 && (r.warp_exists[warp] >> src_lane & 1u);
+    throw Fault("sim: " + r.where() + " (lane " + std::to_string(lane) + "): " + op + " with mask " + hex(mask) +
+                " reads lane " + std::to_string(src_lane) +
+                (exists ? ", which is outside the mask" : ", which does not exist (the block's last warp is partial)") +
+                ": the value read is undefined on a GPU");
   }
   f.state = FiberState::at_warp_op;
   f.waiting_op = op;
@@ -68,17 +85,16 @@ WarpResult warp_exchange(const char* op, unsigned mask, uint64_t value, unsigned
       for (unsigned l = 0; l < 32; ++l) {
         if (!(members >> l & 1u)) continue;
         Fiber& w = r.fiber(warp * 32 + l);
-        // Reading a lane outside the mask is undefined on a GPU; give the lane its own value.
-        unsigned src = w.warp_src < 32 && (members >> w.warp_src & 1u) ? w.warp_src : l;
-        w.warp_result = r.fiber(warp * 32 + src).warp_value;
+        w.warp_result = w.warp_src == kNoSource ? 0 : r.fiber(warp * 32 + w.warp_src).warp_value;
         w.warp_ballot = ballot;
         w.state = FiberState::ready;
       }
       r.warp_waiting[warp] &= ~members;
-      f.state = FiberState::running;
-      return {f.warp_result, ballot};
+      suspend(r.host, f.ctx);
+      return {f.warp_result, f.warp_ballot};
     }
   }
+  settle_activemask(r, warp);
   suspend(r.host, f.ctx);
   return {f.warp_result, f.warp_ballot};
 }
@@ -90,13 +106,43 @@ uint64_t warp_shuffle(const char* op, unsigned mask, uint64_t value, unsigned sr
 }
 
 unsigned warp_ballot(const char* op, unsigned mask, bool predicate) {
-  return warp_exchange(op, mask, predicate ? 1u : 0u, 0).ballot;
+  return warp_exchange(op, mask, predicate ? 1u : 0u, kNoSource).ballot;
 }
 
-unsigned active_lanes() {
+void settle_activemask(BlockRunner& r, unsigned warp) {
+  uint32_t pending = r.warp_activemask[warp];
+  if (pending == 0) return;
+  for (uint32_t lanes = r.warp_exists[warp] & ~r.warp_exited[warp]; lanes != 0; lanes &= lanes - 1) {
+    FiberState s = r.fiber(warp * 32 + static_cast<unsigned>(__builtin_ctz(lanes))).state;
+    if (s == FiberState::not_started || s == FiberState::ready || s == FiberState::running) return;
+  }
+  // No lane of the warp can run: group the parked callers by call site.
+  for (uint32_t lanes = pending; lanes != 0; lanes &= lanes - 1) {
+    Fiber& w = r.fiber(warp * 32 + static_cast<unsigned>(__builtin_ctz(lanes)));
+    unsigned same_site = 0;
+    for (uint32_t others = pending; others != 0; others &= others - 1) {
+      unsigned l = static_cast<unsigned>(__builtin_ctz(others));
+      const Fiber& o = r.fiber(warp * 32 + l);
+      if (o.site_line == w.site_line && std::strcmp(o.site_file, w.site_file) == 0) same_site |= 1u << l;
+    }
+    w.warp_ballot = same_site;
+    w.state = FiberState::ready;
+  }
+  r.warp_activemask[warp] = 0;
+}
+
+unsigned active_lanes(const char* file, int line) {
   BlockRunner& r = in_kernel("__activemask()");
-  unsigned warp = r.current->linear / 32;
-  return r.warp_exists[warp] & ~r.warp_exited[warp];
+  Fiber& f = *r.current;
+  unsigned warp = f.linear / 32;
+  f.state = FiberState::at_activemask;
+  f.waiting_op = "__activemask()";
+  f.site_file = file;
+  f.site_line = line;
+  r.warp_activemask[warp] |= 1u << (f.linear % 32);
+  settle_activemask(r, warp);
+  suspend(r.host, f.ctx);
+  return f.warp_ballot;
 }
 
 unsigned warp_members(unsigned mask) {

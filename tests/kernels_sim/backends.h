@@ -32,8 +32,9 @@ inline std::string backend_param_name(const ::testing::TestParamInfo<Backend>& i
 }
 
 // Base of every kernels_sim suite, parameterised by backend. Runs sim in checked mode:
-// guarded allocations (an out-of-bounds access is an error naming the kernel) and every
-// block run twice in opposite thread orders (a race between barriers is an error).
+// guarded, 256-byte aligned allocations (an out-of-bounds access is an error naming the
+// kernel; float4 paths run) and every block run in three thread orders (a race between
+// barriers, or a read of shared memory nobody wrote, is an error).
 class KernelTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {

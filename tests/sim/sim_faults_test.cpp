@@ -63,24 +63,37 @@ __global__ void write_shifted(float* out, int n, int shift) {
 
 class SimOutOfBounds : public ::testing::TestWithParam<bool> {};  // parameter: race checks (serial)
 
+// Buffers start 256-byte aligned (as cudaMalloc's); a size that is a multiple of 256 bytes
+// ends exactly at the guard page, so the first access past the end faults at its thread.
 TEST_P(SimOutOfBounds, AReadPastTheEndOfABufferNamesKernelBlockThreadAndBuffer) {
   CheckedScope checked(GetParam());
   glia::sim::set_num_threads(3);
-  SimBuffer<float> in(100), out(128);
+  SimBuffer<float> in(128), out(192);
   in.fill(1.0f);
-  // Thread 100 = block 1, thread 36 reads in[100].
-  expect_error([&] { GLIA_LAUNCH(copy_n, 2, 64, 0, in.get(), out.get(), 101); },
-               {"kernel 'copy_n'", "block (1,0,0)", "thread (36,0,0)", "byte 400 of a 400-byte sim buffer",
+  // Thread 128 = block 2, thread 0 reads in[128].
+  expect_error([&] { GLIA_LAUNCH(copy_n, 3, 64, 0, in.get(), out.get(), 129); },
+               {"kernel 'copy_n'", "block (2,0,0)", "thread (0,0,0)", "byte 512 of a 512-byte sim buffer",
                 "past its end"});
-  GLIA_LAUNCH(copy_n, 2, 64, 0, in.get(), out.get(), 100);  // in bounds: fine
-  EXPECT_EQ(out[99], 1.0f);
+  GLIA_LAUNCH(copy_n, 3, 64, 0, in.get(), out.get(), 128);  // in bounds: fine
+  EXPECT_EQ(out[127], 1.0f);
 }
 
 TEST_P(SimOutOfBounds, AWritePastTheEndIsCaughtAtTheFaultingThread) {
   CheckedScope checked(GetParam());
+  SimBuffer<float> out(128);
+  // i = 125 (block 3, thread 29) is the first to write out[128].
+  expect_error([&] { GLIA_LAUNCH(write_shifted, 4, 32, 0, out.get(), 128, 3); },
+               {"kernel 'write_shifted'", "block (3,0,0)", "thread (29,0,0)", "byte 512 of a 512-byte sim buffer"});
+}
+
+// 400 bytes: the buffer starts aligned, so 112 bytes of canary lie between its end and
+// the guard page; a write there is found after the launch.
+TEST_P(SimOutOfBounds, AWriteIntoTheCanaryAfterAnUnevenSizeIsCaughtAfterTheLaunch) {
+  CheckedScope checked(GetParam());
   SimBuffer<float> out(100);
   expect_error([&] { GLIA_LAUNCH(write_shifted, 4, 32, 0, out.get(), 100, 3); },
-               {"kernel 'write_shifted'", "block (3,0,0)", "thread (1,0,0)", "byte 400 of a 400-byte sim buffer"});
+               {"kernel 'write_shifted'", "wrote byte 400 of a 400-byte sim buffer (past its end)", "after the launch"});
+  GLIA_LAUNCH(write_shifted, 4, 32, 0, out.get(), 100, 0);  // the canary was restored
 }
 
 TEST_P(SimOutOfBounds, AWriteBeforeTheStartIsCaughtAfterTheLaunch) {
