@@ -99,8 +99,12 @@ MapPeak map_peak(const GradCam& cam) {
   const float floor = top - 1e-6f * std::abs(top);
   double sx = 0, sy = 0, n = 0;
   for (int64_t y = 0; y < cam.height; ++y)
-    for (int64_t x = 0; x < cam.width; ++x)
-      if (cam.map[static_cast<size_t>(y * cam.width + x)] >= floor) sx += static_cast<double>(x), sy += static_cast<double>(y), n += 1;
+    for (int64_t x = 0; x < cam.width; ++x) {
+      if (cam.map[static_cast<size_t>(y * cam.width + x)] < floor) continue;
+      sx += static_cast<double>(x);
+      sy += static_cast<double>(y);
+      n += 1;
+    }
   return {sx / n, sy / n};
 }
 
