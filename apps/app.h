@@ -105,6 +105,8 @@ struct PredictOptions {
   // Without it every input is decoded before anything is written and any unreadable one
   // is an error naming each; with it they are left out and listed (output, predictions.csv).
   bool skip_bad = false;
+  // Also writes <name>_gradcam.png: Grad-CAM of the predicted class (nets/gradcam.h).
+  bool explain = false;
 };
 
 struct DemoOptions {

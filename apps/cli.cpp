@@ -146,6 +146,8 @@ int main_cli(int argc, char** argv) {
   c_pred->add_flag("--skip-bad", pred.skip_bad,
                    "leave out unreadable images (listed in the output and in predictions.csv) instead of stopping "
                    "before anything is written");
+  c_pred->add_flag("--explain", pred.explain,
+                   "also write <name>_gradcam.png: a Grad-CAM heat map of the predicted class over the image");
   auto* c_demo = app.add_subcommand("demo", "train and evaluate both networks briefly (synthetic phantoms by default)");
   c_demo->add_option("--data", dem.data, "folder holding brain-tumor-mri/ and lgg-mri-segmentation/ (default: phantoms)");
   c_demo->add_option("--out", dem.out, "run directory (default runs/demo-<UTC time>)");

@@ -1,7 +1,8 @@
 // predict: the integrated model. Each image is classified; where the class is a tumour
 // and a segmenter is given, the U-Net outlines it. Prints the class probabilities and the
 // tumour area, writes <out>/<name>_overlay.png (red outline on the image), <name>_mask.png
-// and predictions.csv.
+// and predictions.csv; with --explain also <name>_gradcam.png, a Grad-CAM heat map of the
+// predicted class over the image (nets/gradcam.h).
 //
 // Bad inputs: every input is decoded before anything is written. Without --skip-bad any
 // unreadable one stops the command with an error naming each; with it they are left out,
@@ -22,9 +23,11 @@
 #include "apps/app.h"
 #include "io/classification_dataset.h"
 #include "io/files.h"
+#include "io/heatmap.h"
 #include "io/image.h"
 #include "io/plots.h"
 #include "tensor/autograd.h"
+#include "nets/gradcam.h"
 #include "tensor/json.h"
 #include "train/classification_trainer.h"
 #include "train/segmentation_trainer.h"
@@ -179,9 +182,9 @@ int predict(PredictOptions o) {
     }
     try {
       const int h = image.rows, w = image.cols;
-      const std::vector<float> x = model_input(image, cls_spec.image_size);
-      const Tensor logits =
-          (*classifier)(from_vector(x, {1, 3, cls_spec.image_size, cls_spec.image_size}, device));
+      const Tensor input =
+          from_vector(model_input(image, cls_spec.image_size), {1, 3, cls_spec.image_size, cls_spec.image_size}, device);
+      const Tensor logits = (*classifier)(input);
       const std::vector<float> probs = class_probabilities(logits);
       const int label = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
       const bool tumour = std::string(names[static_cast<size_t>(label)]) != "notumor";
@@ -206,6 +209,12 @@ int predict(PredictOptions o) {
       io::to_planar(image, io::Normalization{}, chw.data());
       io::write_png(o.out + "/" + stem + "_overlay.png", io::overlay_image(chw.data(), 3, h, w, mask.data()));
       io::write_mask_png(o.out + "/" + stem + "_mask.png", mask.data(), h, w);
+      if (o.explain) {
+        auto* net = dynamic_cast<nets::EfficientNet*>(classifier.get());
+        GLIA_CHECK(net, "--explain: Grad-CAM needs an EfficientNet classifier, " << o.classifier << " holds another model");
+        const nets::GradCam cam = nets::grad_cam(*net, input, label, h, w);
+        io::write_png(o.out + "/" + stem + "_gradcam.png", io::heatmap_overlay_image(chw.data(), 3, h, w, cam.map.data()));
+      }
 
       std::ostringstream line, row;
       line << std::fixed << std::setprecision(3) << path << ": " << names[static_cast<size_t>(label)] << " (";
@@ -230,7 +239,8 @@ int predict(PredictOptions o) {
   if (!o.quiet) {
     std::cout << "predict: " << predicted << " images predicted";
     if (skipped) std::cout << ", " << skipped << " skipped as unreadable (listed in predictions.csv)";
-    std::cout << "; overlays, masks and predictions.csv in " << o.out << std::endl;
+    std::cout << "; overlays, masks" << (o.explain ? ", Grad-CAM maps" : "") << " and predictions.csv in " << o.out
+              << std::endl;
     if (!inputs.ignored.empty())
       std::cout << "predict: ignored " << inputs.ignored.size()
                 << " files in the input folders that are images neither by extension nor by content (e.g. "

@@ -185,7 +185,7 @@ void write_classification_phantoms(const std::string& root, int train_per_class,
 }
 
 void write_segmentation_phantoms(const std::string& root, int patients, int slices, int size, uint64_t seed,
-                                 bool deflate) {
+                                 bool deflate, SegmentationPhantomLook look) {
   GLIA_CHECK(patients > 0 && slices > 0, "write_segmentation_phantoms: " << patients << " patients x " << slices
                                                                          << " slices must be positive");
   const std::vector<int> tiff_params = {cv::IMWRITE_TIFF_COMPRESSION, deflate ? 8 : 1};  // 8 = Adobe deflate
@@ -198,14 +198,21 @@ void write_segmentation_phantoms(const std::string& root, int patients, int slic
     for (int s = 1; s <= slices; ++s) {
       double d = std::abs(s - mid) / reach;
       float scale = d < 1 ? static_cast<float>(std::sqrt(1 - d * d)) : 0.0f;
-      Phantom p = make_phantom({0, size, seed, static_cast<uint64_t>(pt), static_cast<uint64_t>(pt) * 10000u + s, scale});
-      // Three channels like pre-contrast / FLAIR / post-contrast: the tumour stands out
-      // most in FLAIR. Stored BGR by OpenCV, read back RGB by decode_image.
-      cv::Mat mask_f;
-      p.mask.convertTo(mask_f, CV_32F);
-      cv::Mat flair = cv::min(p.image + 0.15 * mask_f, 1.0), post = p.image * 0.95;
+      const bool lgg = look == SegmentationPhantomLook::lgg;
+      static const int kTumourLabels[3] = {0, 1, 3};  // glioma, meningioma, pituitary
+      const int label = lgg ? 0 : kTumourLabels[pt % 3];
+      Phantom p = make_phantom({label, size, seed, static_cast<uint64_t>(pt), static_cast<uint64_t>(pt) * 10000u + s, scale});
       cv::Mat rgb, bgr;
-      cv::merge(std::vector<cv::Mat>{p.image, flair, post}, rgb);
+      if (lgg) {
+        // Three channels like pre-contrast / FLAIR / post-contrast: the tumour stands out
+        // most in FLAIR. Stored BGR by OpenCV, read back RGB by decode_image.
+        cv::Mat mask_f;
+        p.mask.convertTo(mask_f, CV_32F);
+        cv::Mat flair = cv::min(p.image + 0.15 * mask_f, 1.0), post = p.image * 0.95;
+        cv::merge(std::vector<cv::Mat>{p.image, flair, post}, rgb);
+      } else {
+        cv::merge(std::vector<cv::Mat>{p.image, p.image, p.image}, rgb);
+      }
       cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
       std::string stem = (dir / (id.str() + "_" + std::to_string(s))).string();
       write_or_fail(stem + ".tif", to_u8(bgr), tiff_params);

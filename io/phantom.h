@@ -41,12 +41,21 @@ Phantom make_phantom(const PhantomSpec& spec);
 void write_classification_phantoms(const std::string& root, int train_per_class, int test_per_class, int size,
                                    uint64_t seed);
 
+// How write_segmentation_phantoms draws its slices.
+//   lgg             like the LGG data: gliomas only, 3 channels with the tumour brighter in
+//                   the middle "FLAIR" channel;
+//   classification  like write_classification_phantoms: the gray slice in all three
+//                   channels, and patient i has a glioma, a meningioma or a pituitary
+//                   tumour by i % 3 — so a U-Net trained on them outlines the tumours of
+//                   the classification phantoms (glia demo).
+enum class SegmentationPhantomLook { lgg, classification };
+
 // Writes the LGG layout: <root>/TCGA_PH_<id>_20000101/TCGA_PH_<id>_20000101_<slice>.tif
-// (3 channels, the tumour brighter in the middle "FLAIR" channel) and ..._mask.tif
-// (1 channel, 0/255). Gliomas in the middle third of the slices, growing towards the
-// centre slice; the other slices have no tumour. deflate: compressed like the copy in
-// ../shared/data, else uncompressed like the published files.
+// (3 channels) and ..._mask.tif (1 channel, 0/255). Tumours in the middle third of the
+// slices, growing towards the centre slice; the other slices have no tumour. deflate:
+// compressed like the copy in ../shared/data, else uncompressed like the published files.
 void write_segmentation_phantoms(const std::string& root, int patients, int slices, int size, uint64_t seed,
-                                 bool deflate = true);
+                                 bool deflate = true,
+                                 SegmentationPhantomLook look = SegmentationPhantomLook::lgg);
 
 }  // namespace glia::io

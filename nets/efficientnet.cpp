@@ -170,10 +170,19 @@ EfficientNet::EfficientNet(const EfficientNetConfig& c, Generator* gen) : Module
   if (c.hidden > 0) init_head_like_keras(*head, gen);
 }
 
-Tensor EfficientNet::forward_features(const Tensor& x) {
+Tensor EfficientNet::feature_map(const Tensor& x) {
   GLIA_CHECK(x.dim() == 4 && x.size(1) == 3,
              config_.name << ": input must be [N, 3, H, W], got " << shape_str(x.sizes()));
-  return (*child("avgpool"))((*features_)(normalize_input(x))).flatten(1);
+  return (*features_)(normalize_input(x));
+}
+
+Tensor EfficientNet::forward_features(const Tensor& x) { return (*child("avgpool"))(feature_map(x)).flatten(1); }
+
+Tensor EfficientNet::classify_feature_map(const Tensor& fm) {
+  GLIA_CHECK(fm.dim() == 4 && fm.size(1) == last_channels_, config_.name << ": feature map must be [N, "
+                                                                         << last_channels_ << ", h, w], got "
+                                                                         << shape_str(fm.sizes()));
+  return (*classifier_)((*child("avgpool"))(fm).flatten(1));
 }
 
 Tensor EfficientNet::normalize_input(const Tensor& x) const {

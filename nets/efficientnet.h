@@ -51,6 +51,11 @@ class EfficientNet : public nn::Module {
   Tensor forward(const Tensor& x) override;  // logits [N, num_classes]
   Tensor forward_features(const Tensor& x);  // pooled features [N, last_channels]
   Tensor normalize_input(const Tensor& x) const;  // config().input_mean/std; x itself when none
+  // The last convolutional feature map, the head conv's activation output before
+  // pooling [N, last_channels, H/32, W/32] (Grad-CAM's A, nets/gradcam.h), and the
+  // logits from it (pooling and the classifier): forward(x) = classify_feature_map(feature_map(x)).
+  Tensor feature_map(const Tensor& x);
+  Tensor classify_feature_map(const Tensor& feature_map);
   // Keras frozen base: the feature extractor stops training (no gradients, batch-norm
   // statistics fixed, stochastic depth off); the classifier head still trains.
   void freeze_base(bool frozen = true) { features_->freeze(frozen); }

@@ -29,6 +29,19 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Turns recording back on for the current thread while alive (torch.enable_grad): a
+// gradient wanted inside an evaluation, e.g. Grad-CAM (nets/gradcam.h) during predict.
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // ---- saved tensors --------------------------------------------------------------------
 // A tensor kept for backward. It holds the storage (not the graph: no reference cycle
 // when an op saves its own output) and the storage version at save time; unpacking a

@@ -92,5 +92,33 @@ TEST(Phantom, WrittenInTheRealLayouts) {
   EXPECT_EQ(info.channels, 3);
 }
 
+// The classification look (glia demo's segmenter): each slice is the classification
+// phantom of its patient's tumour class, gray in all three channels, and the mask is its
+// tumour.
+TEST(Phantom, SegmentationPhantomsInTheClassificationLook) {
+  test::TempDir dir;
+  write_segmentation_phantoms(dir.str(), 3, 3, 40, 7, true, SegmentationPhantomLook::classification);
+  const int labels[3] = {0, 1, 3};
+  for (int pt = 0; pt < 3; ++pt) {
+    const std::string stem = dir.str() + "/TCGA_PH_000" + std::to_string(pt) + "_20000101/TCGA_PH_000" +
+                             std::to_string(pt) + "_20000101_2";
+    const Phantom want = make_phantom({labels[pt], 40, 7, static_cast<uint64_t>(pt), pt * 10000u + 2, 1.0f});
+    ASSERT_GT(cv::countNonZero(want.mask), 0) << "patient " << pt;
+    auto img = read_file_bytes(stem + ".tif"), msk = read_file_bytes(stem + "_mask.tif");
+    const cv::Mat rgb = decode_image(img.data(), img.size(), stem, 3);  // float, [0, 1]
+    const cv::Mat mask = decode_image(msk.data(), msk.size(), stem, 1);
+    double worst = 0;
+    int mask_diff = 0;
+    for (int y = 0; y < 40; ++y)
+      for (int x = 0; x < 40; ++x) {
+        const cv::Vec3f v = rgb.at<cv::Vec3f>(y, x);
+        for (int c = 0; c < 3; ++c) worst = std::max(worst, static_cast<double>(std::abs(v[c] - want.image.at<float>(y, x))));
+        mask_diff += (mask.at<float>(y, x) > 0.5f) != (want.mask.at<uint8_t>(y, x) != 0);
+      }
+    EXPECT_LE(worst, 0.5 / 255 + 1e-6) << "patient " << pt << ": not the gray classification phantom";
+    EXPECT_EQ(mask_diff, 0) << "patient " << pt;
+  }
+}
+
 }  // namespace
 }  // namespace glia::io

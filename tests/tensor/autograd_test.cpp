@@ -58,6 +58,21 @@ TEST(Autograd, NoGradRecordsNothing) {
   EXPECT_THROW(sum(y).backward(), Error);
 }
 
+TEST(Autograd, EnableGradInsideNoGradRecordsAgain) {
+  Tensor x = vec({1, 2}).requires_grad_();
+  NoGradGuard off;
+  Tensor y;
+  {
+    EnableGradGuard on;
+    EXPECT_TRUE(grad_enabled());
+    y = sum(x * x);
+  }
+  EXPECT_FALSE(grad_enabled());  // the NoGradGuard's setting is back
+  EXPECT_TRUE(y.requires_grad());
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4}));
+}
+
 TEST(Autograd, DetachCutsTheGraphButSharesStorage) {
   Tensor x = vec({1, 2}).requires_grad_();
   Tensor d = (x * 2.0).detach();
