@@ -70,6 +70,8 @@ RunResult train_classifier(TrainOptions o) {
   spec.image_size = o.image_size;
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-cls");
+  const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
+  check_run_dir(o.out, o.overwrite, o.resume, "train-cls", reads);
 
   io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
@@ -77,7 +79,7 @@ RunResult train_classifier(TrainOptions o) {
   auto model = build_model(spec, o.seed);
   auto& net = dynamic_cast<nets::EfficientNet&>(*model);
   if (!o.pretrained.empty()) load_pretrained_base(net, o.pretrained);
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
+  prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec), reads);
 
   io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
   const auto train_samples = thin(split.train, o.max_images);
@@ -114,6 +116,8 @@ RunResult train_classifier(TrainOptions o) {
 RunResult evaluate_classifier(EvalOptions o) {
   require_path(o.checkpoint, "--checkpoint");
   require_path(o.data, "--data");
+  const InputPaths reads = {{"--checkpoint", o.checkpoint}, {"--data", o.data}};
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "eval-cls", reads);
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
@@ -136,7 +140,8 @@ RunResult evaluate_classifier(EvalOptions o) {
   }
   if (o.out.empty()) o.out = default_run_dir("eval-cls");
   prepare_run_dir(o.out, o.overwrite, false, "eval-cls",
-                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}");
+                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}",
+                  reads);
   Adam unused_optimizer({}, Adam::Options{});
   ClassificationTask task(io::kNumTumourClasses);
   TrainerOptions to;

@@ -68,6 +68,21 @@ void add_eval_flags(CLI::App* c, EvalOptions& o) {
   c->add_flag("--quiet", o.quiet, "less output");
 }
 
+// "--epochs given 2 times (3, 4)..." for a single-value option given more than once
+// (CLI11 says "At Most 1 required but received 2"); empty when none was.
+std::string repeated_option(const CLI::App& app) {
+  for (const CLI::App* command : app.get_subcommands()) {
+    for (const CLI::Option* option : command->get_options()) {
+      if (option->get_positional() || option->get_items_expected_max() != 1 || option->count() < 2) continue;
+      std::string values;
+      for (const auto& v : option->results()) values += (values.empty() ? "" : ", ") + v;
+      return option->get_name() + " given " + std::to_string(option->count()) + " times (" + values +
+             "); give each option once";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main_cli(int argc, char** argv) {
@@ -117,7 +132,8 @@ int main_cli(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "glia: error: " << e.what() << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
+    const std::string repeated = dynamic_cast<const CLI::ArgumentMismatch*>(&e) ? repeated_option(app) : "";
+    std::cerr << "glia: error: " << (repeated.empty() ? e.what() : repeated) << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
     return 2;
   }
   try {

@@ -59,13 +59,17 @@ int predict(PredictOptions o) {
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   const std::vector<std::string> files = expand_inputs(o.inputs);
+  InputPaths reads = {{"--classifier", o.classifier}, {"--segmenter", o.segmenter}};
+  for (const auto& in : o.inputs) reads.emplace_back("input", in);
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "predict", reads);
   ModelSpec cls_spec, seg_spec;
   auto classifier = load_model(o.classifier, "classifier", device, &cls_spec);
   std::shared_ptr<nn::Module> segmenter;
   if (!o.segmenter.empty()) segmenter = load_model(o.segmenter, "unet", device, &seg_spec);
   if (o.out.empty()) o.out = default_run_dir("predict");
   prepare_run_dir(o.out, o.overwrite, false, "predict",
-                  "{\"classifier\": " + Json(o.classifier).dump() + ", \"segmenter\": " + Json(o.segmenter).dump() + "}");
+                  "{\"classifier\": " + Json(o.classifier).dump() + ", \"segmenter\": " + Json(o.segmenter).dump() + "}",
+                  reads);
 
   NoGradGuard no_grad;
   const auto& names = io::tumour_class_names();

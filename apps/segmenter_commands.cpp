@@ -73,12 +73,14 @@ RunResult train_segmenter(TrainOptions o) {
   spec.image_size = o.image_size;
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-seg");
+  const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
+  check_run_dir(o.out, o.overwrite, o.resume, "train-seg", reads);
 
   io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
   auto model = build_model(spec, o.seed);
   if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
   GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
+  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec), reads);
 
   io::PatientSplit split = io::split_by_patient(ds, o.val_fraction, o.test_fraction, o.seed);
   GLIA_USAGE_CHECK(!split.train.empty() && !split.val.empty(),
@@ -117,6 +119,8 @@ RunResult train_segmenter(TrainOptions o) {
 RunResult evaluate_segmenter(EvalOptions o) {
   require_path(o.checkpoint, "--checkpoint");
   require_path(o.data, "--data");
+  const InputPaths reads = {{"--checkpoint", o.checkpoint}, {"--data", o.data}};
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "eval-seg", reads);
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
@@ -136,7 +140,8 @@ RunResult evaluate_segmenter(EvalOptions o) {
   }
   if (o.out.empty()) o.out = default_run_dir("eval-seg");
   prepare_run_dir(o.out, o.overwrite, false, "eval-seg",
-                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}");
+                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}",
+                  reads);
   Adam unused_optimizer({}, Adam::Options{});
   SegmentationTask task;
   TrainerOptions to;
