@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "io/classification_dataset.h"
 #include "io/plots.h"
@@ -97,6 +98,7 @@ RunResult train_classifier(TrainOptions o) {
   auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
   ClassificationTask task(io::kNumTumourClasses);
   Trainer trainer(*model, *optimizer, task, trainer_options(o, spec, device));
+  const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
   result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, "confusion");

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/app.h"
+#include "apps/interrupt.h"
 
 namespace glia::app {
 namespace {
@@ -145,6 +146,8 @@ int main_cli(int argc, char** argv) {
     else if (c_demo->parsed()) demo(dem);
     else if (c_info->parsed()) info(inf);
     return 0;
+  } catch (const TrainingInterrupted& e) {
+    return report_interruption(e, std::vector<std::string>(argv, argv + argc));
   } catch (const UsageError& e) {
     std::cerr << "glia: error: " << e.what() << std::endl;
     return 2;

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "io/plots.h"
 #include "io/segmentation_dataset.h"
@@ -102,6 +103,7 @@ RunResult train_segmenter(TrainOptions o) {
   auto optimizer = make_adam(*model, o.lr, o.weight_decay, o.decoupled_weight_decay);
   SegmentationTask task;
   Trainer trainer(*model, *optimizer, task, trainer_options(o, spec, device));
+  const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
   result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, 0);

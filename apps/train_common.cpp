@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/interrupt.h"
 #include "io/plots.h"
 #include "tensor/json.h"
 
@@ -88,10 +89,16 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   return j.dump();
 }
 
-void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
+namespace {
+void write_history_csv(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
   std::string csv = history_csv_header(metric) + "\n";
   for (const auto& r : history) csv += history_csv_row(r) + "\n";
   write_text_file(dir + "/history.csv", csv);
+}
+}  // namespace
+
+void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
+  write_history_csv(dir, history, metric);
   if (!history.empty()) io::write_curves_png(dir + "/curves.png", history, metric);
 }
 
@@ -118,12 +125,17 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.model_name = spec.to_string();
   to.model_config = Json::parse(spec.to_json(), "model config");
   to.max_batches = o.max_batches;
+  to.interrupt = &interrupt_flag();  // set by the InterruptGuard of the train commands
   return to;
 }
 
 RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val, const TrainOptions& o,
                   const ModelSpec& spec, const std::string& metric, Json& metrics) {
-  trainer.on_progress(progress_printer(metric, o.quiet));
+  // history.csv after every epoch (after its checkpoint), so a killed run keeps it.
+  trainer.on_progress([&trainer, print = progress_printer(metric, o.quiet), dir = o.out, metric](const ProgressEvent& e) {
+    print(e);
+    if (e.kind == ProgressEvent::Kind::epoch_end) write_history_csv(dir, trainer.history(), metric);
+  });
   if (o.resume) {
     trainer.resume(train.order_key());
     if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;

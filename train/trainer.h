@@ -83,6 +83,27 @@ struct TrainerOptions {
   Json model_config = Json::object();  // recorded in checkpoints: what rebuilds the model
   bool check_gradients = true;  // the NaN/inf guard
   size_t max_batches = 0;       // per epoch, 0: all (quick runs)
+  // When non-null and non-zero (a signal number, set by a signal handler), fit() and
+  // evaluate() stop at the next batch boundary by throwing TrainingInterrupted.
+  const std::atomic<int>* interrupt = nullptr;
+};
+
+// Thrown when TrainerOptions::interrupt became non-zero. An epoch in progress is
+// abandoned: its updates are in the model in memory but in no checkpoint, and resume()
+// repeats it from its start, so a resumed run stays bit-exact. What is on disk
+// (last.ckpt, best.ckpt) is the state after `epochs_done` epochs.
+class TrainingInterrupted : public Error {
+ public:
+  TrainingInterrupted(const std::string& message, int signal, int epochs_done, int epochs, size_t batch, size_t batches,
+                      std::string phase, std::string checkpoint_dir)
+      : Error(message), signal(signal), epochs_done(epochs_done), epochs(epochs), batch(batch), batches(batches),
+        phase(std::move(phase)), checkpoint_dir(std::move(checkpoint_dir)) {}
+  int signal;            // *TrainerOptions::interrupt
+  int epochs_done;       // epochs finished and checkpointed
+  int epochs;            // TrainerOptions::epochs
+  size_t batch, batches;  // training batches done in the abandoned epoch, of batches
+  std::string phase;     // "training", "validation" (both inside fit) or "evaluation"
+  std::string checkpoint_dir;
 };
 
 struct FitResult {
@@ -119,6 +140,8 @@ class Trainer {
  private:
   double train_epoch(BatchSource& train, HistoryRow& row);
   void check_gradients(int epoch, size_t batch) const;
+  // Throws TrainingInterrupted when the interrupt flag is set.
+  void check_interrupt(const char* phase, size_t batch, size_t batches) const;
   Json state_json(const std::string& order_key) const;
   void save_checkpoints(const std::string& order_key, bool best);
   void emit(ProgressEvent event) const;
@@ -135,6 +158,7 @@ class Trainer {
   int epoch_ = 0;
   std::string resumed_order_key_;
   bool resumed_ = false;
+  bool fitting_ = false;  // inside fit(): evaluate() is validation
   std::atomic<bool> stop_requested_{false};
 };
 
