@@ -52,6 +52,7 @@ struct TrainOptions {
   bool skip_bad = false;
   // classifier
   std::string model = "b1";
+  bool keep_duplicates = false;  // train and test on the folders as published (byte-identical copies kept)
   // U-Net
   int width = 64, depth = 4;
   double test_fraction = 0.15;
@@ -69,6 +70,7 @@ struct EvalOptions {
   std::string device = "cpu";
   int threads = 0, workers = 2;
   size_t examples = 8;  // overlays written (U-Net)
+  bool keep_duplicates = false;  // classifier: evaluate the split as published, copies included
   bool overwrite = false;
   bool quiet = false;
 };

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/input_report.h"
 #include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "io/classification_dataset.h"
@@ -21,10 +22,12 @@ std::vector<std::string> class_names() {
   return names;
 }
 
-io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool quiet) {
+io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool keep_duplicates, bool quiet) {
   io::ClassificationDatasetOptions o;
   o.skip_bad = skip_bad;
-  o.drop_duplicates = true;  // no copy of a validation/test image in training
+  // Dropped by default: no copy of a validation/test image in training, no image counted
+  // twice in a score. What is dropped is reported (apps/input_report.h).
+  o.drop_duplicates = !keep_duplicates;
   o.quiet = quiet;
   io::ClassificationDataset ds = io::open_classification_dataset(root, o);
   GLIA_USAGE_CHECK(ds.training.present || ds.testing.present,
@@ -74,7 +77,7 @@ RunResult train_classifier(TrainOptions o) {
   const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
   check_run_dir(o.out, o.overwrite, o.resume, "train-cls", reads);
 
-  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet);
+  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.keep_duplicates, o.quiet);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
   // Model and weights before touching the run dir: a bad --model or --pretrained fails first.
   auto model = build_model(spec, o.seed);
@@ -88,6 +91,14 @@ RunResult train_classifier(TrainOptions o) {
     std::cout << "train-cls: " << train_samples.size() << " training and " << split.val.size()
               << " validation images (split by seed " << o.seed << "), " << ds.testing.samples.size()
               << " test images; model " << spec.to_string() << "; run directory " << o.out << std::endl;
+  std::vector<InputReport> inputs{classification_inputs(ds, ds.training, !o.keep_duplicates)};
+  inputs[0].drop("max_images", split.train.size() - train_samples.size());
+  inputs[0].used = train_samples.size() + split.val.size();
+  if (ds.testing.present) {
+    inputs.push_back(classification_inputs(ds, ds.testing, !o.keep_duplicates));
+    inputs.back().used = ds.testing.samples.size();
+  }
+  print_inputs("train-cls", inputs, ds.skipped, "images", o.quiet);
   auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(o.image_size, true)),
                                   o.batch_size, true, o.workers, o.seed, o.skip_bad);
   auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(o.image_size, false)),
@@ -101,6 +112,7 @@ RunResult train_classifier(TrainOptions o) {
   const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
+  metrics["inputs"] = inputs_json(inputs, skipped_inputs(ds.skipped, {train_loader.get(), val_loader.get()}));
   result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, "confusion");
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
@@ -124,19 +136,30 @@ RunResult evaluate_classifier(EvalOptions o) {
   set_threads(o.threads);
   ModelSpec spec;
   auto model = load_model(o.checkpoint, "classifier", device, &spec);
-  io::ClassificationDataset ds = open_dataset(o.data, false, o.quiet);
+  io::ClassificationDataset ds = open_dataset(o.data, false, o.keep_duplicates, o.quiet);
   std::vector<io::ClassificationSample> samples;
+  std::vector<InputReport> inputs;
+  auto report = [&](const io::ClassificationSplit& folder, size_t used, size_t outside) {
+    inputs.push_back(classification_inputs(ds, folder, !o.keep_duplicates));
+    inputs.back().used = used;
+    inputs.back().outside_split = outside;
+  };
   std::string split = o.split;
   if (split == "auto") split = ds.testing.present ? "test" : "val";
   if (split == "test") {
     GLIA_USAGE_CHECK(ds.testing.present, "--split test: " << o.data << " has no Testing/ folder");
     samples = ds.testing.samples;
+    report(ds.testing, samples.size(), 0);
   } else if (split == "val") {
     GLIA_USAGE_CHECK(ds.training.present, "--split val: " << o.data << " has no Training/ folder");
-    samples = io::stratified_split(ds.training.samples, o.val_fraction, o.seed).val;
+    const io::TrainValSplit parts = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
+    samples = parts.val;
+    report(ds.training, parts.val.size(), parts.train.size());
   } else if (split == "all") {
     samples = ds.training.samples;
     samples.insert(samples.end(), ds.testing.samples.begin(), ds.testing.samples.end());
+    if (ds.training.present) report(ds.training, ds.training.samples.size(), 0);
+    if (ds.testing.present) report(ds.testing, ds.testing.samples.size(), 0);
   } else {
     throw UsageError("--split '" + o.split + "': expected test, val, all or auto");
   }
@@ -155,12 +178,14 @@ RunResult evaluate_classifier(EvalOptions o) {
   if (!o.quiet) {
     std::cout << "eval-cls: " << samples.size() << " images of split '" << split << "' with " << spec.to_string()
               << std::endl;
+    print_inputs("eval-cls", inputs, ds.skipped, "images", false);
     print_metrics(split, result.test, false);
     std::cout << task.confusion().to_string(class_names());
   }
   Json metrics = Json::object();
   metrics["model"] = Json(spec.to_string());
   metrics["split"] = Json(split);
+  metrics["inputs"] = inputs_json(inputs, ds.skipped);
   metrics[split] = metrics_object(result.test);
   Json per_class = Json::object();
   for (int c = 0; c < io::kNumTumourClasses; ++c) {

@@ -36,6 +36,9 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--pretrained", o.pretrained,
                 classifier ? "safetensors weights for the EfficientNet base (features.*)" : "U-Net weights to start from");
   if (classifier) c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
+  if (classifier)
+    c->add_flag("--keep-duplicates", o.keep_duplicates,
+                "keep byte-identical copies (also Training copies of Testing images) instead of dropping them");
   c->add_flag("--resume", o.resume, "continue the run in --out from its last.ckpt");
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
@@ -101,6 +104,8 @@ int main_cli(int argc, char** argv) {
   add_train_flags(c_seg, seg, false);
   auto* c_ecls = app.add_subcommand("eval-cls", "evaluate a classifier checkpoint");
   add_eval_flags(c_ecls, ecls);
+  c_ecls->add_flag("--keep-duplicates", ecls.keep_duplicates,
+                   "evaluate the split as published: byte-identical copies are counted, not dropped");
   auto* c_eseg = app.add_subcommand("eval-seg", "evaluate a U-Net checkpoint (Dice, IoU, HD, HD95)");
   add_eval_flags(c_eseg, eseg);
   auto* c_pred = app.add_subcommand("predict", "classify images and segment the tumours found");

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/input_report.h"
 #include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "io/plots.h"
@@ -93,6 +94,12 @@ RunResult train_segmenter(TrainOptions o) {
               << " patients), " << split.val.size() << " validation (" << split.val_patients.size() << "), "
               << split.test.size() << " test (" << split.test_patients.size() << "), split by patient with seed "
               << o.seed << "; model " << spec.to_string() << "; run directory " << o.out << std::endl;
+  std::vector<InputReport> inputs(1);
+  inputs[0].folder = "pairs";
+  inputs[0].found = ds.samples.size();
+  inputs[0].drop("max_images", split.train.size() - train_samples.size());
+  inputs[0].used = train_samples.size() + split.val.size() + split.test.size();
+  print_inputs("train-seg", inputs, ds.skipped, "image/mask pairs", o.quiet);
   auto train_loader =
       make_loader(std::make_shared<io::SegmentationSource>(train_samples, pipeline(o.image_size, true)), o.batch_size,
                   true, o.workers, o.seed, o.skip_bad, io::oversample_positive(train_samples, o.positive_repeat));
@@ -106,6 +113,7 @@ RunResult train_segmenter(TrainOptions o) {
   const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
+  metrics["inputs"] = inputs_json(inputs, skipped_inputs(ds.skipped, {train_loader.get(), val_loader.get()}));
   result.validation = evaluate_split(trainer, task, split.val, o.image_size, o.batch_size, o.workers, o.out, 0);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
@@ -160,6 +168,12 @@ RunResult evaluate_segmenter(EvalOptions o) {
   Json metrics = Json::object();
   metrics["model"] = Json(spec.to_string());
   metrics["split"] = Json(split);
+  InputReport inputs;
+  inputs.folder = "pairs";
+  inputs.found = ds.samples.size();
+  inputs.used = samples.size();
+  inputs.outside_split = ds.samples.size() - samples.size();
+  metrics["inputs"] = inputs_json({inputs}, ds.skipped);
   metrics[split] = metrics_object(result.test);
   metrics["hausdorff_undefined_images"] = Json(task.meter().undefined_hausdorff());
   write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");

@@ -86,6 +86,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["max_images"] = Json(static_cast<int64_t>(o.max_images));
   j["pretrained"] = Json(o.pretrained);
   j["freeze_base"] = Json(o.freeze_base);
+  j["keep_duplicates"] = Json(o.keep_duplicates);
   return j.dump();
 }
 
