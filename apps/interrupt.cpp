@@ -124,7 +124,8 @@ int report_interruption(const TrainingInterrupted& e, const std::vector<std::str
         << "\n";
     } else {
       m << "glia: the run is at epoch " << e.epochs_done << "/" << e.epochs << ": " << dir << "/last.ckpt and "
-        << dir << "/history.csv hold epochs 1-" << e.epochs_done << ".\n";
+        << dir << "/history.csv hold "
+        << (e.epochs_done == 1 ? std::string("epoch 1") : "epochs 1-" + std::to_string(e.epochs_done)) << ".\n";
       if (demo) {
         again.push_back("--overwrite");
         m << "glia: the demo cannot be resumed; start it again with:\n  " << shell_command(again) << "\n";

@@ -142,8 +142,9 @@ size_t remove_stale_temp_files(const std::string& dir) {
   }
   if (removed > 0)
     std::cerr << "glia: removed " << removed << " temporary file" << (removed == 1 ? "" : "s") << " ("
-              << (bytes + 512 * 1024) / (1024 * 1024) << " MB) left in " << dir << " by an interrupted run"
-              << std::endl;
+              << (bytes >= 1024 * 1024 ? std::to_string((bytes + 512 * 1024) / (1024 * 1024)) + " MB"
+                                       : std::to_string((bytes + 512) / 1024) + " KB")
+              << ") left in " << dir << " by an interrupted run" << std::endl;
   return removed;
 }
 

@@ -2,7 +2,8 @@
 // (forward, loss, backward, gradient NaN/inf guard, optimizer step), validation each
 // epoch, ReduceLROnPlateau and EarlyStopping on the task's validation metric,
 // restore-best-weights, a history row per epoch, progress callbacks, and a checkpoint
-// (last + best) after every epoch from which `resume` continues bit-for-bit on the CPU.
+// (last + best) after every epoch from which `resume` continues bit-for-bit on the CPU,
+// and an interrupt flag polled at every batch boundary (TrainingInterrupted).
 //
 // What differs between classification and segmentation (loss, metrics, what is
 // monitored) is a TrainTask: train/classification_trainer.h, train/segmentation_trainer.h.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "kernels/device.h"
+#include "kernels/error.h"
 #include "layers/module.h"
 #include "tensor/json.h"
 #include "tensor/tensor.h"
