@@ -100,13 +100,11 @@ void check_replaceable(const std::string& dir, bool overwrite, const std::string
   const std::string previous = run_command(out);
   GLIA_USAGE_CHECK(!previous.empty(), "--out " << dir << " already exists, is not empty and is not a glia run "
                                                   "directory (no run.json); refusing to touch it: choose another --out");
-  if (previous != command) {
-    const auto ckpts = checkpoints_in(out);
-    GLIA_USAGE_CHECK(false, "--out " << dir << " holds " << a_run_of(previous)
-                                     << (ckpts.empty() ? "" : " (with " + joined(ckpts) + ")") << "; " << command
-                                     << " never replaces the run of another command, with or without --overwrite: "
-                                     << "choose another --out");
-  }
+  GLIA_USAGE_CHECK(previous == command,  // the message (and its directory walk) only on failure
+                   "--out " << dir << " holds " << a_run_of(previous)
+                            << (checkpoints_in(out).empty() ? "" : " (with " + joined(checkpoints_in(out)) + ")")
+                            << "; " << command << " never replaces the run of another command, with or without "
+                            << "--overwrite: choose another --out");
   if (!writes_checkpoints(command)) {
     const auto ckpts = checkpoints_in(out);
     GLIA_USAGE_CHECK(ckpts.empty(), "--out " << dir << " holds checkpoints (" << joined(ckpts) << ") that " << command
