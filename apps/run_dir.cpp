@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <sstream>
 
 #include "apps/app.h"
@@ -118,20 +117,28 @@ void check_replaceable(const std::string& dir, bool overwrite, const std::string
 
 bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
 
+// The pid of write_file_atomically's temporary name "<name>.tmp.<pid>" (tensor/
+// safetensors.cpp); -1 for any other name.
+long temp_file_pid(const std::string& name) {
+  const std::string mark = ".tmp.";
+  const size_t at = name.rfind(mark);
+  if (at == std::string::npos || at == 0) return -1;
+  const std::string digits = name.substr(at + mark.size());
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stol(digits);
+}
+
 }  // namespace
 
 size_t remove_stale_temp_files(const std::string& dir) {
-  // write_file_atomically (tensor/safetensors.cpp) names its temporary "<name>.tmp.<pid>".
-  static const std::regex pattern(R"(.+\.tmp\.([0-9]{1,9}))");
   std::error_code ec;
   size_t removed = 0;
   uintmax_t bytes = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::smatch m;
-    const std::string name = it->path().filename().string();
+    const long pid = temp_file_pid(it->path().filename().string());
     std::error_code fec;
-    if (!std::regex_match(name, m, pattern) || !it->is_regular_file(fec) || it->is_symlink(fec)) continue;
-    if (process_alive(std::stol(m[1].str()))) continue;  // a run that is still writing
+    if (pid < 0 || !it->is_regular_file(fec) || it->is_symlink(fec)) continue;
+    if (process_alive(pid)) continue;  // a run that is still writing
     const uintmax_t size = it->file_size(fec);
     if (fs::remove(it->path(), fec)) {
       ++removed;
