@@ -70,6 +70,7 @@ struct TrainOptions {
   std::optional<double> fine_tune_lr;  // not given: --lr / 10
   int fine_tune_blocks = 0;            // 0: the whole base, else its last K entries
   std::string fine_tune_bn = "train";  // train | frozen (Keras's fine-tuning guide)
+  bool keep_duplicates = false;  // train and test on the folders as published (byte-identical copies kept)
   // U-Net
   int width = 64, depth = 4;
   double test_fraction = 0.15;
@@ -90,6 +91,7 @@ struct EvalOptions {
   std::string device = "cpu";
   int threads = 0, workers = 2;
   size_t examples = 8;  // overlays written (U-Net)
+  bool keep_duplicates = false;  // classifier: evaluate the split as published, copies included
   bool overwrite = false;
   bool quiet = false;
 };
@@ -175,10 +177,23 @@ std::shared_ptr<nn::Module> load_model(const std::string& path, const std::strin
 Device parse_device_flag(const std::string& name);  // UsageError when unknown or unavailable
 void set_threads(int threads);
 std::string default_run_dir(const std::string& command);
-// Creates `dir` for a new run: refuses an existing non-empty one unless overwrite (and it
-// holds a glia run.json) or resume (and it holds last.ckpt). Writes run.json.
+// The files a command reads, as (flag, path): its --out may not hold any of them.
+using InputPaths = std::vector<std::pair<std::string, std::string>>;
+// Creates `dir` for a new run (apps/run_dir.cpp). An existing non-empty one is replaced
+// only with overwrite, only when it is a run of the same `command`, and never when it
+// holds one of `inputs` or (for commands that write none) checkpoints; resume needs its
+// last.ckpt and removes temporary files killed runs left there. Writes run.json.
 void prepare_run_dir(const std::string& dir, bool overwrite, bool resume, const std::string& command,
-                     const std::string& config_json);
+                     const std::string& config_json, const InputPaths& inputs = {});
+// The checks of prepare_run_dir alone, with no side effect: commands call it first, so a
+// refused --out costs no model or dataset loading.
+void check_run_dir(const std::string& dir, bool overwrite, bool resume, const std::string& command,
+                   const InputPaths& inputs = {});
+// Removes write_file_atomically's leftovers ("<name>.tmp.<pid>" of a process that is
+// gone) from `dir`, saying so on stderr; returns how many.
+size_t remove_stale_temp_files(const std::string& dir);
+// Atomically (temporary file, rename): on failure an error naming `path` and the reason,
+// and the previous file, if any, intact.
 void write_text_file(const std::string& path, const std::string& text);
 void require_path(const std::string& path, const std::string& flag);  // UsageError naming the flag
 std::string metrics_json(const Metrics& metrics);

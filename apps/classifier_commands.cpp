@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "apps/input_report.h"
+#include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "apps/weights.h"
 #include "io/classification_dataset.h"
@@ -28,12 +30,15 @@ std::vector<std::string> class_names() {
 
 // With skip_bad every image is decoded while opening, so the files left out are known
 // before training (the class check below sees them; no batch shrinks mid-epoch).
-io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool quiet, int threads = 0) {
+io::ClassificationDataset open_dataset(const std::string& root, bool skip_bad, bool keep_duplicates, bool quiet,
+                                       int threads = 0) {
   io::ClassificationDatasetOptions o;
   o.skip_bad = skip_bad;
   o.verify_decode = skip_bad;
   o.threads = threads > 0 ? threads : 2;
-  o.drop_duplicates = true;  // no copy of a validation/test image in training
+  // Dropped by default: no copy of a validation/test image in training, no image counted
+  // twice in a score. What is dropped is reported (apps/input_report.h).
+  o.drop_duplicates = !keep_duplicates;
   o.quiet = quiet;
   io::ClassificationDataset ds = io::open_classification_dataset(root, o);
   GLIA_USAGE_CHECK(ds.training.present || ds.testing.present,
@@ -167,8 +172,10 @@ RunResult train_classifier(TrainOptions o) {
   spec.image_size = size;
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-cls");
+  const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
+  check_run_dir(o.out, o.overwrite, o.resume, "train-cls", reads);
 
-  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
+  io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.keep_duplicates, o.quiet, o.threads);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
   // Everything that can be refused is checked before the run dir is touched: the data,
   // the split, the batches, --model and --pretrained.
@@ -209,12 +216,20 @@ RunResult train_classifier(TrainOptions o) {
     }
   }
   const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), false);
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec));
+  prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec), reads);
 
   if (!o.quiet)
     std::cout << "train-cls: " << train_samples.size() << " training and " << split.val.size()
               << " validation images (split by seed " << o.seed << "), " << ds.testing.samples.size()
               << " test images; model " << spec.to_string() << "; run directory " << o.out << std::endl;
+  std::vector<InputReport> inputs{classification_inputs(ds, ds.training, !o.keep_duplicates)};
+  inputs[0].drop("max_images", split.train.size() - train_samples.size());
+  inputs[0].used = train_samples.size() + split.val.size();
+  if (ds.testing.present) {
+    inputs.push_back(classification_inputs(ds, ds.testing, !o.keep_duplicates));
+    inputs.back().used = ds.testing.samples.size();
+  }
+  print_inputs("train-cls", inputs, ds.skipped, "images", o.quiet);
   auto train_loader = make_loader(std::make_shared<io::ClassificationSource>(train_samples, pipeline(size, true), cache),
                                   o.batch_size, true, o.workers, o.seed, o.skip_bad);
   auto val_loader = make_loader(std::make_shared<io::ClassificationSource>(split.val, pipeline(size, false), cache),
@@ -236,8 +251,10 @@ RunResult train_classifier(TrainOptions o) {
     };
   }
   Trainer trainer(*model, *optimizer, task, to);
+  const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "accuracy", metrics);
+  metrics["inputs"] = inputs_json(inputs, skipped_inputs(ds.skipped, {train_loader.get(), val_loader.get()}));
   result.validation =
       evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, "confusion", cache);
   print_metrics("validation (best weights)", result.validation, o.quiet);
@@ -257,6 +274,8 @@ RunResult evaluate_classifier(EvalOptions o) {
   require_path(o.checkpoint, "--checkpoint");
   require_path(o.data, "--data");
   check_eval_options(o);
+  const InputPaths reads = {{"--checkpoint", o.checkpoint}, {"--data", o.data}};
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "eval-cls", reads);
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
@@ -265,13 +284,20 @@ RunResult evaluate_classifier(EvalOptions o) {
   const Json record = checkpoint_split(o.checkpoint);
   const double val_fraction = split_setting(record, "val_fraction", o.val_fraction, 0.2, o.checkpoint);
   const uint64_t seed = split_seed(record, o.seed, o.checkpoint);
-  io::ClassificationDataset ds = open_dataset(o.data, false, o.quiet, o.threads);
+  io::ClassificationDataset ds = open_dataset(o.data, false, o.keep_duplicates, o.quiet, o.threads);
   std::vector<io::ClassificationSample> samples;
+  std::vector<InputReport> inputs;
+  auto report = [&](const io::ClassificationSplit& folder, size_t used, size_t outside) {
+    inputs.push_back(classification_inputs(ds, folder, !o.keep_duplicates));
+    inputs.back().used = used;
+    inputs.back().outside_split = outside;
+  };
   std::string split = o.split;
   if (split == "auto") split = ds.testing.present ? "test" : "val";
   if (split == "test") {
     GLIA_USAGE_CHECK(ds.testing.present, "--split test: " << o.data << " has no Testing/ folder");
     samples = ds.testing.samples;
+    report(ds.testing, samples.size(), 0);
   } else if (split == "val") {
     GLIA_USAGE_CHECK(ds.training.present, "--split val: " << o.data << " has no Training/ folder");
     if (record.is_object()) {
@@ -283,13 +309,19 @@ RunResult evaluate_classifier(EvalOptions o) {
                   << ", which must be the training run's" << std::endl;
       samples = io::stratified_split(ds.training.samples, val_fraction, seed).val;
     }
+    report(ds.training, samples.size(), ds.training.samples.size() - samples.size());
   } else if (split == "all") {
     samples = ds.training.samples;
     samples.insert(samples.end(), ds.testing.samples.begin(), ds.testing.samples.end());
+    if (ds.training.present) report(ds.training, ds.training.samples.size(), 0);
+    if (ds.testing.present) report(ds.testing, ds.testing.samples.size(), 0);
+  } else {
+    throw UsageError("--split '" + o.split + "': expected test, val, all or auto");
   }
   if (o.out.empty()) o.out = default_run_dir("eval-cls");
   prepare_run_dir(o.out, o.overwrite, false, "eval-cls",
-                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}");
+                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}",
+                  reads);
   Adam unused_optimizer({}, Adam::Options{});
   ClassificationTask task(io::kNumTumourClasses);
   TrainerOptions to;
@@ -301,6 +333,7 @@ RunResult evaluate_classifier(EvalOptions o) {
   if (!o.quiet) {
     std::cout << "eval-cls: " << samples.size() << " images of split '" << split << "' with " << spec.to_string()
               << std::endl;
+    print_inputs("eval-cls", inputs, ds.skipped, "images", false);
     print_metrics(split, result.test, false);
     std::cout << task.confusion().to_string(class_names());
   }
@@ -308,6 +341,7 @@ RunResult evaluate_classifier(EvalOptions o) {
   metrics["model"] = Json(spec.to_string());
   metrics["split"] = Json(split);
   metrics["images"] = Json(static_cast<int64_t>(samples.size()));
+  metrics["inputs"] = inputs_json(inputs, ds.skipped);
   metrics[split] = metrics_object(result.test);
   Json per_class = Json::object();
   for (int c = 0; c < io::kNumTumourClasses; ++c) {

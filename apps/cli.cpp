@@ -7,6 +7,7 @@
 
 #include "apps/app.h"
 #include "apps/weights.h"
+#include "apps/interrupt.h"
 
 namespace glia::app {
 namespace {
@@ -63,6 +64,8 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
                            : "U-Net weights to start from");
   if (classifier) {
     c->add_flag("--freeze-base", o.freeze_base, "train only the head (Keras frozen base)");
+    c->add_flag("--keep-duplicates", o.keep_duplicates,
+                "keep byte-identical copies (also Training copies of Testing images) instead of dropping them");
     c->add_option("--fine-tune-epochs", o.fine_tune_epochs,
                   "after the --freeze-base phase, epochs of fine-tuning the base (fresh optimizer, own schedule)")
         ->capture_default_str();
@@ -115,6 +118,21 @@ void add_eval_flags(CLI::App* c, EvalOptions& o) {
   c->add_flag("--quiet", o.quiet, "less output");
 }
 
+// "--epochs given 2 times (3, 4)..." for a single-value option given more than once
+// (CLI11 says "At Most 1 required but received 2"); empty when none was.
+std::string repeated_option(const CLI::App& app) {
+  for (const CLI::App* command : app.get_subcommands()) {
+    for (const CLI::Option* option : command->get_options()) {
+      if (option->get_positional() || option->get_items_expected_max() != 1 || option->count() < 2) continue;
+      std::string values;
+      for (const auto& v : option->results()) values += (values.empty() ? "" : ", ") + v;
+      return option->get_name() + " given " + std::to_string(option->count()) + " times (" + values +
+             "); give each option once";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main_cli(int argc, char** argv) {
@@ -132,6 +150,8 @@ int main_cli(int argc, char** argv) {
   add_train_flags(c_seg, seg, false);
   auto* c_ecls = app.add_subcommand("eval-cls", "evaluate a classifier checkpoint");
   add_eval_flags(c_ecls, ecls);
+  c_ecls->add_flag("--keep-duplicates", ecls.keep_duplicates,
+                   "evaluate the split as published: byte-identical copies are counted, not dropped");
   auto* c_eseg = app.add_subcommand("eval-seg", "evaluate a U-Net checkpoint (Dice, IoU, HD, HD95)");
   add_eval_flags(c_eseg, eseg);
   auto* c_pred = app.add_subcommand("predict", "classify images and segment the tumours found");
@@ -178,7 +198,8 @@ int main_cli(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "glia: error: " << e.what() << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
+    const std::string repeated = dynamic_cast<const CLI::ArgumentMismatch*>(&e) ? repeated_option(app) : "";
+    std::cerr << "glia: error: " << (repeated.empty() ? e.what() : repeated) << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
     return 2;
   }
   try {
@@ -191,6 +212,8 @@ int main_cli(int argc, char** argv) {
     else if (c_info->parsed()) info(inf);
     else if (c_wts->parsed()) weights(wts);
     return 0;
+  } catch (const TrainingInterrupted& e) {
+    return report_interruption(e, std::vector<std::string>(argv, argv + argc));
   } catch (const UsageError& e) {
     std::cerr << "glia: error: " << e.what() << std::endl;
     return 2;

@@ -206,37 +206,6 @@ std::string default_run_dir(const std::string& command) {
   return dir;
 }
 
-void prepare_run_dir(const std::string& dir, bool overwrite, bool resume, const std::string& command,
-                     const std::string& config_json) {
-  const bool exists = fs::exists(dir);
-  GLIA_USAGE_CHECK(!exists || fs::is_directory(dir), "--out " << dir << " exists and is not a directory");
-  const bool non_empty = exists && !fs::is_empty(dir);
-  if (resume) {
-    GLIA_USAGE_CHECK(fs::exists(fs::path(dir) / "last.ckpt"),
-                     "--resume: " << dir << "/last.ckpt does not exist (nothing to resume)");
-  } else if (non_empty) {
-    GLIA_USAGE_CHECK(overwrite, "--out " << dir << " already exists and is not empty; choose another directory, "
-                                            "or pass --overwrite to replace that run (or --resume to continue it)");
-    GLIA_USAGE_CHECK(fs::exists(fs::path(dir) / "run.json"),
-                     "--overwrite: " << dir << " is not a glia run directory (no run.json), refusing to delete it");
-    fs::remove_all(dir);
-  }
-  fs::create_directories(dir);
-  if (resume) return;  // run.json keeps the configuration the run started with
-  Json run = Json::object();
-  run["command"] = Json(command);
-  run["config"] = Json::parse(config_json, "run config");
-  write_text_file((fs::path(dir) / "run.json").string(), run.dump(2) + "\n");
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  GLIA_CHECK(f.good(), "cannot open " << path << " for writing");
-  f << text;
-  f.close();
-  GLIA_CHECK(f.good(), "cannot write " << path);
-}
-
 void require_path(const std::string& path, const std::string& flag) {
   GLIA_USAGE_CHECK(!path.empty(), flag << " is required");
   GLIA_USAGE_CHECK(fs::exists(path), flag << " " << path << ": no such file or directory");

@@ -119,6 +119,9 @@ int predict(PredictOptions o) {
   set_threads(o.threads);
   const Inputs inputs = expand_inputs(o.inputs);
   const std::vector<std::string>& files = inputs.files;
+  InputPaths reads = {{"--classifier", o.classifier}, {"--segmenter", o.segmenter}};
+  for (const auto& in : o.inputs) reads.emplace_back("input", in);
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "predict", reads);
   ModelSpec cls_spec, seg_spec;
   auto classifier = load_model(o.classifier, "classifier", device, &cls_spec);
   std::shared_ptr<nn::Module> segmenter;
@@ -143,7 +146,8 @@ int predict(PredictOptions o) {
   if (o.out.empty()) o.out = default_run_dir("predict");
   prepare_run_dir(o.out, o.overwrite, false, "predict",
                   "{\"classifier\": " + Json(o.classifier).dump() + ", \"segmenter\": " + Json(o.segmenter).dump() +
-                      ", \"skip_bad\": " + Json(o.skip_bad).dump() + "}");
+                      ", \"skip_bad\": " + Json(o.skip_bad).dump() + "}",
+                  reads);
 
   NoGradGuard no_grad;
   const auto& names = io::tumour_class_names();

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <set>
 
+#include "apps/input_report.h"
+#include "apps/interrupt.h"
 #include "apps/train_common.h"
 #include "io/plots.h"
 #include "io/segmentation_dataset.h"
@@ -113,6 +115,8 @@ RunResult train_segmenter(TrainOptions o) {
   spec.image_size = size;
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-seg");
+  const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
+  check_run_dir(o.out, o.overwrite, o.resume, "train-seg", reads);
 
   GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
   io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
@@ -127,13 +131,19 @@ RunResult train_segmenter(TrainOptions o) {
   auto model = build_model(spec, o.seed);
   if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
   const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), true);
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec));
+  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec), reads);
 
   if (!o.quiet)
     std::cout << "train-seg: " << train_samples.size() << " training slices (" << split.train_patients.size()
               << " patients), " << split.val.size() << " validation (" << split.val_patients.size() << "), "
               << split.test.size() << " test (" << split.test_patients.size() << "), split by patient with seed "
               << o.seed << "; model " << spec.to_string() << "; run directory " << o.out << std::endl;
+  std::vector<InputReport> inputs(1);
+  inputs[0].folder = "pairs";
+  inputs[0].found = ds.samples.size();
+  inputs[0].drop("max_images", split.train.size() - train_samples.size());
+  inputs[0].used = train_samples.size() + split.val.size() + split.test.size();
+  print_inputs("train-seg", inputs, ds.skipped, "image/mask pairs", o.quiet);
   auto train_loader =
       make_loader(std::make_shared<io::SegmentationSource>(train_samples, pipeline(size, true), cache), o.batch_size,
                   true, o.workers, o.seed, o.skip_bad, train_order);
@@ -146,8 +156,10 @@ RunResult train_segmenter(TrainOptions o) {
   TrainerOptions to = trainer_options(o, spec, device);
   to.model_config["split"] = split_record(o, split);  // eval-seg evaluates the same patients
   Trainer trainer(*model, *optimizer, task, to);
+  const InterruptGuard interrupts;  // SIGINT/SIGTERM from here on: apps/interrupt.h
   Json metrics;
   RunResult result = fit_run(trainer, *train_loader, val_loader.get(), o, spec, "dice", metrics);
+  metrics["inputs"] = inputs_json(inputs, skipped_inputs(ds.skipped, {train_loader.get(), val_loader.get()}));
   result.validation = evaluate_split(trainer, task, split.val, size, o.batch_size, o.workers, o.out, 0, cache);
   print_metrics("validation (best weights)", result.validation, o.quiet);
   metrics["validation"] = metrics_object(result.validation);
@@ -164,6 +176,8 @@ RunResult evaluate_segmenter(EvalOptions o) {
   require_path(o.checkpoint, "--checkpoint");
   require_path(o.data, "--data");
   check_eval_options(o);
+  const InputPaths reads = {{"--checkpoint", o.checkpoint}, {"--data", o.data}};
+  if (!o.out.empty()) check_run_dir(o.out, o.overwrite, false, "eval-seg", reads);
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
   ModelSpec spec;
@@ -198,7 +212,8 @@ RunResult evaluate_segmenter(EvalOptions o) {
   }
   if (o.out.empty()) o.out = default_run_dir("eval-seg");
   prepare_run_dir(o.out, o.overwrite, false, "eval-seg",
-                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}");
+                  "{\"checkpoint\": " + Json(o.checkpoint).dump() + ", \"split\": " + Json(split).dump() + "}",
+                  reads);
   Adam unused_optimizer({}, Adam::Options{});
   SegmentationTask task;
   TrainerOptions to;
@@ -216,6 +231,12 @@ RunResult evaluate_segmenter(EvalOptions o) {
   metrics["model"] = Json(spec.to_string());
   metrics["split"] = Json(split);
   metrics["images"] = Json(static_cast<int64_t>(samples.size()));
+  InputReport inputs;
+  inputs.folder = "pairs";
+  inputs.found = ds.samples.size();
+  inputs.used = samples.size();
+  inputs.outside_split = ds.samples.size() - samples.size();
+  metrics["inputs"] = inputs_json({inputs}, ds.skipped);
   metrics[split] = metrics_object(result.test);
   metrics["hausdorff_undefined_images"] = Json(task.meter().undefined_hausdorff());
   write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");

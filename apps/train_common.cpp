@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "apps/weights.h"
+#include "apps/interrupt.h"
 #include "io/plots.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
@@ -172,6 +173,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["fine_tune_blocks"] = Json(o.fine_tune_blocks);
   j["fine_tune_bn"] = Json(o.fine_tune_bn);
   j["cache"] = Json(o.cache);
+  j["keep_duplicates"] = Json(o.keep_duplicates);
   return j.dump();
 }
 
@@ -196,10 +198,16 @@ void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t trai
                                           << " or more");
 }
 
-void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
+namespace {
+void write_history_csv(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
   std::string csv = history_csv_header(metric) + "\n";
   for (const auto& r : history) csv += history_csv_row(r) + "\n";
   write_text_file(dir + "/history.csv", csv);
+}
+}  // namespace
+
+void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
+  write_history_csv(dir, history, metric);
   if (!history.empty()) io::write_curves_png(dir + "/curves.png", history, metric);
 }
 
@@ -233,6 +241,7 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.schedule.min_lr = o.min_lr;
   to.schedule.warmup_epochs = o.warmup_epochs;
   to.time_limit_seconds = o.time_limit * 60;
+  to.interrupt = &interrupt_flag();  // set by the InterruptGuard of the train commands
   return to;
 }
 
@@ -360,7 +369,11 @@ uint64_t split_seed(const Json& record, const std::optional<uint64_t>& flag, con
 
 RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val,
                   const TrainOptions& o, const ModelSpec& spec, const std::string& metric, Json& metrics) {
-  trainer.on_progress(progress_printer(metric, o.quiet));
+  // history.csv after every epoch (after its checkpoint), so a killed run keeps it.
+  trainer.on_progress([&trainer, print = progress_printer(metric, o.quiet), dir = o.out, metric](const ProgressEvent& e) {
+    print(e);
+    if (e.kind == ProgressEvent::Kind::epoch_end) write_history_csv(dir, trainer.history(), metric);
+  });
   if (o.resume) {
     const std::vector<ResumeChange> changes = resume_changes(o.out, train_config_json(o, spec));
     trainer.resume(train.order_key());

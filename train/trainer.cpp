@@ -132,6 +132,18 @@ void Trainer::check_gradients(int epoch, size_t batch) const {
   }
 }
 
+void Trainer::check_interrupt(const char* phase, size_t batch, size_t batches) const {
+  const int signal = options_.interrupt ? options_.interrupt->load() : 0;
+  if (signal == 0) return;
+  std::ostringstream m;
+  m << "interrupted by signal " << signal << " during " << phase;
+  if (fitting_) {
+    m << " of epoch " << epoch_ + 1 << "/" << options_.epochs;
+    if (std::string(phase) == "training") m << " after " << batch << " of " << batches << " batches";
+  }
+  throw TrainingInterrupted(m.str(), signal, epoch_, options_.epochs, batch, batches, phase, options_.checkpoint_dir);
+}
+
 double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   model_.train(true);
   task_.reset();
@@ -142,7 +154,9 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   double loss_sum = 0;
   size_t images = 0, done = 0;
   TrainBatch batch;
-  while (done < batches && train.next(batch)) {
+  while (done < batches) {
+    check_interrupt("training", done, batches);  // at a batch boundary: a step is never cut in half
+    if (!train.next(batch)) break;
     task_.check_batch(batch);
     schedule_->apply(*optimizer_);
     optimizer_->zero_grad();
@@ -196,7 +210,9 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
   double loss_sum = 0;
   size_t images = 0;
   TrainBatch batch;
-  while (data.next(batch)) {
+  while (true) {
+    check_interrupt(fitting_ ? "validation" : "evaluation", 0, 0);
+    if (!data.next(batch)) break;
     task_.check_batch(batch);
     const Tensor output = model_(batch_images(batch, options_.device));
     loss_sum += task_.loss(output, batch, options_.device).item<double>() * batch.n;
@@ -229,6 +245,11 @@ void Trainer::start_fine_tune() {
 }
 
 FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
+  struct Fitting {  // evaluate() inside fit() is validation, also when an exception leaves
+    bool& flag;
+    explicit Fitting(bool& f) : flag(f) { flag = true; }
+    ~Fitting() { flag = false; }
+  } fitting(fitting_);
   FitResult result;
   stop_requested_ = false;
   const std::string order_key = train.order_key();

@@ -4,7 +4,8 @@
 // and EarlyStopping on the task's validation metric, restore-best-weights, an optional
 // second (fine-tuning) phase with its own optimizer and schedule, a time budget, a
 // history row per epoch, progress callbacks, and a checkpoint (last + best) after every
-// epoch from which `resume` continues bit-for-bit on the CPU.
+// epoch from which `resume` continues bit-for-bit on the CPU,
+// and an interrupt flag polled at every batch boundary (TrainingInterrupted).
 //
 // What differs between classification and segmentation (loss, metrics, what is
 // monitored) is a TrainTask: train/classification_trainer.h, train/segmentation_trainer.h.
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "kernels/device.h"
+#include "kernels/error.h"
 #include "layers/module.h"
 #include "tensor/json.h"
 #include "tensor/tensor.h"
@@ -104,6 +106,27 @@ struct TrainerOptions {
   // about half an epoch of the budget either way).
   double time_limit_seconds = 0;
   std::function<double()> clock;  // seconds; empty: the steady clock (tests inject one)
+  // When non-null and non-zero (a signal number, set by a signal handler), fit() and
+  // evaluate() stop at the next batch boundary by throwing TrainingInterrupted.
+  const std::atomic<int>* interrupt = nullptr;
+};
+
+// Thrown when TrainerOptions::interrupt became non-zero. An epoch in progress is
+// abandoned: its updates are in the model in memory but in no checkpoint, and resume()
+// repeats it from its start, so a resumed run stays bit-exact. What is on disk
+// (last.ckpt, best.ckpt) is the state after `epochs_done` epochs.
+class TrainingInterrupted : public Error {
+ public:
+  TrainingInterrupted(const std::string& message, int signal, int epochs_done, int epochs, size_t batch, size_t batches,
+                      std::string phase, std::string checkpoint_dir)
+      : Error(message), signal(signal), epochs_done(epochs_done), epochs(epochs), batch(batch), batches(batches),
+        phase(std::move(phase)), checkpoint_dir(std::move(checkpoint_dir)) {}
+  int signal;            // *TrainerOptions::interrupt
+  int epochs_done;       // epochs finished and checkpointed
+  int epochs;            // TrainerOptions::epochs
+  size_t batch, batches;  // training batches done in the abandoned epoch, of batches
+  std::string phase;     // "training", "validation" (both inside fit) or "evaluation"
+  std::string checkpoint_dir;
 };
 
 enum class StopReason { epochs, early_stopping, time_limit, interrupted };
@@ -154,6 +177,8 @@ class Trainer {
   void start_fine_tune();
   void restore_best_weights();
   void check_gradients(int epoch, size_t batch) const;
+  // Throws TrainingInterrupted when the interrupt flag is set.
+  void check_interrupt(const char* phase, size_t batch, size_t batches) const;
   Json state_json(const std::string& order_key) const;
   void save_checkpoints(const std::string& order_key, bool best);
   void emit(ProgressEvent event) const;
@@ -172,6 +197,7 @@ class Trainer {
   double elapsed_ = 0;               // seconds of fit() recorded so far (the time budget's)
   std::string resumed_order_key_;
   bool resumed_ = false;
+  bool fitting_ = false;  // inside fit(): evaluate() is validation
   std::atomic<bool> stop_requested_{false};
 };
 

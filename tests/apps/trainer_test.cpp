@@ -3,6 +3,8 @@
 // the same parameters, bit for bit, as an uninterrupted one, and restore-best works.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <csignal>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -203,6 +205,85 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
   }
   std::filesystem::remove_all(a_dir);
   std::filesystem::remove_all(b_dir);
+}
+
+// An interrupt (TrainerOptions::interrupt, set by the apps' signal handler) stops fit()
+// at the next batch boundary, abandoning the epoch in progress; resuming from last.ckpt
+// repeats that epoch and ends exactly where an uninterrupted run ends.
+TEST(Trainer, InterruptAbandonsTheEpochAndResumeIsBitExact) {
+  VectorBatchSource train(make_batches(5, 8, 11)), val(make_batches(2, 9, 12));
+  const std::string a_dir = temp_dir("ia"), b_dir = temp_dir("ib");
+  TinyRun a = make_run(a_dir, 4);
+  a.trainer->fit(train, &val);
+
+  std::atomic<int> interrupt{0};
+  {
+    TinyRun b = make_run(b_dir, 4);
+    TrainerOptions to;
+    to.epochs = 4;
+    to.checkpoint_dir = b_dir;
+    to.model_name = "tiny";
+    to.early.patience = 100;
+    to.schedule.plateau.patience = 1;
+    to.interrupt = &interrupt;
+    b.trainer = std::make_unique<Trainer>(*b.model, *b.optimizer, *b.task, to);
+    b.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::batch_end && e.epoch == 3 && e.batch == 2) interrupt = SIGINT;
+    });
+    try {
+      b.trainer->fit(train, &val);
+      FAIL() << "the interrupt was ignored";
+    } catch (const TrainingInterrupted& e) {
+      EXPECT_EQ(e.signal, SIGINT);
+      EXPECT_EQ(e.epochs_done, 2);
+      EXPECT_EQ(e.batch, 2u);
+      EXPECT_EQ(e.batches, 5u);
+      EXPECT_EQ(e.phase, "training");
+      EXPECT_EQ(e.checkpoint_dir, b_dir);
+    }
+    EXPECT_EQ(b.trainer->epoch(), 2);
+    EXPECT_EQ(b.trainer->history().size(), 2u);
+  }
+  manual_seed(999);
+  TinyRun c = make_run(b_dir, 4);
+  c.trainer->resume();
+  EXPECT_EQ(c.trainer->epoch(), 2);
+  c.trainer->fit(train, &val);
+  const auto pa = a.model->state_dict(), pc = c.model->state_dict();
+  ASSERT_EQ(pa.size(), pc.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(same_bits(pa[i].second, pc[i].second)) << pa[i].first;
+  std::filesystem::remove_all(a_dir);
+  std::filesystem::remove_all(b_dir);
+}
+
+TEST(Trainer, InterruptDuringValidationOrEvaluationNamesThePhase) {
+  VectorBatchSource train(make_batches(3, 6, 13)), val(make_batches(2, 6, 14));
+  std::atomic<int> interrupt{0};
+  TinyRun r = make_run("", 3);
+  TrainerOptions to;
+  to.epochs = 3;
+  to.interrupt = &interrupt;
+  r.trainer = std::make_unique<Trainer>(*r.model, *r.optimizer, *r.task, to);
+  // After the last training batch of epoch 2: the next boundary is in its validation.
+  r.trainer->on_progress([&](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::batch_end && e.epoch == 2 && e.batch == e.batches) interrupt = SIGTERM;
+  });
+  try {
+    r.trainer->fit(train, &val);
+    FAIL() << "the interrupt was ignored";
+  } catch (const TrainingInterrupted& e) {
+    EXPECT_EQ(e.phase, "validation");
+    EXPECT_EQ(e.epochs_done, 1);
+    EXPECT_EQ(e.signal, SIGTERM);
+  }
+  try {
+    r.trainer->evaluate(val);
+    FAIL() << "the interrupt was ignored";
+  } catch (const TrainingInterrupted& e) {
+    EXPECT_EQ(e.phase, "evaluation");
+  }
+  interrupt = 0;
+  EXPECT_NO_THROW(r.trainer->evaluate(val));
 }
 
 TEST(Trainer, RestoresTheBestWeightsAtTheEnd) {
