@@ -8,6 +8,7 @@
 
 #include "kernels/error.h"
 #include "tensor/autograd.h"
+#include "tensor/finite.h"
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 
@@ -85,6 +86,7 @@ std::map<std::string, Tensor> read_model_weights(const std::string& path, std::s
     SafetensorsReader reader(path);
     is_checkpoint = reader.metadata().count("glia.checkpoint") > 0;
     if (!is_checkpoint) {
+      require_finite_weights(reader);
       for (const auto& e : reader.entries()) {
         Tensor t = empty(e.shape, e.dtype);
         if (e.end > e.begin) std::memcpy(t.data_ptr(), reader.data(e), e.end - e.begin);
