@@ -9,7 +9,7 @@ namespace {
 void check_pipeline(const ImagePipeline& p) {
   GLIA_CHECK(p.channels == 1 || p.channels == 3, "image pipeline: channels " << p.channels << " must be 1 or 3");
   GLIA_CHECK(p.height > 0 && p.width > 0,
-             "image pipeline: size " << p.height << "x" << p.width << " must be positive");
+             "image pipeline: size " << p.width << "x" << p.height << " (width x height) must be positive");
   check_normalization(p.normalization, p.channels);
 }
 
@@ -47,8 +47,8 @@ void SegmentationSource::load(size_t index, Rng& rng, float* image, float* mask,
   std::vector<uint8_t> mask_bytes = read_file_bytes(s.mask_path);
   cv::Mat m = decode_mask(mask_bytes.data(), mask_bytes.size(), s.mask_path);
   GLIA_CHECK(m.rows == img.rows && m.cols == img.cols,
-             s.mask_path << ": mask is " << m.rows << "x" << m.cols << " but its image " << s.image_path << " is "
-                         << img.rows << "x" << img.cols);
+             s.mask_path << ": mask is " << m.cols << "x" << m.rows << " but its image " << s.image_path << " is "
+                         << img.cols << "x" << img.rows << " (width x height)");
   img = resize_image(img, p.height, p.width, p.interpolation);
   m = resize_image(m, p.height, p.width, Interpolation::nearest);
   if (!p.augmentation.empty()) {
