@@ -116,8 +116,10 @@ void check_image_budget(const uint8_t* data, size_t size, ImageFormat format, co
   const auto dims = read_image_dimensions(data, size, format);
   if (!dims) return;
   const int64_t budget = max_image_pixels();
-  const int64_t pixels = dims->width * dims->height;  // both < 2^32: no overflow
-  GLIA_CHECK(pixels <= budget, name << ": the " << format_name(format) << " header claims " << dims->width << "x"
+  // Both sizes are below 2^32 (the headers hold at most 32 bits), so the product fits in
+  // 64 unsigned bits, though not always in int64_t (fuzzing found a TIFF claiming more).
+  const uint64_t pixels = static_cast<uint64_t>(dims->width) * static_cast<uint64_t>(dims->height);
+  GLIA_CHECK(pixels <= static_cast<uint64_t>(budget), name << ": the " << format_name(format) << " header claims " << dims->width << "x"
                                     << dims->height << " pixels (width x height) = " << pixels
                                     << " pixels, over the budget of " << budget
                                     << " pixels; not decoded (set GLIA_MAX_IMAGE_PIXELS to allow larger images)");

@@ -13,7 +13,7 @@
 namespace glia::io {
 
 struct ImageDimensions {
-  int64_t width = 0, height = 0;
+  int64_t width = 0, height = 0;  // each in [0, 2^32)
 };
 
 // What the header of a PNG (IHDR), JPEG (first SOF segment), BMP (info header) or

@@ -116,7 +116,10 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     const uint64_t data_size = map_size_ - 8 - header_len;
 
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (auto& [name, info] : header.members()) {
+    for (const auto& member : header.members()) {
+      // Not a structured binding: lambdas cannot capture those before C++20 (clang refuses).
+      const std::string& name = member.first;
+      const Json& info = member.second;
       if (name == "__metadata__") {
         GLIA_CHECK(info.is_object(), path << ": __metadata__ is not an object");
         for (auto& [k, v] : info.members()) {

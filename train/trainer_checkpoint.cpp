@@ -18,7 +18,9 @@ namespace {
 void dump_exact(const Json& j, std::string& out) {
   switch (j.kind()) {
     case Json::Kind::number:
-      if (!j.is_integer() && std::isfinite(j.as_number())) {
+      if (!j.is_integer() && j.as_number() == 0 && std::signbit(j.as_number())) {
+        out += "-0.0";  // "-0" would read back as the integer 0
+      } else if (!j.is_integer() && std::isfinite(j.as_number())) {
         char buf[40];
         std::snprintf(buf, sizeof buf, "%.17g", j.as_number());
         out += buf;

@@ -70,6 +70,23 @@ TEST(ImageBudget, ForgedPngHeaderIsRefusedFastWithSizeAndBudget) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 0.5);
 }
 
+TEST(ImageBudget, ClaimsBeyondSixtyFourBitsOfPixelsAreRefusedToo) {
+  // Found by fuzzing: two 32-bit sizes multiplied in int64_t overflowed (undefined
+  // behaviour) and could wrap below the budget. Little-endian TIFF, both sizes LONG 2^32-1.
+  const std::vector<uint8_t> ii = {'I', 'I', 42, 0, 8, 0, 0, 0, 2, 0,                      //
+                                   0, 1, 4, 0, 1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,          // 256 LONG
+                                   1, 1, 4, 0, 1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0};  // 257 LONG
+  try {
+    decode_image(ii.data(), ii.size(), "huge.tif", 1);
+    FAIL() << "decoded a 2^64-pixel claim";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("huge.tif: the TIFF header claims 4294967295x4294967295 pixels (width x "
+                                         "height) = 18446744065119617025 pixels, over the budget"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ImageBudget, HeadersOfEveryFormatGiveWidthAndHeight) {
   struct Case {
     std::string ext;
