@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -15,7 +16,6 @@
 #include "tensor/tensor.h"
 
 namespace glia {
-
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the reference implementation's bound
@@ -59,9 +59,12 @@ std::map<std::string, std::string> parse_checksums(const std::string& text, cons
                   << "', which this glia does not know (it writes and checks crc32)");
   std::map<std::string, std::string> out;
   for (const auto& [name, v] : j.at("tensors").members()) {
-    GLIA_CHECK(v.is_string() && v.as_string().size() == 8,
+    GLIA_CHECK(v.is_string() && v.as_string().size() == 8 &&
+                   v.as_string().find_first_not_of("0123456789abcdefABCDEF") == std::string::npos,
                path << ": the checksum of tensor '" << name << "' is not 8 hex digits");
-    out[name] = v.as_string();
+    std::string hex = v.as_string();
+    for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = hex;
   }
   return out;
 }

@@ -120,13 +120,17 @@ TEST_F(IntegrityTest, FilesWithoutChecksumsStillLoad) {
 
 TEST_F(IntegrityTest, ChecksumRecordThatDoesNotMatchTheTensorsIsAnError) {
   const std::string t = R"("w":{"dtype":"U8","shape":[9],"data_offsets":[0,9]})";
+  std::string msg;
   auto with_sums = [&](const std::string& name, const std::string& sums) {
     glia::Json meta = glia::Json::object();
     meta[glia::kChecksumMetadataKey] = glia::Json(sums);
     return raw_file(name, "{" + t + R"(,"__metadata__":)" + meta.dump() + "}", "123456789");
   };
   EXPECT_EQ(error_of(with_sums("ok.st", R"({"algorithm":"crc32","tensors":{"w":"cbf43926"}})")), "");
-  std::string msg = error_of(with_sums("missing.st", R"({"algorithm":"crc32","tensors":{}})"));
+  EXPECT_EQ(error_of(with_sums("upper.st", R"({"algorithm":"crc32","tensors":{"w":"CBF43926"}})")), "");
+  msg = error_of(with_sums("hex.st", R"({"algorithm":"crc32","tensors":{"w":"cbf4392g"}})"));
+  EXPECT_NE(msg.find("not 8 hex digits"), std::string::npos) << msg;
+  msg = error_of(with_sums("missing.st", R"({"algorithm":"crc32","tensors":{}})"));
   EXPECT_NE(msg.find("tensor 'w' has no checksum"), std::string::npos) << msg;
   msg = error_of(with_sums("extra.st", R"({"algorithm":"crc32","tensors":{"w":"cbf43926","v":"00000000"}})"));
   EXPECT_NE(msg.find("'v'"), std::string::npos) << msg;
