@@ -30,6 +30,7 @@
 #include "nets/gradcam.h"
 #include "tensor/json.h"
 #include "train/classification_trainer.h"
+#include "train/finite_output.h"
 #include "train/segmentation_trainer.h"
 
 namespace glia::app {
@@ -189,6 +190,7 @@ int predict(PredictOptions o) {
       const Tensor input =
           from_vector(model_input(image, cls_spec.image_size), {1, 3, cls_spec.image_size, cls_spec.image_size}, device);
       const Tensor logits = (*classifier)(input);
+      check_finite_output(*classifier, input, logits, path + ": classifier");
       const std::vector<float> probs = class_probabilities(logits);
       const int label = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
       const bool tumour = std::string(names[static_cast<size_t>(label)]) != "notumor";
@@ -196,7 +198,9 @@ int predict(PredictOptions o) {
       std::vector<uint8_t> mask(static_cast<size_t>(h) * w, 0);
       if (tumour && segmenter) {
         const int s = seg_spec.image_size;
-        const Tensor seg_logits = (*segmenter)(from_vector(model_input(image, s), {1, 3, s, s}, device));
+        const Tensor seg_input = from_vector(model_input(image, s), {1, 3, s, s}, device);
+        const Tensor seg_logits = (*segmenter)(seg_input);
+        check_finite_output(*segmenter, seg_input, seg_logits, path + ": segmenter");
         const std::vector<uint8_t> small = threshold_masks(seg_logits);
         cv::Mat m(s, s, CV_8UC1, const_cast<uint8_t*>(small.data())), big;
         cv::resize(m, big, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);

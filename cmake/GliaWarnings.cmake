@@ -1,4 +1,10 @@
 # glia_target_defaults(<target>): warnings (errors in CI) and sanitizers for one target.
+if(GLIA_FUZZ AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  message(FATAL_ERROR "GLIA_FUZZ needs clang (libFuzzer): configure with CXX=clang++ (scripts/fuzz.sh does)")
+endif()
+if(GLIA_TSAN AND (GLIA_SANITIZE OR GLIA_FUZZ))
+  message(FATAL_ERROR "GLIA_TSAN cannot be combined with AddressSanitizer (GLIA_SANITIZE, GLIA_FUZZ)")
+endif()
 function(glia_target_defaults target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>
@@ -8,6 +14,16 @@ function(glia_target_defaults target)
   if(GLIA_SANITIZE)
     target_compile_options(${target} PRIVATE
       $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(GLIA_TSAN)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=thread -fno-omit-frame-pointer>)
+    target_link_options(${target} PUBLIC -fsanitize=thread)
+  endif()
+  if(GLIA_FUZZ)
+    # Coverage for libFuzzer in every library; only the fuzz targets link its main.
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer>)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()
 endfunction()

@@ -92,8 +92,8 @@ AugmentPlan Augmentation::draw(Rng& rng, int width, int height) const {
 void Augmentation::apply(const AugmentPlan& plan, cv::Mat& image, cv::Mat* mask) {
   if (mask)
     GLIA_CHECK(mask->rows == image.rows && mask->cols == image.cols,
-               "Augmentation::apply: mask " << mask->rows << "x" << mask->cols << " and image " << image.rows
-                                            << "x" << image.cols << " differ in size");
+               "Augmentation::apply: mask " << mask->cols << "x" << mask->rows << " and image " << image.cols
+                                            << "x" << image.rows << " (width x height) differ in size");
   const cv::Matx33d& f = plan.forward;
   cv::Matx23d m(f(0, 0), f(0, 1), f(0, 2), f(1, 0), f(1, 1), f(1, 2));
   bool identity = f == cv::Matx33d::eye();

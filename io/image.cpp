@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "io/image_header.h"
 #include "kernels/error.h"
 
 namespace glia::io {
@@ -107,6 +108,7 @@ cv::Mat decode_raw(const uint8_t* data, size_t size, const std::string& name, De
                name << ": truncated or corrupt JPEG (" << size << " bytes, no end-of-image marker "
                     << "after the last scan)");
   GLIA_CHECK(size <= static_cast<size_t>(INT32_MAX), name << ": " << size << " bytes is too large to decode");
+  check_image_budget(data, size, info.format, name);  // before OpenCV allocates what the header claims
   cv::Mat raw;
   try {
     // imdecode takes a non-const Mat header but does not write to it.
@@ -199,8 +201,8 @@ DecodedInfo probe_image(const uint8_t* data, size_t size, const std::string& nam
 
 cv::Mat resize_image(const cv::Mat& image, int height, int width, Interpolation interpolation) {
   // Works on any depth; the loader resizes 8/16-bit images before converting to float.
-  GLIA_CHECK(height > 0 && width > 0, "resize_image: target size " << height << "x" << width
-                                                                   << " must be positive");
+  GLIA_CHECK(height > 0 && width > 0, "resize_image: target size " << width << "x" << height
+                                                                   << " (width x height) must be positive");
   if (image.rows == height && image.cols == width) return image;
   cv::Mat out;
   cv::resize(image, out, cv::Size(width, height), 0, 0, to_cv_interpolation(interpolation));

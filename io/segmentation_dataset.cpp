@@ -43,8 +43,8 @@ void validate_pair(SegmentationSample& s) {
   std::vector<uint8_t> mask_bytes = read_file_bytes(s.mask_path);
   cv::Mat mask = decode_mask(mask_bytes.data(), mask_bytes.size(), s.mask_path);
   GLIA_CHECK(mask.rows == image.height && mask.cols == image.width,
-             s.mask_path << ": mask is " << mask.rows << "x" << mask.cols << " but its image "
-                         << s.image_path << " is " << image.height << "x" << image.width);
+             s.mask_path << ": mask is " << mask.cols << "x" << mask.rows << " but its image "
+                         << s.image_path << " is " << image.width << "x" << image.height << " (width x height)");
   s.height = image.height;
   s.width = image.width;
   s.has_tumour = cv::countNonZero(mask) > 0;

@@ -11,7 +11,7 @@ namespace {
 void check_pipeline(const ImagePipeline& p) {
   GLIA_CHECK(p.channels == 1 || p.channels == 3, "image pipeline: channels " << p.channels << " must be 1 or 3");
   GLIA_CHECK(p.height > 0 && p.width > 0,
-             "image pipeline: size " << p.height << "x" << p.width << " must be positive");
+             "image pipeline: size " << p.width << "x" << p.height << " (width x height) must be positive");
   check_normalization(p.normalization, p.channels);
 }
 
@@ -70,8 +70,8 @@ DecodedExample SegmentationSource::decode(size_t index) const {
   std::vector<uint8_t> mask_bytes = read_file_bytes(s.mask_path);
   cv::Mat m = decode_mask_u8(mask_bytes.data(), mask_bytes.size(), s.mask_path, &mask_info);
   GLIA_CHECK(mask_info.height == info.height && mask_info.width == info.width,
-             s.mask_path << ": mask is " << mask_info.height << "x" << mask_info.width << " but its image "
-                         << s.image_path << " is " << info.height << "x" << info.width);
+             s.mask_path << ": mask is " << mask_info.width << "x" << mask_info.height << " but its image "
+                         << s.image_path << " is " << info.width << "x" << info.height << " (width x height)");
   d.mask = resize_image(m, p.height, p.width, Interpolation::nearest);
   return d;
 }

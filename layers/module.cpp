@@ -16,6 +16,7 @@ struct Recorder {
   std::vector<SummaryRow> rows;
 };
 thread_local Recorder* active_recorder = nullptr;
+thread_local const ForwardObserver* active_observer = nullptr;
 
 int64_t own_count(const std::vector<std::pair<std::string, Tensor*>>& params) {
   int64_t n = 0;
@@ -40,8 +41,15 @@ Tensor Module::recorded(const Tensor& x, Tensor y) {
     row.macs = macs(x.sizes(), y.sizes());
     active_recorder->rows.push_back(std::move(row));
   }
+  if (active_observer != nullptr) (*active_observer)(*this, x, y);
   return y;
 }
+
+ObserveForward::ObserveForward(ForwardObserver observer) : observer_(std::move(observer)), previous_(active_observer) {
+  active_observer = &observer_;
+}
+
+ObserveForward::~ObserveForward() { active_observer = previous_; }
 
 int64_t Module::macs(const Shape&, const Shape&) const { return 0; }
 

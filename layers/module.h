@@ -98,6 +98,24 @@ class Module {
   bool frozen_ = false;
 };
 
+// ---- forward observers --------------------------------------------------------------------
+// While an ObserveForward lives, every module's operator() on this thread calls the
+// observer with its input and output as it finishes (so inner modules come before the
+// module that contains them). A debugging hook: layers/non_finite.h uses it to find the
+// first module whose output went NaN. Observers nest; the innermost one is called.
+using ForwardObserver = std::function<void(const Module& module, const Tensor& input, const Tensor& output)>;
+class ObserveForward {
+ public:
+  explicit ObserveForward(ForwardObserver observer);
+  ~ObserveForward();
+  ObserveForward(const ObserveForward&) = delete;
+  ObserveForward& operator=(const ObserveForward&) = delete;
+
+ private:
+  ForwardObserver observer_;
+  const ForwardObserver* previous_;
+};
+
 // A chain of modules named "0", "1", ... (nn.Sequential).
 class Sequential : public Module {
  public:

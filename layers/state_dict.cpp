@@ -5,12 +5,15 @@
 #include <sstream>
 
 #include "tensor/autograd.h"
+#include "tensor/finite.h"
 #include "tensor/safetensors.h"
 
 namespace glia::nn {
 
-std::map<std::string, Tensor> read_tensors(const std::string& path) {
-  SafetensorsReader reader(path);
+namespace {
+
+std::map<std::string, Tensor> copy_tensors(const SafetensorsReader& reader) {
+  const std::string& path = reader.path();
   std::map<std::string, Tensor> out;
   for (const SafetensorsEntry& e : reader.entries()) {
     Tensor t = empty(e.shape, e.dtype, Device::cpu);
@@ -22,6 +25,10 @@ std::map<std::string, Tensor> read_tensors(const std::string& path) {
   }
   return out;
 }
+
+}  // namespace
+
+std::map<std::string, Tensor> read_tensors(const std::string& path) { return copy_tensors(SafetensorsReader(path)); }
 
 void write_tensors(const std::string& path, const NamedTensors& tensors,
                    const std::map<std::string, std::string>& metadata) {
@@ -92,7 +99,9 @@ void load_state_dict(Module& module, const std::string& path, bool strict) {
   LoadOptions o;
   o.strict = strict;
   o.source = path;
-  load_state_dict(module, read_tensors(path), o);
+  SafetensorsReader reader(path);
+  require_finite_weights(reader);
+  load_state_dict(module, copy_tensors(reader), o);
 }
 
 void save_state_dict(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {

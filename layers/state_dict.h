@@ -11,7 +11,9 @@
 
 namespace glia::nn {
 
-// Every tensor of a safetensors file, as cpu tensors (copied out of the mapping).
+// Every tensor of a safetensors file, as cpu tensors (copied out of the mapping); data
+// files may hold NaN/inf, weights may not: load_state_dict(module, path) refuses them
+// (tensor/finite.h).
 std::map<std::string, Tensor> read_tensors(const std::string& path);
 // Writes named tensors (any device; copied to the host) atomically.
 void write_tensors(const std::string& path, const NamedTensors& tensors,

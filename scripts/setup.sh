@@ -3,6 +3,7 @@
 # second run installs nothing and only rebuilds what changed.
 #   scripts/setup.sh            main build in build/ (cpu + sim)
 #   BUILD_DIR=... GLIA_CMAKE_ARGS="..." scripts/setup.sh   another configuration
+#   GLIA_BUILD_TARGETS="test_io test_sim" scripts/setup.sh     only those targets
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,5 +34,6 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   # shellcheck disable=SC2086
   cmake -S . -B "$build_dir" -G Ninja $cmake_args
 fi
-cmake --build "$build_dir" -j "$jobs"
+# shellcheck disable=SC2086
+cmake --build "$build_dir" -j "$jobs" ${GLIA_BUILD_TARGETS:+--target $GLIA_BUILD_TARGETS}
 echo "setup: built in $build_dir"

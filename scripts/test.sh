@@ -2,6 +2,8 @@
 # Runs glia's test suites through ctest; sets up and builds first when needed.
 #   scripts/test.sh                 every suite on cpu and sim (and cuda when a GPU is present)
 #   scripts/test.sh --sanitize      ASan+UBSan build (build-asan/) running the fast suites
+#   scripts/test.sh --tsan          ThreadSanitizer build (build-tsan/) running the loader (io)
+#                                   and SIMT emulator (sim) suites, the ones with threads
 #   scripts/test.sh -L tensor ...   extra arguments go to ctest
 # Exit status is ctest's: non-zero when any test fails.
 set -euo pipefail
@@ -17,6 +19,18 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   ctest_args+=(-LE "slow|reference|data|bench")
+elif [ "${1:-}" = "--tsan" ]; then
+  shift
+  build_dir=build-tsan
+  export GLIA_CMAKE_ARGS="-DGLIA_CUDA=OFF -DGLIA_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLIA_BUILD_BENCH=OFF"
+  export GLIA_BUILD_TARGETS="test_io test_sim"  # only these suites: the build is slow
+  # halt_on_error: the first race fails its test; second_deadlock_stack: both stacks of a
+  # lock-order report. OpenMP and OpenBLAS are not instrumented, so they get one thread:
+  # their own workers would be reported as races TSan cannot see the ordering of.
+  # scripts/tsan.supp: third-party reports only (GDAL's own lock order), each explained.
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp}
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+  ctest_args+=(-L "^(io|sim)$" -LE "slow|reference|data|bench")
 fi
 
 BUILD_DIR=$build_dir scripts/setup.sh

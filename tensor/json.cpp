@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_set>
 
 #include "kernels/error.h"
 
@@ -61,12 +62,13 @@ class JsonParser {
     Json obj = Json::object();
     expect('{');
     if (peek() == '}') { ++pos_; return obj; }
+    // A set, not a scan of the members: a header of a million keys must not take 10^12 steps.
+    std::unordered_set<std::string> keys;
     while (true) {
       if (peek() != '"') fail("expected a string key");
       std::string key = string();
       expect(':');
-      for (auto& m : obj.members_)
-        if (m.first == key) fail("duplicate key \"" + key + "\"");
+      if (!keys.insert(key).second) fail("duplicate key \"" + key + "\"");
       obj.members_.emplace_back(std::move(key), value(depth + 1));
       char c = peek();
       ++pos_;
@@ -261,6 +263,8 @@ void dump_value(std::string& out, const Json& j, int indent, int level) {
         out += std::to_string(j.as_integer());
       } else if (!std::isfinite(j.as_number())) {
         out += "null";  // JSON has no NaN/inf
+      } else if (j.as_number() == 0 && std::signbit(j.as_number())) {
+        out += "-0.0";  // "-0" would read back as the integer 0 (found by fuzzing)
       } else {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.17g", j.as_number());  // round-trips every double

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include "kernels/error.h"
+#include "tensor/crc32.h"
 #include "tensor/json.h"
+#include "tensor/tensor.h"
 
 namespace glia {
 namespace {
@@ -30,6 +33,41 @@ DType parse_dtype(const std::string& s, const std::string& file, const std::stri
 }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// dtype x shape in bytes, refusing any product that does not fit in int64 (a forged
+// shape must not wrap to a small count that then passes the size check).
+uint64_t checked_bytes(const std::vector<int64_t>& shape, DType dtype, const std::string& where) {
+  int64_t numel = 1;
+  for (int64_t s : shape)
+    GLIA_CHECK(!__builtin_mul_overflow(numel, s, &numel),
+               where << ": shape " << shape_str(shape) << " has more elements than fit in 64 bits");
+  int64_t bytes = 0;
+  GLIA_CHECK(!__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &bytes),
+             where << ": shape " << shape_str(shape) << " of " << dtype_name(dtype)
+                   << " needs more bytes than fit in 64 bits");
+  return static_cast<uint64_t>(bytes);
+}
+
+// The checksum record: {"algorithm": "crc32", "tensors": {name: 8 hex digits}}.
+std::map<std::string, std::string> parse_checksums(const std::string& text, const std::string& path) {
+  Json j = Json::parse(text, path + " (" + kChecksumMetadataKey + " metadata)");
+  GLIA_CHECK(j.is_object() && j.contains("algorithm") && j.at("algorithm").is_string() && j.contains("tensors") &&
+                 j.at("tensors").is_object(),
+             path << ": metadata '" << kChecksumMetadataKey << "' is not {\"algorithm\": ..., \"tensors\": {...}}");
+  GLIA_CHECK(j.at("algorithm").as_string() == "crc32",
+             path << ": checksums use '" << j.at("algorithm").as_string()
+                  << "', which this glia does not know (it writes and checks crc32)");
+  std::map<std::string, std::string> out;
+  for (const auto& [name, v] : j.at("tensors").members()) {
+    GLIA_CHECK(v.is_string() && v.as_string().size() == 8 &&
+                   v.as_string().find_first_not_of("0123456789abcdefABCDEF") == std::string::npos,
+               path << ": the checksum of tensor '" << name << "' is not 8 hex digits");
+    std::string hex = v.as_string();
+    for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = hex;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -81,7 +119,10 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     const uint64_t data_size = map_size_ - 8 - header_len;
 
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (auto& [name, info] : header.members()) {
+    for (const auto& member : header.members()) {
+      // Not a structured binding: lambdas cannot capture those before C++20 (clang refuses).
+      const std::string& name = member.first;
+      const Json& info = member.second;
       if (name == "__metadata__") {
         GLIA_CHECK(info.is_object(), path << ": __metadata__ is not an object");
         for (auto& [k, v] : info.members()) {
@@ -111,7 +152,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       e.end = static_cast<uint64_t>(off[1].as_integer());
       GLIA_CHECK(e.end <= data_size, where() << ": data ends at byte " << e.end << " but the data section has "
                                              << data_size << " bytes (file truncated?)");
-      uint64_t expected = static_cast<uint64_t>(e.numel()) * dtype_size(e.dtype);
+      const uint64_t expected = checked_bytes(e.shape, e.dtype, where());
       GLIA_CHECK(e.end - e.begin == expected, where() << ": holds " << e.end - e.begin << " bytes but "
                                                       << dtype_name(e.dtype) << " of its shape needs " << expected);
       ranges.emplace_back(e.begin, e.end);
@@ -121,9 +162,30 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     std::sort(ranges.begin(), ranges.end());
     for (size_t i = 1; i < ranges.size(); ++i)
       GLIA_CHECK(ranges[i].first >= ranges[i - 1].second, path << ": two tensors' data ranges overlap at byte " << ranges[i].first);
+    verify_checksums();
   } catch (...) {
     ::munmap(map_, map_size_);
     throw;
+  }
+}
+
+void SafetensorsReader::verify_checksums() {
+  auto it = metadata_.find(kChecksumMetadataKey);
+  if (it == metadata_.end()) return;  // e.g. written by PyTorch's tools: nothing to check
+  checksummed_ = true;
+  const std::map<std::string, std::string> sums = parse_checksums(it->second, path_);
+  for (const auto& [name, sum] : sums)
+    GLIA_CHECK(index_.count(name), path_ << ": the checksums list tensor '" << name
+                                         << "', which the file does not hold (header edited or damaged)");
+  for (const SafetensorsEntry& e : entries_) {
+    auto s = sums.find(e.name);
+    GLIA_CHECK(s != sums.end(), path_ << ": tensor '" << e.name
+                                      << "' has no checksum although the file's other tensors do (header edited or damaged)");
+    const std::string actual = crc32_hex(crc32(data(e), static_cast<size_t>(e.end - e.begin)));
+    GLIA_CHECK(actual == s->second,
+               path_ << ": tensor '" << e.name << "' is corrupt: its " << e.end - e.begin << " bytes have CRC-32 "
+                     << actual << " but the file recorded " << s->second
+                     << " when it was written (the data changed on disk or in transfer)");
   }
 }
 
@@ -176,19 +238,23 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void write_safetensors(const std::string& path, const std::vector<SafetensorsItem>& items,
                        const std::map<std::string, std::string>& metadata) {
+  GLIA_CHECK(!metadata.count(kChecksumMetadataKey),
+             path << ": metadata key '" << kChecksumMetadataKey << "' is reserved for the checksums glia writes");
   Json header = Json::object();
+  Json sums = Json::object();
+  std::vector<uint64_t> sizes;
   uint64_t offset = 0;
   for (auto& it : items) {
     GLIA_CHECK(!it.name.empty() && it.name != "__metadata__", path << ": invalid tensor name '" << it.name << "'");
     GLIA_CHECK(!header.contains(it.name), path << ": tensor name '" << it.name << "' given twice");
-    int64_t numel = 1;
     Json shape = Json::array();
     for (int64_t s : it.shape) {
       GLIA_CHECK(s >= 0, path << ": tensor '" << it.name << "' has a negative size");
-      numel *= s;
       shape.push_back(Json(s));
     }
-    uint64_t bytes = static_cast<uint64_t>(numel) * dtype_size(it.dtype);
+    const uint64_t bytes = checked_bytes(it.shape, it.dtype, path + ": tensor '" + it.name + "'");
+    sizes.push_back(bytes);
+    sums[it.name] = Json(crc32_hex(crc32(it.data, static_cast<size_t>(bytes))));
     Json entry = Json::object();
     entry["dtype"] = Json(safetensors_dtype_name(it.dtype));
     entry["shape"] = shape;
@@ -199,11 +265,13 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsIte
     header[it.name] = entry;
     offset += bytes;
   }
-  if (!metadata.empty()) {
-    Json meta = Json::object();
-    for (auto& [k, v] : metadata) meta[k] = Json(v);
-    header["__metadata__"] = meta;
-  }
+  Json meta = Json::object();
+  for (auto& [k, v] : metadata) meta[k] = Json(v);
+  Json checksums = Json::object();
+  checksums["algorithm"] = Json("crc32");
+  checksums["tensors"] = sums;
+  meta[kChecksumMetadataKey] = Json(checksums.dump());
+  header["__metadata__"] = meta;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep tensor data 8-byte aligned
   std::string out;
@@ -211,11 +279,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsIte
   uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) out += static_cast<char>((n >> (8 * i)) & 0xFF);
   out += text;
-  for (auto& it : items) {
-    int64_t numel = 1;
-    for (int64_t s : it.shape) numel *= s;
-    out.append(static_cast<const char*>(it.data), static_cast<size_t>(numel) * dtype_size(it.dtype));
-  }
+  for (size_t i = 0; i < items.size(); ++i)
+    out.append(static_cast<const char*>(items[i].data), static_cast<size_t>(sizes[i]));
   write_file_atomically(path, out);
 }
 

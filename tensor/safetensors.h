@@ -4,6 +4,11 @@
 // bounded and validated, every offset checked against the file size, every tensor's byte
 // count checked against dtype x shape; each violation is an Error naming file and tensor.
 // This level deals in raw bytes; Tensor-level load/save (state_dict) builds on it.
+//
+// Integrity: every file glia writes records a CRC-32 of each tensor's bytes in the
+// metadata (kChecksumMetadataKey), and the reader checks them all on open, so a flipped
+// byte is an Error naming the file and the tensor. Files without the record (written by
+// other tools) load unchecked.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,6 +18,9 @@
 #include "kernels/dtype.h"
 
 namespace glia {
+
+// Metadata key of the checksum record: JSON {"algorithm": "crc32", "tensors": {name: hex}}.
+inline constexpr const char* kChecksumMetadataKey = "glia.checksums";
 
 struct SafetensorsEntry {
   std::string name;
@@ -24,7 +32,9 @@ struct SafetensorsEntry {
 
 class SafetensorsReader {
  public:
-  explicit SafetensorsReader(const std::string& path);  // maps the file, validates everything
+  // Maps the file and validates everything: header, sizes (overflow included), offsets,
+  // and the tensors' checksums when the file has them.
+  explicit SafetensorsReader(const std::string& path);
   ~SafetensorsReader();
   SafetensorsReader(const SafetensorsReader&) = delete;
   SafetensorsReader& operator=(const SafetensorsReader&) = delete;
@@ -35,8 +45,12 @@ class SafetensorsReader {
   const SafetensorsEntry& entry(const std::string& name) const;  // Error naming tensor and file
   const uint8_t* data(const SafetensorsEntry& e) const { return data_ + e.begin; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // True when the file carried checksums (all verified by the constructor).
+  bool checksummed() const { return checksummed_; }
 
  private:
+  void verify_checksums();
+
   std::string path_;
   void* map_ = nullptr;
   size_t map_size_ = 0;
@@ -44,6 +58,7 @@ class SafetensorsReader {
   std::vector<SafetensorsEntry> entries_;
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> metadata_;
+  bool checksummed_ = false;
 };
 
 struct SafetensorsItem {
@@ -54,7 +69,7 @@ struct SafetensorsItem {
 };
 
 // Writes atomically: a temporary file beside `path`, fsync, rename. A crash while
-// writing leaves the previous file intact.
+// writing leaves the previous file intact. Adds the checksum record to `metadata`.
 void write_safetensors(const std::string& path, const std::vector<SafetensorsItem>& items,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -1,13 +1,18 @@
 """Minimal safetensors reader/writer (the format: 8-byte little-endian header length,
 a JSON header {name: {dtype, shape, data_offsets}}, then the raw little-endian bytes).
 Written here so the tools need nothing beyond Debian's python3-torch; save_raw needs no
-torch at all (tools/convert_lite.py runs with a bare python3)."""
+torch at all (tools/convert_lite.py runs with a bare python3).
+
+Like glia's writer, save_raw() records a CRC-32 (zlib's) of each tensor's bytes in the
+metadata key "glia.checksums"; load() checks them when present (tensor/safetensors.h)."""
 import json
 import os
 import struct
 import tempfile
+import zlib
 
 _NAMES = ["float32:F32", "float64:F64", "int64:I64", "int32:I32", "uint8:U8", "float16:F16", "bfloat16:BF16"]
+CHECKSUM_KEY = "glia.checksums"
 
 
 def _torch_dtypes():
@@ -15,17 +20,23 @@ def _torch_dtypes():
     return {getattr(torch, n.split(":")[0]): n.split(":")[1] for n in _NAMES}
 
 
+def _crc32_hex(raw):
+    return "%08x" % (zlib.crc32(raw) & 0xFFFFFFFF)
+
+
 def save_raw(tensors, path, metadata=None):
     """tensors: {name: (dtype name such as "F32", shape, little-endian bytes)}. Writes a
     temporary file beside `path`, fsyncs it and renames it over `path`: a reader never
     sees a half-written file."""
-    header, offset = {}, 0
+    header, offset, sums = {}, 0, {}
     for name in sorted(tensors):
         dtype, shape, raw = tensors[name]
         header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
+        sums[name] = _crc32_hex(raw)
         offset += len(raw)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta[CHECKSUM_KEY] = json.dumps({"algorithm": "crc32", "tensors": sums}, separators=(",", ":"))
+    header["__metadata__"] = meta
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * ((8 - len(blob) % 8) % 8)  # keep the data 8-byte aligned
     folder = os.path.dirname(os.path.abspath(path))
@@ -72,11 +83,16 @@ def load(path):
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
-    header.pop("__metadata__", None)
+    meta = header.pop("__metadata__", None) or {}
+    sums = json.loads(meta[CHECKSUM_KEY])["tensors"] if CHECKSUM_KEY in meta else None
     out = {}
     for name, info in header.items():
         a, b = info["data_offsets"]
-        buf = bytearray(data[8 + n + a:8 + n + b])
+        raw = data[8 + n + a:8 + n + b]
+        if sums is not None and sums.get(name) != _crc32_hex(raw):
+            raise ValueError("%s: tensor '%s' is corrupt or has no checksum (CRC-32 %s, recorded %s)"
+                             % (path, name, _crc32_hex(raw), sums.get(name)))
+        buf = bytearray(raw)
         out[name] = torch.frombuffer(buf, dtype=back[info["dtype"]]).reshape(info["shape"]).clone() \
             if b > a else torch.zeros(info["shape"], dtype=back[info["dtype"]])
     return out

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/error.h"
+#include "tensor/finite.h"
 #include "tensor/safetensors.h"
 
 namespace glia {
@@ -46,7 +47,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  SafetensorsReader reader(path);
+  SafetensorsReader reader(path);  // checks sizes and checksums
   auto it = reader.metadata().find(kMetadataKey);
   GLIA_CHECK(it != reader.metadata().end(),
              path << ": not a glia checkpoint (a safetensors file without '" << kMetadataKey
@@ -55,6 +56,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   int64_t format = meta.at("format").as_integer();
   GLIA_CHECK(format <= kFormatVersion, path << ": checkpoint format " << format << " is newer than this glia reads ("
                                             << kFormatVersion << ")");
+  require_finite_weights(reader);  // optimizer moments too: a resumed step would spread NaN
   Checkpoint c;
   c.model = meta.at("model").as_string();
   c.model_config = meta.at("model_config");

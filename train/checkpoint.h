@@ -26,7 +26,8 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
 // Tensors come back on the cpu. Errors name the file: not a glia checkpoint, truncated,
-// written by a newer format.
+// written by a newer format, a tensor whose checksum fails, a NaN/inf value (unless
+// allowed, tensor/finite.h).
 Checkpoint load_checkpoint(const std::string& path);
 
 // Error unless the checkpoint holds `model` ("checkpoint X holds model A, not B").

@@ -14,6 +14,7 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "train/checkpoint.h"
+#include "train/finite_output.h"
 #include "train/trainer_checkpoint.h"
 
 namespace glia {
@@ -214,7 +215,9 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
     check_interrupt(fitting_ ? "validation" : "evaluation", 0, 0);
     if (!data.next(batch)) break;
     task_.check_batch(batch);
-    const Tensor output = model_(batch_images(batch, options_.device));
+    const Tensor input = batch_images(batch, options_.device);
+    const Tensor output = model_(input);
+    check_finite_output(model_, input, output, "evaluation");
     loss_sum += task_.loss(output, batch, options_.device).item<double>() * batch.n;
     images += static_cast<size_t>(batch.n);
     task_.add(output, batch);

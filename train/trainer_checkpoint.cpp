@@ -8,6 +8,7 @@
 
 #include "kernels/error.h"
 #include "tensor/autograd.h"
+#include "tensor/finite.h"
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 
@@ -17,7 +18,9 @@ namespace {
 void dump_exact(const Json& j, std::string& out) {
   switch (j.kind()) {
     case Json::Kind::number:
-      if (!j.is_integer() && std::isfinite(j.as_number())) {
+      if (!j.is_integer() && j.as_number() == 0 && std::signbit(j.as_number())) {
+        out += "-0.0";  // "-0" would read back as the integer 0
+      } else if (!j.is_integer() && std::isfinite(j.as_number())) {
         char buf[40];
         std::snprintf(buf, sizeof buf, "%.17g", j.as_number());
         out += buf;
@@ -85,6 +88,7 @@ std::map<std::string, Tensor> read_model_weights(const std::string& path, std::s
     SafetensorsReader reader(path);
     is_checkpoint = reader.metadata().count("glia.checkpoint") > 0;
     if (!is_checkpoint) {
+      require_finite_weights(reader);
       for (const auto& e : reader.entries()) {
         Tensor t = empty(e.shape, e.dtype);
         if (e.end > e.begin) std::memcpy(t.data_ptr(), reader.data(e), e.end - e.begin);

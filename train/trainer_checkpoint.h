@@ -23,7 +23,8 @@ std::string exact_json(const Json& value);
 void load_module_state(nn::Module& module, const std::map<std::string, Tensor>& tensors, const std::string& what);
 
 // The model tensors of a glia checkpoint (train/checkpoint.h; *model gets its model
-// identity) or every tensor of a plain safetensors file (*model gets "").
+// identity) or every tensor of a plain safetensors file (*model gets ""). Either way a
+// NaN/inf value is an error naming the file and tensor (tensor/finite.h).
 std::map<std::string, Tensor> read_model_weights(const std::string& path, std::string* model = nullptr);
 
 }  // namespace glia

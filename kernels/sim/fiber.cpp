@@ -25,6 +25,16 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define GLIA_SIM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GLIA_SIM_TSAN 1
+#endif
+#endif
+#ifdef GLIA_SIM_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #if defined(__x86_64__) && defined(__linux__)
 #define GLIA_SIM_ASM_SWITCH 1
@@ -178,9 +188,20 @@ void release_stack(Stack s, bool abandoned) {
   t_pool.free.push_back(s);
 }
 
-Context::~Context() { delete as_uc(uc); }
+Context::~Context() {
+  delete as_uc(uc);
+#ifdef GLIA_SIM_TSAN
+  if (tsan_fiber != nullptr) __tsan_destroy_fiber(tsan_fiber);
+#endif
+}
 
 void context_prepare(Context& fiber, Stack stack, FiberEntry entry, void* arg) {
+#ifdef GLIA_SIM_TSAN
+  // A fresh TSan fiber per run: the last one left the frames it exited from on TSan's
+  // shadow call stack (exit_fiber never returns).
+  if (fiber.tsan_fiber != nullptr) __tsan_destroy_fiber(fiber.tsan_fiber);
+  fiber.tsan_fiber = __tsan_create_fiber(0);
+#endif
   if (using_ucontext()) {
     if (fiber.uc == nullptr) fiber.uc = new ucontext_t();
     ucontext_t* uc = as_uc(fiber.uc);
@@ -214,6 +235,10 @@ void context_prepare(Context& fiber, Stack stack, FiberEntry entry, void* arg) {
 }
 
 void resume(HostContext& host, Context& fiber, Stack fiber_stack) {
+#ifdef GLIA_SIM_TSAN
+  host.tsan_thread = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(fiber.tsan_fiber, 0);
+#endif
 #ifdef GLIA_SIM_ASAN
   __sanitizer_start_switch_fiber(&host.ctx.asan_fake, fiber_stack.base, fiber_stack.size);
   switch_to(host.ctx, fiber);
@@ -233,6 +258,9 @@ void fiber_started(HostContext& host) {
 }
 
 void suspend(HostContext& host, Context& fiber) {
+#ifdef GLIA_SIM_TSAN
+  __tsan_switch_to_fiber(host.tsan_thread, 0);
+#endif
 #ifdef GLIA_SIM_ASAN
   __sanitizer_start_switch_fiber(&fiber.asan_fake, host.stack_bottom, host.stack_size);
   switch_to(fiber, host.ctx);
@@ -243,6 +271,9 @@ void suspend(HostContext& host, Context& fiber) {
 }
 
 void exit_fiber(HostContext& host, Context& fiber) {
+#ifdef GLIA_SIM_TSAN
+  __tsan_switch_to_fiber(host.tsan_thread, 0);
+#endif
 #ifdef GLIA_SIM_ASAN
   __sanitizer_start_switch_fiber(nullptr, host.stack_bottom, host.stack_size);
 #endif

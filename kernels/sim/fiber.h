@@ -8,7 +8,11 @@
 //  * ucontext (makecontext/swapcontext): portable fallback, used on other CPUs or when
 //    the environment variable GLIA_SIM_UCONTEXT=1 is set at first use.
 // Under AddressSanitizer every switch is announced with __sanitizer_start_switch_fiber /
-// __sanitizer_finish_switch_fiber so ASan knows which stack is live.
+// __sanitizer_finish_switch_fiber so ASan knows which stack is live. Under
+// ThreadSanitizer each fiber is a TSan fiber (__tsan_create_fiber), entered with
+// __tsan_switch_to_fiber just before every switch: TSan then keeps a call stack and a
+// clock per CUDA thread, and each switch orders the fibers of one block (they run one at a
+// time on one OS thread), so only blocks running on different workers can race.
 #pragma once
 #include <cstddef>
 
@@ -29,6 +33,7 @@ struct Context {
   void* sp = nullptr;          // x86-64 switch: saved stack pointer
   void* uc = nullptr;          // ucontext fallback: ucontext_t*, owned
   void* asan_fake = nullptr;   // ASan's fake-stack handle while switched out
+  void* tsan_fiber = nullptr;  // TSan's fiber (owned; created by context_prepare)
   Context() = default;
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -40,6 +45,7 @@ struct HostContext {
   Context ctx;
   const void* stack_bottom = nullptr;  // learned from ASan on the first switch
   size_t stack_size = 0;
+  void* tsan_thread = nullptr;         // the OS thread's own TSan fiber (not owned)
 };
 
 using FiberEntry = void (*)(void* arg);

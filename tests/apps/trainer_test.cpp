@@ -9,9 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "layers/basic.h"
 #include "layers/conv.h"
+#include "tensor/autograd.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -131,6 +133,24 @@ TEST(Trainer, LossGoesDownAndValidationAccuracyRises) {
     EXPECT_EQ(h[i].epoch, static_cast<int>(i + 1));
     EXPECT_TRUE(std::isfinite(h[i].val_loss));
     EXPECT_GT(h[i].images_per_second, 0);
+  }
+}
+
+TEST(Trainer, EvaluateStopsAtANonFiniteOutputNamingTheLayer) {
+  VectorBatchSource val(make_batches(2, 5, 2));
+  TinyRun r = make_run("", 1);
+  for (auto& [name, t] : r.model->state_dict())
+    if (name == "fc.weight") {
+      NoGradGuard no_grad;
+      t.data<float>()[4] = std::numeric_limits<float>::quiet_NaN();
+    }
+  try {
+    r.trainer->evaluate(val);
+    FAIL() << "evaluation with a NaN weight reported numbers";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("evaluation: the model's output [5, 3]"), std::string::npos) << m;
+    EXPECT_NE(m.find("first appears in module 'fc' (Linear"), std::string::npos) << m;
   }
 }
 

@@ -241,7 +241,7 @@ TEST(SegmentationDataset, BadPairsAreErrorsOrSkips) {
   const std::string p0 = dir / "TCGA_PH_0000_20000101/TCGA_PH_0000_20000101";
   const std::string p1 = dir / "TCGA_PH_0001_20000101/TCGA_PH_0001_20000101";
   fs::remove(p0 + "_2_mask.tif");
-  ASSERT_TRUE(cv::imwrite(p1 + "_3_mask.tif", cv::Mat::zeros(16, 32, CV_8UC1)));
+  ASSERT_TRUE(cv::imwrite(p1 + "_3_mask.tif", cv::Mat::zeros(16, 32, CV_8UC1)));  // 32 wide, 16 high
   expect_error_mentions([&] { open_segmentation_dataset(dir.str()); }, {"_2.tif", "image without mask"});
   SegmentationDatasetOptions skip;
   skip.skip_bad = true;
@@ -250,7 +250,7 @@ TEST(SegmentationDataset, BadPairsAreErrorsOrSkips) {
   EXPECT_EQ(ds.samples.size(), 10u);
   EXPECT_EQ(ds.skipped.size(), 2u);
   fs::remove(p0 + "_2.tif");
-  expect_error_mentions([&] { open_segmentation_dataset(dir.str()); }, {"_3_mask.tif", "16x32", "32x32"});
+  expect_error_mentions([&] { open_segmentation_dataset(dir.str()); }, {"_3_mask.tif", "mask is 32x16 but", "is 32x32 (width x height)"});
   ASSERT_TRUE(cv::imwrite(p1 + "_3_mask.tif", cv::Mat::zeros(32, 32, CV_8UC1)));
   test::write_text(p1 + "_4.tif", "truncated");
   expect_error_mentions([&] { open_segmentation_dataset(dir.str()); }, {"_4.tif", "not an image"});

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -174,5 +176,30 @@ TEST(Json, DoublesRoundTripExactly) {
     j.push_back(glia::Json(v));
     EXPECT_EQ(glia::Json::parse(j.dump()).items()[0].as_number(), v);
   }
+}
+
+TEST(Json, ManyKeysParseInLinearTime) {
+  // 200000 keys: with a scan of the earlier keys per key this took minutes.
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  text += "}";
+  const auto start = std::chrono::steady_clock::now();
+  const glia::Json j = glia::Json::parse(text);
+  // About 0.1 s; the quadratic scan made 2*10^10 key comparisons (tens of seconds).
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  EXPECT_EQ(j.size(), 200000u);
+  EXPECT_THROW(glia::Json::parse("{\"a\":1,\"b\":2,\"a\":3}"), glia::Error);
+}
+
+TEST(Json, NegativeZeroStaysADoubleThroughDumpAndParse) {
+  // Found by fuzzing: -3e-807 underflows to -0.0, which was written "-0" and read back as
+  // the integer 0, so dump(parse(dump(x))) differed from dump(x).
+  const glia::Json j = glia::Json::parse("[-3e-807, -0.0, 0.0]");
+  const std::string once = j.dump();
+  EXPECT_EQ(once, "[-0.0,-0.0,0]");
+  const glia::Json back = glia::Json::parse(once);
+  EXPECT_FALSE(back[0].is_integer());
+  EXPECT_TRUE(std::signbit(back[0].as_number()));
+  EXPECT_EQ(back.dump(), once);
 }
 }  // namespace
