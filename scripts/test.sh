@@ -5,6 +5,7 @@
 #   scripts/test.sh --tsan          ThreadSanitizer build (build-tsan/) running the loader (io)
 #                                   and SIMT emulator (sim) suites, the ones with threads
 #   scripts/test.sh -L tensor ...   extra arguments go to ctest
+#   GLIA_TEST_SLOW=1 scripts/test.sh  also the suites labelled *slow*
 # Exit status is ctest's: non-zero when any test fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +32,12 @@ elif [ "${1:-}" = "--tsan" ]; then
   export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp}
   export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
   ctest_args+=(-L "^(io|sim)$" -LE "slow|reference|data|bench")
+fi
+
+# Suites labelled *slow* (minutes each, e.g. explain_slow) run only when asked for:
+# GLIA_TEST_SLOW=1 scripts/test.sh, or scripts/test.sh -L explain_slow.
+if [ "${#ctest_args[@]}" -eq 0 ] && [ "${GLIA_TEST_SLOW:-0}" != 1 ] && [[ " $* " != *" -L "* ]]; then
+  ctest_args+=(-LE slow)
 fi
 
 BUILD_DIR=$build_dir scripts/setup.sh

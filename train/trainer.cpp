@@ -183,7 +183,7 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
     ProgressEvent e;
     e.kind = ProgressEvent::Kind::batch_end;
     e.epoch = row.epoch;
-    e.epochs = options_.epochs;
+    e.epochs = planned_epochs();
     e.batch = done;
     e.batches = batches;
     e.loss = loss_sum / static_cast<double>(images);
