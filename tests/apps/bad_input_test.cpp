@@ -15,11 +15,15 @@
 //   parent/                         an eval-cls run holding sub/best.ckpt (a copy)
 //   link-to-cls-run                 a symlink to cls-run
 //   a-file                          a plain file
+//   flipped.ckpt                    cls-run/best.ckpt with 16 bytes of tensor data flipped
+//   nan.ckpt                        cls-run/best.ckpt with a NaN in one weight (checksums valid)
+//   huge/huge.png                   a 74-byte PNG whose header claims 30000x30000 pixels
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -27,7 +31,9 @@
 #include <vector>
 
 #include "io/phantom.h"
+#include "tensor/crc32.h"
 #include "tests/apps/glia_process.h"
+#include "train/checkpoint.h"
 
 namespace glia {
 namespace {
@@ -129,6 +135,19 @@ std::vector<BadInputCase> cases() {
                {"cannot write {root}/full/run.json", "File too large"}, {}, {"{root}/cls-run"},
                {"{root}/full/run.json*"}, {64}});
 
+  // ---- files that are wrong inside (items 2 and 7): a checksum, a non-finite weight, a
+  // header that claims more pixels than the budget. Nothing is written.
+  t.push_back({"eval-cls of a checkpoint with flipped bytes", cls_eval("{root}/flipped.ckpt", "{root}/flipped-eval"), 1,
+               {"{root}/flipped.ckpt", "is corrupt: its"}, {}, {"{root}/flipped.ckpt"}, {"{root}/flipped-eval"}, {}});
+  t.push_back({"eval-cls of a checkpoint with a NaN weight", cls_eval("{root}/nan.ckpt", "{root}/nan-eval"), 1,
+               {"{root}/nan.ckpt", "non-finite value"}, {}, {"{root}/nan.ckpt"}, {"{root}/nan-eval"}, {}});
+  t.push_back({"train-cls --resume from a checkpoint with flipped bytes",
+               plus(kTrainCls, {"--out", "{root}/flipped-run", "--resume"}), 1,
+               {"last.ckpt", "is corrupt: its"}, {}, {"{root}/flipped-run"}, {}, {}});
+  t.push_back({"predict on a PNG whose header claims 30000x30000",
+               {"predict", "{root}/huge", "--classifier", best, "--out", "{root}/huge-pred", "--quiet"}, 1,
+               {"huge.png", "header claims 30000x30000"}, {}, {"{root}/huge"}, {"{root}/huge-pred"}, {}});
+
   // ---- flags (item 7).
   t.push_back({"a flag given twice", plus(kTrainCls, {"--out", "{root}/twice", "--epochs", "4"}), 2,
                {"--epochs given 2 times (1, 4)"}, {"At Most"}, {}, {"{root}/twice"}, {}});
@@ -186,6 +205,35 @@ class BadInput : public ::testing::Test {
     fs::copy_file(best, root_ + "/parent/sub/best.ckpt");
     fs::create_directory_symlink(root_ + "/cls-run", root_ + "/link-to-cls-run");
     std::ofstream(root_ + "/a-file") << "a plain file";
+    write_flipped_checkpoint(best, root_ + "/flipped.ckpt");
+    fs::copy(root_ + "/cls-run", root_ + "/flipped-run");
+    write_flipped_checkpoint(best, root_ + "/flipped-run/last.ckpt");
+    Checkpoint nan = load_checkpoint(best);
+    nan.model_state.front().second.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+    save_checkpoint(root_ + "/nan.ckpt", nan);  // checksums of the NaN: only the value is wrong
+    fs::create_directories(root_ + "/huge");
+    write_png_header_only(root_ + "/huge/huge.png", 30000, 30000);
+  }
+  static void write_flipped_checkpoint(const std::string& from, const std::string& to) {
+    std::string bytes = read(from);
+    for (size_t i = bytes.size() - 64; i < bytes.size() - 48; ++i) bytes[i] = static_cast<char>(~bytes[i]);
+    std::ofstream(to, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  // PNG signature, an IHDR chunk (8-bit RGB, width x height) and IEND: 45 bytes that a
+  // decoder would have to allocate width x height x 3 for.
+  static void write_png_header_only(const std::string& path, uint32_t width, uint32_t height) {
+    std::string png = "\x89PNG\r\n\x1a\n";
+    auto be32 = [](uint32_t v) {
+      return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                         static_cast<char>(v)};
+    };
+    auto chunk = [&](const std::string& type, const std::string& data) {
+      const std::string body = type + data;
+      png += be32(static_cast<uint32_t>(data.size())) + body + be32(crc32(body.data(), body.size()));
+    };
+    chunk("IHDR", be32(width) + be32(height) + std::string{8, 2, 0, 0, 0});
+    chunk("IEND", "");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << png;
   }
   void TearDown() override { fs::remove_all(root_); }
 
