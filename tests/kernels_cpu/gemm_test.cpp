@@ -1,5 +1,6 @@
 // CPU GEMM (OpenBLAS) against a naive triple loop in double.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "kernels/gemm.h"
 #include "tests/support/random_data.h"
@@ -12,7 +13,16 @@ struct GemmCase {
   int64_t m, n, k, batch;
   double alpha, beta;
   int64_t pad;  // extra elements per row of A, B and C (leading dimension > row length)
+  // Small integers in A, B and C and dyadic alpha/beta: every product and partial sum is
+  // an exact float (|sums| < 2^24), so any summation order gives the reference exactly.
+  bool exact = false;
 };
+
+template <class T>
+std::vector<T> gemm_data(size_t n, uint32_t seed, bool exact) {
+  if (!exact) return test::random_vector<T>(n, seed);
+  return test::cast_vector<T>(test::random_ints(n, seed, -8, 9));
+}
 
 template <class T>
 void check_gemm(const GemmCase& g, uint32_t seed) {
@@ -34,11 +44,11 @@ void check_gemm(const GemmCase& g, uint32_t seed) {
   p.stride_a = a_rows * p.lda + 3;  // batch items need not be packed
   p.stride_b = b_rows * p.ldb + 1;
   p.stride_c = g.m * p.ldc + 2;
-  const auto a = test::random_vector<T>(static_cast<size_t>(p.stride_a * g.batch), seed);
-  const auto b = test::random_vector<T>(static_cast<size_t>(p.stride_b * g.batch), seed + 1);
+  const auto a = gemm_data<T>(static_cast<size_t>(p.stride_a * g.batch), seed, g.exact);
+  const auto b = gemm_data<T>(static_cast<size_t>(p.stride_b * g.batch), seed + 1, g.exact);
   // beta == 0 must not read C, so C starts as NaN then; otherwise random
   auto c = g.beta == 0 ? test::poisoned<T>(static_cast<size_t>(p.stride_c * g.batch))
-                       : test::random_vector<T>(static_cast<size_t>(p.stride_c * g.batch), seed + 2);
+                       : gemm_data<T>(static_cast<size_t>(p.stride_c * g.batch), seed + 2, g.exact);
   std::vector<double> expected = test::cast_vector<double>(c);
   for (int64_t bi = 0; bi < g.batch; ++bi)
     for (int64_t i = 0; i < g.m; ++i)
@@ -58,7 +68,7 @@ void check_gemm(const GemmCase& g, uint32_t seed) {
   cpu::gemm(p);
   // Padding elements (NaN when beta == 0) must be left as they were: compared too.
   // Errors are measured against max(|C|, 1): dot products of random signs cancel.
-  EXPECT_LE(test::max_rel_error(c, expected, 1.0), test::tolerance<T>())
+  EXPECT_LE(test::max_rel_error(c, expected, 1.0), g.exact ? 0.0 : test::tolerance<T>())
       << "trans_a=" << g.trans_a << " trans_b=" << g.trans_b << " m=" << g.m << " n=" << g.n << " k=" << g.k
       << " batch=" << g.batch << " alpha=" << g.alpha << " beta=" << g.beta;
 }
@@ -78,6 +88,27 @@ TYPED_TEST(GemmTest, MatchesNaiveLoopForTransposesBatchesAlphaBeta) {
       check_gemm<TypeParam>({ta, tb, 1, 1, 1, 1, 2.0, 1.0, 0}, seed += 3);
     }
   check_gemm<TypeParam>({false, false, 67, 129, 95, 2, 1.0, 0.0, 0}, 99);  // big enough for OpenBLAS threads
+}
+
+// Above 2^20 multiply-adds (and 32 rows or columns) kernels/cpu/blas.cpp splits C over the
+// OpenMP threads: by columns when n >= m, else by rows, in slices of whole 16s, so the
+// last slice is partial and, with 4 threads over 40, one thread gets nothing. Each
+// transpose combination reads op(A) and op(B) through different offsets there. Run with
+// 3 and 4 threads whatever OMP_NUM_THREADS says (tests otherwise often run with 1).
+// Integer data: the result must be exact, whatever order each slice sums in.
+TYPED_TEST(GemmTest, ThreadedSplitMatchesForAllTransposes) {
+  const int saved = omp_get_max_threads();
+  uint32_t seed = 500;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      omp_set_num_threads(3);
+      check_gemm<TypeParam>({ta, tb, 37, 150, 200, 1, 1.0, 0.0, 0, true}, seed += 3);   // columns: 64 + 64 + 22
+      check_gemm<TypeParam>({ta, tb, 150, 37, 200, 2, -0.5, 0.25, 3, true}, seed += 3);  // rows, batched, padded
+      omp_set_num_threads(4);
+      check_gemm<TypeParam>({ta, tb, 40, 40, 700, 1, 2.0, 0.0, 1, true}, seed += 3);    // 16 + 16 + 8 + nothing
+    }
+  omp_set_num_threads(saved);
+  static_assert(37 * 150 * 200 > (1 << 20) && 40 * 40 * 700 > (1 << 20), "cases must exceed the split threshold");
 }
 
 TYPED_TEST(GemmTest, ZeroKScalesCAndEmptyOutputIsANoOp) {

@@ -56,27 +56,44 @@ inline std::map<std::string, Tensor> initial_state(const std::map<std::string, T
 // against the magnitude of the tensor they belong to. atol covers whole tensors that are
 // mathematically zero (the bias gradient of a BN whose output feeds another BN, the
 // running mean after it): both sides then hold only round-off (~1e-14 in float64).
+struct WorstError {
+  double error = 0;  // the largest max(0, |a - b| - atol) / (|b| + max|b|); +inf for a NaN or a shape mismatch
+  size_t index = 0;
+  double actual = 0, expected = 0, scale = 0;
+};
+
+inline WorstError worst_error(const Tensor& actual, const Tensor& expected, double atol = 0) {
+  WorstError w;
+  if (actual.sizes() != expected.sizes()) {
+    w.error = INFINITY;
+    return w;
+  }
+  auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  for (double v : e) w.scale = std::max(w.scale, std::fabs(v));
+  w.error = -1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::max(0.0, std::fabs(a[i] - e[i]) - atol) / (std::fabs(e[i]) + w.scale + 1e-300);
+    if (!(err <= w.error) || std::isnan(a[i])) {
+      w.error = std::isnan(a[i]) ? INFINITY : err;
+      w.index = i;
+      w.actual = a[i];
+      w.expected = e[i];
+    }
+  }
+  w.error = std::max(w.error, 0.0);
+  return w;
+}
+
 inline ::testing::AssertionResult close(const Tensor& actual, const Tensor& expected, double rtol,
                                         const std::string& what, double atol = 0) {
   if (actual.sizes() != expected.sizes())
     return ::testing::AssertionFailure() << what << ": shape " << shape_str(actual.sizes()) << " vs reference "
                                          << shape_str(expected.sizes());
-  auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
-  double scale = 0;
-  for (double v : e) scale = std::max(scale, std::fabs(v));
-  double worst = -1;
-  size_t worst_i = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double err = std::max(0.0, std::fabs(a[i] - e[i]) - atol) / (std::fabs(e[i]) + scale + 1e-300);
-    if (!(err <= worst) || std::isnan(a[i])) {
-      worst = std::isnan(a[i]) ? INFINITY : err;
-      worst_i = i;
-    }
-  }
-  if (a.empty() || worst <= rtol) return ::testing::AssertionSuccess() << what << " worst " << worst;
-  return ::testing::AssertionFailure() << what << ": element " << worst_i << " is " << a[worst_i] << ", reference "
-                                       << e[worst_i] << " (relative error " << worst << " > " << rtol
-                                       << ", tensor scale " << scale << ")";
+  const WorstError w = worst_error(actual, expected, atol);
+  if (w.error <= rtol) return ::testing::AssertionSuccess() << what << " worst " << w.error;
+  return ::testing::AssertionFailure() << what << ": element " << w.index << " is " << w.actual << ", reference "
+                                       << w.expected << " (relative error " << w.error << " > " << rtol
+                                       << ", tensor scale " << w.scale << ")";
 }
 
 }  // namespace glia::test
