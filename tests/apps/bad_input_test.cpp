@@ -34,6 +34,7 @@
 #include "tensor/crc32.h"
 #include "tests/apps/glia_process.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
@@ -184,9 +185,7 @@ std::map<std::string, size_t> snapshot(const std::string& path) {
 class BadInput : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_bad_input_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_bad_input");
     io::write_classification_phantoms(root_ + "/cls", 5, 2, 40, 3);
     io::write_segmentation_phantoms(root_ + "/seg", 4, 4, 32, 3);
     const std::string best = root_ + "/cls-run/best.ckpt";

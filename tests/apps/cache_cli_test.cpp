@@ -18,6 +18,7 @@
 #include "io/phantom.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
@@ -26,8 +27,7 @@ namespace fs = std::filesystem;
 class CliCache : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_cache_cli_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
+    root_ = test::fresh_temp_dir("glia_cache_cli_test");
     cls_ = root_ + "/cls";
     seg_ = root_ + "/seg";
     io::write_classification_phantoms(cls_, 5, 0, 40, 3);
@@ -40,13 +40,9 @@ class CliCache : public ::testing::Test {
 
   // Runs `glia args...`; returns the exit code and keeps stderr in err_.
   int glia(std::vector<std::string> args) {
-    args.insert(args.begin(), "glia");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    testing::internal::CaptureStderr();
-    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
-    err_ = testing::internal::GetCapturedStderr();
-    return code;
+    const test::CliResult r = test::run_cli(std::move(args), /*capture_stdout=*/false);
+    err_ = r.err;
+    return r.code;
   }
   // Augmented training at 32 px from 40 px files: the cache holds resized images.
   std::vector<std::string> train_cls(const std::string& out, int epochs, const std::string& cache) {
@@ -60,12 +56,7 @@ class CliCache : public ::testing::Test {
             "--test-fraction", "0.25", "--positive-repeat", "2", "--threads", "2", "--workers", "3", "--cache",
             cache, "--quiet"};
   }
-  static std::string read(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
+  static std::string read(const std::string& path) { return test::read_text(path); }
   // Every weight and optimizer tensor of two checkpoints, compared bit for bit.
   static void expect_same_checkpoint(const std::string& a, const std::string& b) {
     const Checkpoint ka = load_checkpoint(a), kb = load_checkpoint(b);

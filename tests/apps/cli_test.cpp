@@ -16,6 +16,7 @@
 #include "io/phantom.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
@@ -24,9 +25,7 @@ namespace fs = std::filesystem;
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_cli_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_cli_test");
     cls_ = root_ + "/cls";
     seg_ = root_ + "/seg";
     io::write_classification_phantoms(cls_, 5, 2, 40, 3);
@@ -36,13 +35,9 @@ class Cli : public ::testing::Test {
 
   // Runs `glia args...`; returns the exit code and keeps stderr in err_.
   int glia(std::vector<std::string> args) {
-    args.insert(args.begin(), "glia");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    testing::internal::CaptureStderr();
-    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
-    err_ = testing::internal::GetCapturedStderr();
-    return code;
+    const test::CliResult r = test::run_cli(std::move(args), /*capture_stdout=*/false);
+    err_ = r.err;
+    return r.code;
   }
   std::vector<std::string> train_cls(const std::string& out, int epochs) {
     return {"train-cls", "--data", cls_, "--out", out, "--model", "b0", "--image-size", "32", "--epochs",
@@ -53,12 +48,7 @@ class Cli : public ::testing::Test {
             "--epochs", std::to_string(epochs), "--batch-size", "4", "--max-batches", "2", "--val-fraction", "0.25",
             "--test-fraction", "0.25", "--threads", "2", "--quiet"};
   }
-  static std::string read(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
+  static std::string read(const std::string& path) { return test::read_text(path); }
   static size_t lines(const std::string& path) {
     const std::string t = read(path);
     return static_cast<size_t>(std::count(t.begin(), t.end(), '\n'));

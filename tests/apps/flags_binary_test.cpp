@@ -14,17 +14,13 @@
 #include <vector>
 
 #include "io/phantom.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_text(path); }
 
 // build/tests/test_apps -> build/apps/glia
 std::string glia_binary() {
@@ -52,9 +48,7 @@ class FlagsBinary : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(glia_binary())) GTEST_SKIP() << glia_binary() << " is not built (cmake --build build --target glia)";
-    root_ = (fs::temp_directory_path() / ("glia_flags_binary_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_flags_binary");
     cls_ = root_ + "/cls";
     io::write_classification_phantoms(cls_, 5, 2, 40, 3);
   }

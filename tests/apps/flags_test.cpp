@@ -20,6 +20,7 @@
 #include "layers/module.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
@@ -28,9 +29,7 @@ namespace fs = std::filesystem;
 class Flags : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_flags_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_flags_test");
     cls_ = root_ + "/cls";
     io::write_classification_phantoms(cls_, 5, 2, 40, 3);
   }
@@ -38,15 +37,10 @@ class Flags : public ::testing::Test {
 
   // Runs `glia args...`; returns the exit code and keeps stdout and stderr.
   int glia(std::vector<std::string> args) {
-    args.insert(args.begin(), "glia");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    testing::internal::CaptureStdout();
-    testing::internal::CaptureStderr();
-    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
-    err_ = testing::internal::GetCapturedStderr();
-    out_ = testing::internal::GetCapturedStdout();
-    return code;
+    const test::CliResult r = test::run_cli(std::move(args));
+    out_ = r.out;
+    err_ = r.err;
+    return r.code;
   }
   std::vector<std::string> train_cls(const std::string& out, int epochs) {
     return {"train-cls", "--data", cls_, "--out", out, "--model", "b0", "--image-size", "32", "--epochs",
@@ -61,12 +55,7 @@ class Flags : public ::testing::Test {
       *(it + 1) = value;
     }
   }
-  static std::string read(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
+  static std::string read(const std::string& path) { return test::read_text(path); }
   static std::vector<std::string> lines_of(const std::string& path) {
     std::vector<std::string> out;
     std::stringstream s(read(path));

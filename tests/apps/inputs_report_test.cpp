@@ -14,23 +14,18 @@
 #include "apps/app.h"
 #include "io/phantom.h"
 #include "tensor/json.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_text(path); }
 
 class InputsReport : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_inputs_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
+    root_ = test::fresh_temp_dir("glia_inputs_test");
     cls_ = root_ + "/cls";
     io::write_classification_phantoms(cls_, 5, 2, 40, 3);  // 20 Training, 8 Testing images
     // A copy inside Testing, a copy inside Training, and a Training copy of a Testing image.
@@ -42,15 +37,10 @@ class InputsReport : public ::testing::Test {
 
   // Runs `glia args...`; returns the exit code, keeps stdout and stderr.
   int glia(std::vector<std::string> args) {
-    args.insert(args.begin(), "glia");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    testing::internal::CaptureStdout();
-    testing::internal::CaptureStderr();
-    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
-    err_ = testing::internal::GetCapturedStderr();
-    out_ = testing::internal::GetCapturedStdout();
-    return code;
+    const test::CliResult r = test::run_cli(std::move(args));
+    out_ = r.out;
+    err_ = r.err;
+    return r.code;
   }
   std::vector<std::string> train(const std::string& out) const {
     return {"train-cls", "--data", cls_, "--out", out, "--model", "b0", "--image-size", "32", "--epochs", "1",

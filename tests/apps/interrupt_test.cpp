@@ -22,17 +22,13 @@
 #include "io/phantom.h"
 #include "tests/apps/glia_process.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_text(path); }
 // Epoch rows of a history.csv (0 when it does not exist).
 int history_rows(const std::string& dir) {
   const std::string t = read(dir + "/history.csv");
@@ -67,9 +63,7 @@ std::vector<std::string> words(const std::string& line) {
 class Interrupt : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_interrupt_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_interrupt_test");
     cls_ = root_ + "/cls";
     io::write_classification_phantoms(cls_, 5, 2, 40, 3);
   }

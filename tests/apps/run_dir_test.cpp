@@ -14,24 +14,18 @@
 #include <string>
 
 #include "apps/app.h"
+#include "tests/apps/cli_harness.h"
 
 namespace glia {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_text(path); }
 
 class RunDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_run_dir_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    root_ = test::fresh_temp_dir("glia_run_dir_test");
   }
   void TearDown() override { fs::remove_all(root_); }
   size_t entries() const {

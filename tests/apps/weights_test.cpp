@@ -20,34 +20,19 @@
 #include "layers/state_dict.h"
 #include "nets/efficientnet.h"
 #include "train/checkpoint.h"
+#include "tests/apps/cli_harness.h"
+#include "tests/support/scoped_env.h"
 
 namespace glia {
 namespace {
 namespace fs = std::filesystem;
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (had_) ::setenv(name_, old_.c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
+using test::ScopedEnv;
 
 class Weights : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (fs::temp_directory_path() / ("glia_weights_test_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root_);
+    root_ = test::fresh_temp_dir("glia_weights_test");
     fs::create_directories(root_ + "/cache/weights");
     cache_ = std::make_unique<ScopedEnv>("GLIA_CACHE", root_ + "/cache");
     cls_ = root_ + "/cls";
@@ -59,15 +44,10 @@ class Weights : public ::testing::Test {
   }
 
   int glia(std::vector<std::string> args) {
-    args.insert(args.begin(), "glia");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    testing::internal::CaptureStderr();
-    testing::internal::CaptureStdout();
-    const int code = app::main_cli(static_cast<int>(argv.size()), argv.data());
-    out_ = testing::internal::GetCapturedStdout();
-    err_ = testing::internal::GetCapturedStderr();
-    return code;
+    const test::CliResult r = test::run_cli(std::move(args));
+    out_ = r.out;
+    err_ = r.err;
+    return r.code;
   }
   std::vector<std::string> train_cls(const std::string& out, const std::string& model, const std::string& pretrained) {
     return {"train-cls", "--data", cls_, "--out", out, "--model", model, "--pretrained", pretrained, "--freeze-base",
@@ -86,12 +66,7 @@ class Weights : public ::testing::Test {
     if (!model_meta.empty()) meta["glia.model"] = model_meta;
     nn::write_tensors(path, sd, meta);
   }
-  static std::string read(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-  }
+  static std::string read(const std::string& path) { return test::read_text(path); }
   void expect_in_error(std::initializer_list<std::string> parts) {
     for (const auto& p : parts) EXPECT_NE(err_.find(p), std::string::npos) << "'" << p << "' not in: " << err_;
   }

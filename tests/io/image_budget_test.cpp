@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "io/image_header.h"
 #include "kernels/error.h"
+#include "tests/support/scoped_env.h"
 
 namespace glia::io {
 namespace {
@@ -25,23 +26,7 @@ const std::vector<uint8_t> kBombPng = {
     0x44, 0x41, 0x54, 0x78, 0x01, 0x01, 0x06, 0x00, 0xf9, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00,
     0x01, 0xac, 0xd4, 0x55, 0xfa, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
 
-// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had_) ::setenv(name_, old_.c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
+using test::ScopedEnv;
 
 std::vector<uint8_t> encode(const std::string& ext, int width, int height, const std::vector<int>& params = {}) {
   cv::Mat m(height, width, CV_8UC3, cv::Scalar(10, 200, 30));

@@ -16,6 +16,7 @@
 #include "kernels/block_cache.h"
 #include "kernels/error.h"
 #include "kernels/runtime.h"
+#include "tests/support/scoped_env.h"
 
 namespace glia::rt {
 namespace {
@@ -222,22 +223,7 @@ TEST_F(CpuCacheTest, LimitZeroTurnsItOff) {
   release(Device::cpu, q, 4096);
 }
 
-// Sets (or unsets, for nullptr) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) saved_ = old, had_ = true;
-    if (value) setenv(name, value, 1); else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (had_) setenv(name_, saved_.c_str(), 1); else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::string saved_;
-  bool had_ = false;
-};
+using test::ScopedEnv;
 
 TEST(CpuCacheEnv, SwitchAndCapComeFromTheEnvironment) {
   if (!cpu_cache_supported()) {
