@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes glia's readers of untrusted bytes with libFuzzer + ASan + UBSan, each target for
-# a bounded time from the committed seed corpus (tools/fuzz/corpus/<target>/):
+# a bounded time from the committed seed corpus (tools/fuzz/corpus/<target>/; the image
+# seeds are not committed but made at every run into build-fuzz/seeds/decode/):
 #   decode        image decoding (io/image.cpp, io/image_header.cpp)
 #   safetensors   the safetensors reader (tensor/safetensors.cpp) and the NaN check
 #   checkpoint    the checkpoint reader (train/checkpoint.cpp)
@@ -9,7 +10,7 @@
 #   scripts/fuzz.sh [seconds=60]   build into build-fuzz/ (clang), run every target; exit
 #                                  non-zero naming each target that crashed, leaked,
 #                                  hung (10 s) or ran out of memory (2 GB), and its input
-#   scripts/fuzz.sh --seeds        rewrite the committed seed corpus
+#   scripts/fuzz.sh --seeds        rewrite the committed seed corpus (no images)
 # New inputs the fuzzer finds go to build-fuzz/corpus/<target>/ (kept between runs);
 # a failing input is left as build-fuzz/crashes/<target>/crash-<sha1> (or leak-, timeout-,
 # oom-); replay it with   build-fuzz/tools/fuzz/fuzz_<target> <that file>
@@ -37,17 +38,23 @@ if [ ! -f "$out/CMakeCache.txt" ]; then
   env -u CI CC=clang CXX=clang++ cmake -S . -B "$out" -G Ninja -DGLIA_FUZZ=ON -DGLIA_SIM=OFF -DGLIA_CUDA=OFF \
     -DGLIA_BUILD_TESTS=OFF -DGLIA_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
-cmake --build "$out" -j "${GLIA_JOBS:-$(nproc)}" --target make_image_seeds "${targets[@]/#/fuzz_}"
+# Also without CI here: a re-configure during the build would otherwise turn -Werror on.
+env -u CI cmake --build "$out" -j "${GLIA_JOBS:-$(nproc)}" --target make_image_seeds "${targets[@]/#/fuzz_}"
 
 if [ "${1:-}" = "--seeds" ]; then
-  rm -rf tools/fuzz/corpus/decode
-  mkdir -p tools/fuzz/corpus/decode
-  "$out/tools/fuzz/make_image_seeds" tools/fuzz/corpus/decode
   python3 tools/fuzz/make_corpus.py
   echo "fuzz: seeds written to tools/fuzz/corpus/"
   exit 0
 fi
 seconds=${1:-60}
+
+# Image seeds: small encoded images of every format glia reads, and a PNG whose header
+# claims 30000x30000 pixels; made here so the repository holds no image files.
+image_seeds="$out/seeds/decode"
+rm -rf "$image_seeds"
+mkdir -p "$image_seeds"
+"$out/tools/fuzz/make_image_seeds" "$image_seeds"
+python3 tools/fuzz/make_corpus.py --decode "$image_seeds"
 
 # Small budgets keep a forged header from spending the fuzzer's memory: glia refuses
 # larger images itself (io/image_header.h), OpenCV's cap is a second line.
@@ -61,12 +68,12 @@ for t in "${targets[@]}"; do
   log="$out/fuzz_$t.log"
   # libjpeg/libpng/libtiff print their complaints on stderr; -close_fd_mask=2 silences
   # them (libFuzzer and the sanitizers keep their own copy of stderr for reports).
-  mask=0
-  [ "$t" = decode ] && mask=2
+  mask=0 seeds="tools/fuzz/corpus/$t"
+  [ "$t" = decode ] && mask=2 seeds="$image_seeds"
   start=$(date +%s)
   set +e
   "$out/tools/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=$mask \
-    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "$out/corpus/$t" "tools/fuzz/corpus/$t" >"$log" 2>&1
+    -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 "$out/corpus/$t" "$seeds" >"$log" 2>&1
   rc=$?
   set -e
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus of the fuzz targets (tools/fuzz/corpus/<target>/).
-Needs only the standard library. The image seeds come from make_seeds.cpp (built as
-build-fuzz/tools/fuzz/make_image_seeds; see scripts/fuzz.sh --seeds).
+Needs only the standard library. No image is committed: the image seeds are made at
+every fuzz run (scripts/fuzz.sh) by make_seeds.cpp and by `--decode DIR` here.
 
-    tools/fuzz/make_corpus.py            rewrites safetensors/, checkpoint/, json/ and the
-                                         forged PNG of decode/
+    tools/fuzz/make_corpus.py               rewrites safetensors/, checkpoint/ and json/
+    tools/fuzz/make_corpus.py --decode DIR  writes the forged PNG seed into DIR
 """
 import json
 import os
 import struct
+import sys
 import zlib
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
@@ -36,8 +37,8 @@ def f32(*values):
     return struct.pack("<%df" % len(values), *values)
 
 
-def write(target, name, data):
-    folder = os.path.join(ROOT, target)
+def write(target, name, data, folder=None):
+    folder = folder or os.path.join(ROOT, target)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "wb") as f:
         f.write(data if isinstance(data, bytes) else data.encode())
@@ -52,7 +53,9 @@ def png_claiming(width, height):
 
 
 def main():
-    write("decode", "claims_30000x30000.png", png_claiming(30000, 30000))
+    if len(sys.argv) == 3 and sys.argv[1] == "--decode":
+        write("decode", "claims_30000x30000.png", png_claiming(30000, 30000), folder=sys.argv[2])
+        return
     every_dtype = [
         ("w", "F32", [2, 3], f32(1, -2, 3.5, 0, 1e-3, 7)),
         ("d", "F64", [], struct.pack("<d", 0.25)),
