@@ -24,6 +24,15 @@ int64_t scan(const uint8_t* p, int64_t n, Bits exponent_mask) {
   return -1;
 }
 
+// "NaN" when the mantissa bits are set (the exponent is all ones), else the signed infinity.
+template <class Bits>
+std::string name_of(const uint8_t* p, Bits mantissa_mask) {
+  Bits v;
+  std::memcpy(&v, p, sizeof(Bits));
+  if ((v & mantissa_mask) != 0) return "NaN";
+  return (v >> (8 * sizeof(Bits) - 1)) ? "-inf" : "+inf";
+}
+
 bool env_allows() {
   const char* v = std::getenv("GLIA_ALLOW_NON_FINITE_WEIGHTS");
   if (v == nullptr) return false;
@@ -51,35 +60,13 @@ int64_t first_non_finite(const void* data, DType dtype, int64_t n) {
 
 std::string non_finite_name(const void* data, DType dtype, int64_t index) {
   const auto* p = static_cast<const uint8_t*>(data) + index * static_cast<int64_t>(dtype_size(dtype));
-  bool nan = false, negative = false;
   switch (dtype) {
-    case DType::f32: {
-      uint32_t v;
-      std::memcpy(&v, p, 4);
-      nan = (v & 0x007FFFFFu) != 0, negative = v >> 31;
-      break;
-    }
-    case DType::f64: {
-      uint64_t v;
-      std::memcpy(&v, p, 8);
-      nan = (v & 0x000FFFFFFFFFFFFFull) != 0, negative = v >> 63;
-      break;
-    }
-    case DType::f16: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      nan = (v & 0x03FFu) != 0, negative = v >> 15;
-      break;
-    }
-    case DType::bf16: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      nan = (v & 0x007Fu) != 0, negative = v >> 15;
-      break;
-    }
+    case DType::f32: return name_of<uint32_t>(p, 0x007FFFFFu);
+    case DType::f64: return name_of<uint64_t>(p, 0x000FFFFFFFFFFFFFull);
+    case DType::f16: return name_of<uint16_t>(p, 0x03FFu);
+    case DType::bf16: return name_of<uint16_t>(p, 0x007Fu);
     default: return "?";
   }
-  return nan ? "NaN" : (negative ? "-inf" : "+inf");
 }
 
 bool non_finite_weights_allowed() { return allowed().load(); }

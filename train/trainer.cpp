@@ -11,6 +11,7 @@
 
 #include "kernels/error.h"
 #include "tensor/autograd.h"
+#include "tensor/finite.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "train/checkpoint.h"
@@ -33,14 +34,9 @@ std::string layer_of(const std::string& parameter) {
 // First non-finite value of a float tensor, as "NaN" / "+inf" / "-inf"; empty when all finite.
 std::string first_non_finite(const Tensor& t) {
   Tensor host = t;
-  if (!host_addressable(t.device()) || !t.is_contiguous() || t.dtype() != DType::f32)
-    host = t.to(Device::cpu).to(DType::f32).contiguous();
-  const float* p = host.data<float>();
-  const int64_t n = host.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(p[i])) return std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "+inf" : "-inf");
-  }
-  return "";
+  if (!host_addressable(t.device()) || !t.is_contiguous()) host = t.to(Device::cpu).contiguous();
+  const int64_t i = glia::first_non_finite(host.data_ptr(), host.dtype(), host.numel());
+  return i < 0 ? "" : non_finite_name(host.data_ptr(), host.dtype(), i);
 }
 
 std::string fmt(double v, int precision = 4) {
