@@ -161,6 +161,8 @@ std::vector<io::ClassificationSample> recorded_val(const Json& record, const std
 RunResult train_classifier(TrainOptions o) {
   if (!o.image_size) o.image_size = 240;
   if (!o.lr) o.lr = 1e-3;
+  if (!o.patience) o.patience = 5;
+  if (!o.lr_patience) o.lr_patience = 2;
   check_train_options(o);
   const int size = *o.image_size;
   if (o.fine_tune_epochs > 0 && !o.fine_tune_lr) o.fine_tune_lr = *o.lr / 10;

@@ -40,15 +40,19 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--seed", o.seed, "seed of the split, initialisation, shuffling and augmentation")
       ->capture_default_str();
   c->add_option("--val-fraction", o.val_fraction, "part held out for validation")->capture_default_str();
-  c->add_option("--patience", o.patience, "early stopping patience in epochs")->capture_default_str();
+  c->add_option("--patience", o.patience,
+                classifier ? "early stopping patience in epochs (default 5)" : "early stopping patience in epochs (default 10)");
   c->add_option("--lr-schedule", o.lr_schedule,
                 "plateau (Keras ReduceLROnPlateau), cosine (per step, to --min-lr), onecycle (PyTorch OneCycleLR) "
                 "or constant")
       ->capture_default_str();
-  c->add_option("--lr-patience", o.lr_patience, "plateau: epochs without improvement before the rate drops")
-      ->capture_default_str();
+  c->add_option("--lr-patience", o.lr_patience,
+                classifier ? "plateau: epochs without improvement before the rate drops (default 2)"
+                           : "plateau: epochs without improvement before the rate drops (default 5)");
   c->add_option("--lr-factor", o.lr_factor, "plateau: factor of each drop")->capture_default_str();
-  c->add_option("--min-lr", o.min_lr, "lowest rate (default 0; onecycle: --lr/25/1e4, as PyTorch)");
+  c->add_option("--min-lr", o.min_lr,
+                classifier ? "lowest rate (default 0; onecycle: --lr/25/1e4, as PyTorch)"
+                           : "lowest rate (default: plateau --lr/100, cosine 0, onecycle --lr/25/1e4 as PyTorch)");
   c->add_option("--warmup-epochs", o.warmup_epochs, "linear warmup from 1% of the rate, per step (not onecycle)")
       ->capture_default_str();
   c->add_option("--time-limit", o.time_limit,

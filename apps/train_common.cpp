@@ -77,7 +77,7 @@ void check_schedule_options(const TrainOptions& o) {
   const std::string& s = o.lr_schedule;
   GLIA_USAGE_CHECK(s == "plateau" || s == "cosine" || s == "onecycle" || s == "constant",
                    "--lr-schedule '" << s << "': expected plateau, cosine, onecycle or constant");
-  GLIA_USAGE_CHECK(o.lr_patience >= 0, "--lr-patience " << o.lr_patience << " must be >= 0");
+  GLIA_USAGE_CHECK(o.lr_patience && *o.lr_patience >= 0, "--lr-patience " << o.lr_patience.value_or(-1) << " must be >= 0");
   GLIA_USAGE_CHECK(o.lr_factor > 0 && o.lr_factor < 1, "--lr-factor " << o.lr_factor << " must be in (0, 1)");
   GLIA_USAGE_CHECK(o.min_lr < 0 || (s != "cosine" && s != "onecycle") || o.min_lr < o.lr,
                    "--min-lr " << o.min_lr << " must be below --lr " << o.lr.value_or(0) << " for the " << s << " schedule");
@@ -122,7 +122,7 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
   GLIA_USAGE_CHECK(o.cache == "auto" || o.cache == "ram" || o.cache == "off",
                    "--cache '" << o.cache << "': expected auto, ram or off");
-  GLIA_USAGE_CHECK(o.patience >= 1, "--patience " << o.patience << " must be >= 1");
+  GLIA_USAGE_CHECK(o.patience && *o.patience >= 1, "--patience " << o.patience.value_or(0) << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   check_schedule_options(o);
   if (!o.pretrained.empty() && !is_weights_name(o.pretrained)) require_path(o.pretrained, "--pretrained");
@@ -155,7 +155,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["seed"] = Json(std::to_string(o.seed));
   j["val_fraction"] = Json(o.val_fraction);
   j["test_fraction"] = Json(o.test_fraction);
-  j["patience"] = Json(o.patience);
+  j["patience"] = Json(o.patience.value_or(0));
   j["max_batches"] = Json(static_cast<int64_t>(o.max_batches));
   j["max_images"] = Json(static_cast<int64_t>(o.max_images));
   j["pretrained"] = Json(o.pretrained);
@@ -163,7 +163,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["positive_repeat"] = Json(o.positive_repeat);
   j["skip_bad"] = Json(o.skip_bad);
   j["lr_schedule"] = Json(o.lr_schedule);
-  j["lr_patience"] = Json(o.lr_patience);
+  j["lr_patience"] = Json(o.lr_patience.value_or(0));
   j["lr_factor"] = Json(o.lr_factor);
   j["min_lr"] = Json(o.min_lr);
   j["warmup_epochs"] = Json(o.warmup_epochs);
@@ -229,13 +229,13 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   TrainerOptions to;
   to.epochs = o.epochs;
   to.device = device;
-  to.early.patience = o.patience;
+  to.early.patience = o.patience.value_or(0);
   to.checkpoint_dir = o.out;
   to.model_name = spec.to_string();
   to.model_config = Json::parse(spec.to_json(), "model config");
   to.max_batches = o.max_batches;
   to.schedule.kind = parse_lr_schedule(o.lr_schedule);
-  to.schedule.plateau.patience = o.lr_patience;
+  to.schedule.plateau.patience = o.lr_patience.value_or(0);
   to.schedule.plateau.factor = o.lr_factor;
   to.schedule.plateau.min_lr = std::max(0.0, o.min_lr);
   to.schedule.min_lr = o.min_lr;

@@ -194,6 +194,39 @@ TEST_F(Flags, ResumeAppliesAndRecordsAChangedLearningRate) {
   EXPECT_DOUBLE_EQ(entry.at("changed").at("epochs").at("to").as_number(), 2);
 }
 
+// Issue 14, item 10: train-seg's plateau waits longer and has a floor, so a long run
+// cannot end up training at 1e-8; train-cls keeps the paper's numbers. What each command
+// resolved is in run.json, and explicit flags still win.
+TEST_F(Flags, ScheduleDefaultsDifferPerCommandAndAreRecorded) {
+  const std::string seg = root_ + "/seg";
+  io::write_segmentation_phantoms(seg, 4, 2, 16, 5);
+  auto train_seg = [&](const std::string& out) {
+    return std::vector<std::string>{"train-seg", "--data", seg, "--out", out, "--width", "2", "--depth", "2",
+                                    "--image-size", "16", "--epochs", "1", "--batch-size", "4", "--max-batches",
+                                    "1", "--val-fraction", "0.25", "--test-fraction", "0.25", "--threads", "2",
+                                    "--quiet"};
+  };
+  ASSERT_EQ(glia(train_seg(root_ + "/s")), 0) << err_;
+  const Json s = Json::parse(read(root_ + "/s/run.json")).at("config");
+  EXPECT_EQ(s.at("patience").as_integer(), 10);
+  EXPECT_EQ(s.at("lr_patience").as_integer(), 5);
+  EXPECT_DOUBLE_EQ(s.at("min_lr").as_number(), 1e-6);
+  ASSERT_EQ(glia(train_cls(root_ + "/c", 1)), 0) << err_;
+  const Json c = Json::parse(read(root_ + "/c/run.json")).at("config");
+  EXPECT_EQ(c.at("patience").as_integer(), 5);
+  EXPECT_EQ(c.at("lr_patience").as_integer(), 2);
+  EXPECT_LT(c.at("min_lr").as_number(), 0) << "the classifier's plateau has no floor unless asked";
+  auto explicit_flags = train_seg(root_ + "/e");
+  for (const char* f : {"--patience", "3", "--lr-patience", "1", "--min-lr", "1e-7"}) explicit_flags.push_back(f);
+  ASSERT_EQ(glia(explicit_flags), 0) << err_;
+  const Json e = Json::parse(read(root_ + "/e/run.json")).at("config");
+  EXPECT_EQ(e.at("patience").as_integer(), 3);
+  EXPECT_EQ(e.at("lr_patience").as_integer(), 1);
+  EXPECT_DOUBLE_EQ(e.at("min_lr").as_number(), 1e-7);
+  EXPECT_EQ(glia({"train-seg", "--data", seg, "--out", root_ + "/z", "--patience", "0"}), 2);
+  EXPECT_TRUE(said("--patience 0")) << err_;
+}
+
 TEST_F(Flags, ResumeRefusesFlagsThatCannotChangeBeforeWritingAnything) {
   const std::string out = root_ + "/run";
   ASSERT_EQ(glia(train_cls(out, 1)), 0) << err_;
