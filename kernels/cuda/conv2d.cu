@@ -283,12 +283,14 @@ DepthwiseArgs depthwise_args(const Conv2dShape& s) {
 
 // One thread per output pixel; its channel's KH*KW weights stay in L1 (every thread of a
 // block mostly shares a channel: pixels of one plane are consecutive).
-template <class T>
+// I: the index type, int32 when the tensor fits (dispatch_index): the per-pixel
+// divisions are then 32-bit.
+template <class T, class I>
 __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
-  for (int64_t i : grid_stride(total)) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
+  for (I i : grid_stride(total)) {
     int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
     int c = static_cast<int>(plane % d.c);
     const T* xp = x + plane * d.h_in * d.w_in;
     const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
@@ -309,12 +311,12 @@ __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const
 // The same for a square K x K kernel known at compile time (3 and 5: every depthwise conv
 // of EfficientNet): the channel's K*K weights are loaded into registers once per pixel and
 // the tap loops unroll, so the inner loop is loads and FMAs only.
-template <class T, int K>
+template <class T, int K, class I>
 __global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
-  for (int64_t i : grid_stride(total)) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
+  for (I i : grid_stride(total)) {
     int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
     int c = static_cast<int>(plane % d.c);
     const T* xp = x + plane * d.h_in * d.w_in;
     T wr[K * K];
@@ -337,12 +339,12 @@ __global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, con
 }
 
 // One thread per input pixel: gathers gy over the taps whose window covers it.
-template <class T>
+template <class T, class I>
 __global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* w, T* gx) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_in * d.w_in;
-  for (int64_t i : grid_stride(total)) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_in * d.w_in;
+  for (I i : grid_stride(total)) {
     int iw = static_cast<int>(i % d.w_in), ih = static_cast<int>((i / d.w_in) % d.h_in);
-    int64_t plane = i / (static_cast<int64_t>(d.w_in) * d.h_in);
+    I plane = i / (static_cast<I>(d.w_in) * d.h_in);
     int c = static_cast<int>(plane % d.c);
     const T* gp = gy + plane * d.h_out * d.w_out;
     const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
@@ -438,12 +440,16 @@ void conv2d(const Conv2dParams& p) {
       (void)check;
       int64_t total = s.n * s.c_out * s.h_out() * s.w_out();
       if (total == 0) return;
-      auto* kernel = &depthwise_forward<T>;
-      if (s.kh == 3 && s.kw == 3) kernel = &depthwise_forward_k<T, 3>;
-      if (s.kh == 5 && s.kw == 5) kernel = &depthwise_forward_k<T, 5>;
-      GLIA_LAUNCH(kernel, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
-                  static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
-                  static_cast<T*>(p.y));
+      const int64_t largest = total > s.n * s.c_in * s.h_in * s.w_in ? total : s.n * s.c_in * s.h_in * s.w_in;
+      dispatch_index(largest, [&](auto index) {
+        using I = decltype(index);
+        auto* kernel = &depthwise_forward<T, I>;
+        if (s.kh == 3 && s.kw == 3) kernel = &depthwise_forward_k<T, 3, I>;
+        if (s.kh == 5 && s.kw == 5) kernel = &depthwise_forward_k<T, 5, I>;
+        GLIA_LAUNCH(kernel, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
+                    static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
+                    static_cast<T*>(p.y));
+      });
       return;
     }
     ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d");
@@ -478,8 +484,13 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
     if (use_depthwise(s)) {
       int64_t total = s.n * s.c_in * s.h_in * s.w_in;
       if (total == 0) return;
-      GLIA_LAUNCH(depthwise_backward_input<T>, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
-                  static_cast<const T*>(p.gy), static_cast<const T*>(p.w), static_cast<T*>(p.gx));
+      const int64_t largest = total > s.n * s.c_out * s.h_out() * s.w_out() ? total : s.n * s.c_out * s.h_out() * s.w_out();
+      dispatch_index(largest, [&](auto index) {
+        using I = decltype(index);
+        auto* depthwise_backward_input_ = &depthwise_backward_input<T, I>;
+        GLIA_LAUNCH(depthwise_backward_input_, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
+                    static_cast<const T*>(p.gy), static_cast<const T*>(p.w), static_cast<T*>(p.gx));
+      });
       return;
     }
     if (use_pointwise_gemm(s, p.dtype)) {
