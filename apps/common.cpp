@@ -186,7 +186,8 @@ Device parse_device_flag(const std::string& name) {
   } catch (const Error&) {
     throw UsageError("--device '" + name + "': unknown device (cpu, sim or cuda)");
   }
-  GLIA_USAGE_CHECK(device_available(d), "--device " << name << ": not available in this build or on this machine");
+  const std::string why = device_unavailable_reason(d);
+  GLIA_USAGE_CHECK(why.empty(), "--device " << name << ": not available in this build or on this machine: " << why);
   return d;
 }
 

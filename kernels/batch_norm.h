@@ -45,7 +45,7 @@ struct BatchNormParams {
 struct BatchNormBackwardParams {
   DType dtype = DType::f32;
   int64_t n = 0, c = 0, hw = 0;
-  double eps = 1e-5;  // eval only
+  double eps = 1e-5;  // the forward's eps (the hand kernels read it in eval only; cuDNN's backward always)
   bool training = true;
   NormActivation act = NormActivation::identity;  // gy is then the gradient of act(y)
   bool fused_residual = false;  // the forward added a residual before relu: y is required

@@ -15,9 +15,9 @@ size_t BlockCache::bucket_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-void* BlockCache::take(size_t bucket) {
+void* BlockCache::take(size_t bucket, const void* stream) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto range = by_size_.equal_range(bucket);
+  auto range = by_size_.equal_range(Key{stream, bucket});
   if (range.first == range.second) return nullptr;
   auto newest = std::prev(range.second);
   void* ptr = newest->second->ptr;
@@ -28,7 +28,7 @@ void* BlockCache::take(size_t bucket) {
   return ptr;
 }
 
-void BlockCache::give(void* ptr, size_t bucket) {
+void BlockCache::give(void* ptr, size_t bucket, const void* stream) {
   if (ptr == nullptr) return;
   std::vector<void*> victims;
   {
@@ -37,8 +37,8 @@ void BlockCache::give(void* ptr, size_t bucket) {
       victims.push_back(ptr);
     } else {
       evict_locked(limit_ - bucket, victims);
-      lru_.push_front(Block{ptr, bucket});
-      by_size_.emplace(bucket, lru_.begin());
+      lru_.push_front(Block{ptr, bucket, stream});
+      by_size_.emplace(Key{stream, bucket}, lru_.begin());
       bytes_ += bucket;
     }
   }
@@ -58,7 +58,7 @@ void BlockCache::evict_locked(size_t limit, std::vector<void*>& out) {
   while (bytes_ > limit) {
     Block& oldest = lru_.back();
     // The oldest block of its size is the first of its equal range.
-    auto range = by_size_.equal_range(oldest.bytes);
+    auto range = by_size_.equal_range(Key{oldest.stream, oldest.bytes});
     auto it = range.first;
     while (it->second != std::prev(lru_.end())) ++it;
     by_size_.erase(it);

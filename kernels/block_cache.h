@@ -11,11 +11,19 @@
 // bounded: a release that would take it over its limit first frees the least recently
 // released blocks. Thread-safe: one mutex, held only for list/map updates (blocks are
 // returned to the system outside it).
+//
+// Streams: a GPU block freed by the host may still be read or written by work queued on
+// the stream that used it. Handing it to work on another stream could let that work run
+// first, so every block carries a stream tag (the stream it was allocated on), and take()
+// returns only blocks of the caller's stream: work on one stream runs in order, so reuse
+// there is safe without synchronising (PyTorch's caching allocator does the same). The
+// host cache passes no tag.
 #pragma once
 #include <cstddef>
 #include <list>
 #include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace glia::rt {
@@ -39,12 +47,13 @@ class BlockCache {
   // 512, so also of glia's 64-byte host alignment.
   static size_t bucket_size(size_t bytes);
 
-  // A cached block of exactly `bucket` bytes (the most recently released one, still
-  // warm in the CPU caches), or nullptr.
-  void* take(size_t bucket);
-  // Keeps `ptr` (a block of `bucket` bytes) for reuse, evicting the least recently
-  // released blocks while over the limit; a block larger than the limit is freed.
-  void give(void* ptr, size_t bucket);
+  // A cached block of exactly `bucket` bytes last used on `stream` (the most recently
+  // released one, still warm in the CPU caches), or nullptr.
+  void* take(size_t bucket, const void* stream = nullptr);
+  // Keeps `ptr` (a block of `bucket` bytes, last used on `stream`) for reuse, evicting
+  // the least recently released blocks while over the limit; a block larger than the
+  // limit is freed.
+  void give(void* ptr, size_t bucket, const void* stream = nullptr);
   void empty();  // frees every cached block
 
   size_t cached_bytes() const;
@@ -56,7 +65,9 @@ class BlockCache {
   struct Block {
     void* ptr;
     size_t bytes;
+    const void* stream;
   };
+  using Key = std::pair<const void*, size_t>;  // (stream, bucket)
   using Lru = std::list<Block>;  // front: most recently released
 
   // Unlinks the oldest blocks until `bytes_` <= `limit`; caller frees `out`.
@@ -66,7 +77,7 @@ class BlockCache {
   FreeFn free_block_;
   mutable std::mutex mutex_;
   Lru lru_;
-  std::multimap<size_t, Lru::iterator> by_size_;  // equal sizes in release order
+  std::multimap<Key, Lru::iterator> by_size_;  // equal keys in release order
   size_t bytes_ = 0;
   size_t limit_;
   size_t hits_ = 0;

@@ -41,6 +41,21 @@ bool device_available(Device d) {
   return false;
 }
 
+std::string device_unavailable_reason(Device d) {
+  switch (d) {
+    case Device::cpu: return "";
+    case Device::sim:
+      return rt::backend_built(Device::sim) ? "" : "this glia was built without the SIMT emulator (GLIA_SIM=OFF)";
+    case Device::cuda: return rt::cuda_unavailable_reason();
+  }
+  return "unknown device";
+}
+
+void require_device(Device d, const char* who) {
+  const std::string why = device_unavailable_reason(d);
+  GLIA_CHECK(why.empty(), who << ": device '" << device_name(d) << "' was requested but cannot be used: " << why);
+}
+
 const char* dtype_name(DType t) {
   switch (t) {
     case DType::f32: return "float32";

@@ -20,6 +20,13 @@ Device parse_device(const std::string& name);  // "cpu" | "sim" | "cuda", else E
 // True when this build can run on the device (sim: built with GLIA_SIM; cuda: built
 // with CUDA and a GPU is present at run time).
 bool device_available(Device d);
+// Why the device cannot be used ("" when it can): for cuda the CUDA runtime's own error
+// (no driver, a driver too old for the runtime, no device visible, ...).
+std::string device_unavailable_reason(Device d);
+// For a device the user asked for by name (a flag, GLIA_TEST_DEVICES): an Error
+// "<who>: device 'cuda' was requested but cannot be used: <reason>" unless it can.
+// Quietly running on fewer devices than asked for would make a broken GPU look green.
+void require_device(Device d, const char* who);
 
 // The backend that runs hand-written kernels for a device.
 inline Backend hand_backend(Device d) {

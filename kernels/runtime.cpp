@@ -144,6 +144,37 @@ int cuda_device_count() {
 #endif
 }
 
+std::string cuda_unavailable_reason() {
+#ifdef GLIA_HAVE_CUDA
+  return cuda_rt::device_error();
+#else
+  return "this glia was built without CUDA (configure with -DGLIA_CUDA=ON on a machine with the CUDA toolkit)";
+#endif
+}
+
+bool sync_after_launch_from_env() {
+  const char* text = std::getenv("GLIA_CUDA_SYNC");
+  if (text == nullptr || *text == '\0') return false;
+  const std::string value(text);
+  GLIA_CHECK(value == "0" || value == "1", "GLIA_CUDA_SYNC='" << value << "' is not 0 or 1");
+  return value == "1";
+}
+
+namespace {
+std::atomic<int> g_sync_after_launch{-1};  // -1: not read from the environment yet
+}  // namespace
+
+bool sync_after_launch() {
+  int v = g_sync_after_launch.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = sync_after_launch_from_env() ? 1 : 0;
+    g_sync_after_launch.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+void set_sync_after_launch(bool on) { g_sync_after_launch.store(on ? 1 : 0, std::memory_order_relaxed); }
+
 void* alloc(Device d, size_t bytes) {
   GLIA_CHECK(backend_built(d), "device '" << device_name(d) << "' is not built into this glia");
   void* p = nullptr;

@@ -6,6 +6,7 @@
 // caches are kernels/block_cache.h.
 #pragma once
 #include <cstddef>
+#include <string>
 
 #include "kernels/device.h"
 
@@ -13,6 +14,18 @@ namespace glia::rt {
 
 bool backend_built(Device d);   // compiled into this build?
 int cuda_device_count();        // 0 when CUDA is not built or no GPU is present
+// Why device cuda cannot be used here, with the CUDA runtime's own error when it gave
+// one (say "cudaGetDeviceCount: cudaErrorInsufficientDriver (CUDA driver version is
+// insufficient for CUDA runtime version)"); "" when it can.
+std::string cuda_unavailable_reason();
+
+// GLIA_CUDA_SYNC=1: every kernel launch on cuda is followed by a synchronisation and an
+// error check, so a kernel that faults is named at its own launch instead of at some
+// later call (debug builds always do this). Slow; for debugging. Read from the
+// environment at first use; "0", "1" or unset, anything else is an Error.
+bool sync_after_launch_from_env();  // reads the environment now
+bool sync_after_launch();
+void set_sync_after_launch(bool on);
 
 void* alloc(Device d, size_t bytes);
 void release(Device d, void* ptr, size_t bytes);

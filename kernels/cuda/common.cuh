@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <climits>
 
 #include "kernels/cuda/launch.cuh"
 #include "kernels/dtype.h"
@@ -21,12 +22,79 @@ namespace glia::kernels::GLIA_CUDA_NS {
 constexpr int kWarpSize = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 
-// Blocks for a grid-stride loop over n items. The cap keeps the grid about one wave of a
-// large GPU (132 SMs x 2048 threads); the loops inside the kernels cover the rest.
-inline int blocks_for(int64_t n, int threads, int max_blocks = 1024) {
+// ---- grid sizing and grid-stride loops --------------------------------------------------
+// Every launch over "n items" sizes its grid with blocks_for and walks the items with
+// grid_stride (threads), block_stride (one block per item) or thread_stride (the threads
+// of one block), so the grid cap lives here and nowhere else.
+//
+// kMaxGridBlocks: 65535 is CUDA's limit on gridDim.y and .z; glia caps x there too, so a
+// grid never depends on which dimension carries it, and the loops cover the rest.
+// kOneWaveBlocks: about one wave of a large GPU (132 SMs x 2048 threads at 256 threads a
+// block), for cheap elementwise work where more blocks only add scheduling.
+constexpr int kMaxGridBlocks = 65535;
+constexpr int kOneWaveBlocks = 1024;
+constexpr int kMaxBlockThreads = 1024;
+
+inline int blocks_for(int64_t n, int threads, int max_blocks = kMaxGridBlocks) {
   int64_t blocks = (n + threads - 1) / threads;
   if (blocks < 1) blocks = 1;
   return static_cast<int>(blocks < max_blocks ? blocks : max_blocks);
+}
+
+// True when a grid-stride loop over [0, n) can count in int32: the last index plus one
+// grid stride (at most kMaxGridBlocks x kMaxBlockThreads) stays below INT32_MAX. 32-bit
+// index arithmetic (and above all 32-bit division, which 64-bit division is a long
+// software routine beside) is the fast path of every index-heavy kernel.
+inline bool fits_int32(int64_t n) {
+  return n >= 0 && n <= INT32_MAX - int64_t(kMaxGridBlocks) * kMaxBlockThreads;
+}
+
+// Calls fn(int32_t{}) when every index below `largest` fits_int32, else fn(int64_t{}):
+// kernels templated on their index type get the 32-bit path for all but huge tensors.
+template <class Fn>
+void dispatch_index(int64_t largest, Fn&& fn) {
+  if (fits_int32(largest)) {
+    fn(int32_t{});
+  } else {
+    fn(int64_t{});
+  }
+}
+
+// [first, end) in steps of `step`, for range-based for loops in kernels.
+template <class I>
+struct StrideRange {
+  I first, end_, step;
+  struct Iter {
+    I i, step;
+    __device__ __forceinline__ I operator*() const { return i; }
+    __device__ __forceinline__ Iter& operator++() {
+      i += step;
+      return *this;
+    }
+    __device__ __forceinline__ bool operator!=(const Iter& end) const { return i < end.i; }
+  };
+  __device__ __forceinline__ Iter begin() const { return {first, step}; }
+  __device__ __forceinline__ Iter end() const { return {end_, step}; }
+};
+
+// for (I i : grid_stride(n)): this thread's items of [0, n), one per thread of the grid
+// per round (neighbouring threads take neighbouring items: coalesced).
+template <class I>
+__device__ __forceinline__ StrideRange<I> grid_stride(I n) {
+  return {static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x), n,
+          static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)};
+}
+
+// for (I j : block_stride(n)): this block's items of [0, n), one per block per round.
+template <class I>
+__device__ __forceinline__ StrideRange<I> block_stride(I n) {
+  return {static_cast<I>(blockIdx.x), n, static_cast<I>(gridDim.x)};
+}
+
+// for (I e : thread_stride(n)): this thread's share of [0, n) within its block.
+template <class I>
+__device__ __forceinline__ StrideRange<I> thread_stride(I n) {
+  return {static_cast<I>(threadIdx.x), n, static_cast<I>(blockDim.x)};
 }
 
 // Threads for a block that reduces `n` values: a power of two in [32, max_threads], so
@@ -90,15 +158,29 @@ inline TwoOperandLayout collapse_dims(int ndim, const int64_t* sizes, const int6
   return r;
 }
 
-// Element offsets of linear (row-major) index i in both operands.
-__device__ __forceinline__ void layout_offsets(const TwoOperandLayout& l, int64_t i, int64_t& off0, int64_t& off1) {
+// The largest element offset either operand reaches (strides are never negative in
+// glia), so the host can tell whether a 32-bit index walks the layout.
+inline int64_t layout_span(const TwoOperandLayout& l) {
+  int64_t s0 = 0, s1 = 0;
+  for (int d = 0; d < l.ndim; ++d) {
+    s0 += (l.sizes[d] - 1) * l.strides0[d];
+    s1 += (l.sizes[d] - 1) * l.strides1[d];
+  }
+  return s0 > s1 ? s0 : s1;
+}
+
+// Element offsets of linear (row-major) index i in both operands, in index type I (the
+// host chose int32 only when the element count and layout_span fit it).
+template <class I>
+__device__ __forceinline__ void layout_offsets(const TwoOperandLayout& l, I i, I& off0, I& off1) {
   off0 = 0;
   off1 = 0;
   for (int d = l.ndim - 1; d >= 0; --d) {
-    int64_t coord = i % l.sizes[d];
-    i /= l.sizes[d];
-    off0 += coord * l.strides0[d];
-    off1 += coord * l.strides1[d];
+    const I size = static_cast<I>(l.sizes[d]);
+    const I coord = i % size;
+    i /= size;
+    off0 += coord * static_cast<I>(l.strides0[d]);
+    off1 += coord * static_cast<I>(l.strides1[d]);
   }
 }
 

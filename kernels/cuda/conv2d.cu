@@ -19,6 +19,14 @@
 //   - Edges: out-of-range A/B elements load as 0, out-of-range C is not written.
 //   - Backward weight splits K over blockIdx.z (split-K) into a workspace and sums the
 //     splits in a second kernel in a fixed order: many blocks, still deterministic.
+// Pointwise convs (1x1, stride 1, no padding, one group; most of an EfficientNet's FLOPs)
+// in float32 are plain batched GEMMs and run on the 128 x 128 SGEMM (kernels/cuda/gemm.cu),
+// 4x the work per thread of the implicit GEMM's 64 x 64 tile and float4 loads:
+//   forward          y[b] (C_out x HW) = w (C_out x C_in) * x[b] (C_in x HW)
+//   backward input   gx[b] (C_in x HW) = w^T * gy[b]
+// (a bias is first written into y, then the GEMM adds with beta = 1). The weight gradient
+// sums over the batch too; it stays on the split-K implicit GEMM, which already spreads
+// that long K over many blocks in a fixed order.
 // Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
 // (forward; for 3x3 and 5x5 the weights sit in registers and the tap loops unroll) or input
 // pixel (backward input, a gather over the taps that reach it), and
@@ -209,8 +217,7 @@ ConvGemmArgs<T> gemm_args(const Conv2dShape& s, const char* op) {
 // gw = sum over splits of the partial products, in split order (deterministic).
 template <class T>
 __global__ void sum_splits(int64_t total, int splits, const T* partial, T* out) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i : grid_stride(total)) {
     T acc = partial[i];
     for (int s = 1; s < splits; ++s) acc += partial[s * total + i];
     out[i] = acc;
@@ -237,7 +244,7 @@ void launch_gemm(ConvGemmArgs<T> a, int64_t groups, const char* op) {
   if (k_chunk == 0) k_chunk = kTileK;
   splits = (a.k + k_chunk - 1) / k_chunk;
   if (splits < 1) splits = 1;  // K == 0: one pass that writes zeros
-  GLIA_CHECK(grid_y <= 65535 && groups * splits <= 65535,
+  GLIA_CHECK(grid_y <= kMaxGridBlocks && groups * splits <= kMaxGridBlocks,
              "op '" << op << "': " << a.m << " GEMM rows and " << groups << " groups exceed the grid");
   dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y), static_cast<unsigned>(groups * splits));
   auto* kernel = &conv_implicit_gemm<T, kMode>;
@@ -253,7 +260,7 @@ void launch_gemm(ConvGemmArgs<T> a, int64_t groups, const char* op) {
   T* out = a.out;
   a.out = static_cast<T*>(workspace);
   GLIA_LAUNCH(kernel, grid, kGemmThreads, 0, a, static_cast<int>(groups), k_chunk, total);
-  GLIA_LAUNCH(sum_splits<T>, blocks_for(total, kThreads, 65535), kThreads, 0, total, splits,
+  GLIA_LAUNCH(sum_splits<T>, blocks_for(total, kThreads), kThreads, 0, total, splits,
               static_cast<const T*>(workspace), out);
   rt::release(device, workspace, bytes);  // stream-ordered reuse: safe (cuda_runtime_wrappers.h)
 }
@@ -276,13 +283,14 @@ DepthwiseArgs depthwise_args(const Conv2dShape& s) {
 
 // One thread per output pixel; its channel's KH*KW weights stay in L1 (every thread of a
 // block mostly shares a channel: pixels of one plane are consecutive).
-template <class T>
+// I: the index type, int32 when the tensor fits (dispatch_index): the per-pixel
+// divisions are then 32-bit.
+template <class T, class I>
 __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
+  for (I i : grid_stride(total)) {
     int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
     int c = static_cast<int>(plane % d.c);
     const T* xp = x + plane * d.h_in * d.w_in;
     const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
@@ -303,13 +311,12 @@ __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const
 // The same for a square K x K kernel known at compile time (3 and 5: every depthwise conv
 // of EfficientNet): the channel's K*K weights are loaded into registers once per pixel and
 // the tap loops unroll, so the inner loop is loads and FMAs only.
-template <class T, int K>
+template <class T, int K, class I>
 __global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_out * d.w_out;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
+  for (I i : grid_stride(total)) {
     int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    int64_t plane = i / (static_cast<int64_t>(d.w_out) * d.h_out);
+    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
     int c = static_cast<int>(plane % d.c);
     const T* xp = x + plane * d.h_in * d.w_in;
     T wr[K * K];
@@ -332,13 +339,12 @@ __global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, con
 }
 
 // One thread per input pixel: gathers gy over the taps whose window covers it.
-template <class T>
+template <class T, class I>
 __global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* w, T* gx) {
-  int64_t total = static_cast<int64_t>(d.n) * d.c * d.h_in * d.w_in;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  const I total = static_cast<I>(d.n) * d.c * d.h_in * d.w_in;
+  for (I i : grid_stride(total)) {
     int iw = static_cast<int>(i % d.w_in), ih = static_cast<int>((i / d.w_in) % d.h_in);
-    int64_t plane = i / (static_cast<int64_t>(d.w_in) * d.h_in);
+    I plane = i / (static_cast<I>(d.w_in) * d.h_in);
     int c = static_cast<int>(plane % d.c);
     const T* gp = gy + plane * d.h_out * d.w_out;
     const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
@@ -361,7 +367,7 @@ template <class T>
 __global__ void depthwise_backward_weight(DepthwiseArgs d, const T* x, const T* gy, T* gw) {
   __shared__ T scratch[kWarpSize];
   int taps = d.kh * d.kw;
-  for (int64_t job = blockIdx.x; job < static_cast<int64_t>(d.c) * taps; job += gridDim.x) {
+  for (int64_t job : block_stride(static_cast<int64_t>(d.c) * taps)) {
     int c = static_cast<int>(job / taps), rs = static_cast<int>(job % taps), r = rs / d.kw, s = rs % d.kw;
     int plane = d.h_out * d.w_out;
     T acc = T(0);
@@ -381,7 +387,7 @@ __global__ void depthwise_backward_weight(DepthwiseArgs d, const T* x, const T* 
 template <class T>
 __global__ void bias_backward(int64_t n, int64_t c, int64_t hw, const T* gy, T* gbias) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t ch = blockIdx.x; ch < c; ch += gridDim.x) {
+  for (int64_t ch : block_stride(c)) {
     T acc = T(0);
     for (int64_t e = threadIdx.x; e < n * hw; e += blockDim.x) acc += gy[((e / hw) * c + ch) * hw + e % hw];
     acc = block_sum(acc, scratch);
@@ -390,6 +396,37 @@ __global__ void bias_backward(int64_t n, int64_t c, int64_t hw, const T* gy, T* 
 }
 
 bool use_depthwise(const Conv2dShape& s) { return s.is_depthwise(); }
+
+bool use_pointwise_gemm(const Conv2dShape& s, DType dtype) {
+  return dtype == DType::f32 && s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+         s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0 && s.groups == 1;
+}
+
+// y[b, c, :] = bias[c], so the GEMM can add onto it.
+template <class I>
+__global__ void fill_channel_bias(I total, I c, I hw, const float* bias, float* y) {
+  for (I i : grid_stride(total)) y[i] = bias[(i / hw) % c];
+}
+
+// out[b] = op(w) * src[b] (+ out[b] when accumulate) for b < n: the pointwise conv as a
+// batched GEMM. forward: w [C_out, C_in] as is; backward input: w transposed.
+void pointwise_gemm(const Conv2dShape& s, bool transpose_w, const void* w, const void* src, void* out,
+                    bool accumulate) {
+  const int64_t hw = s.h_in * s.w_in;
+  const int64_t m = transpose_w ? s.c_in : s.c_out, k = transpose_w ? s.c_out : s.c_in;
+  GemmParams g;
+  g.dtype = DType::f32;
+  g.trans_a = transpose_w;
+  g.trans_b = false;
+  g.m = m, g.n = hw, g.k = k;
+  g.batch = s.n;
+  g.alpha = 1.0;
+  g.beta = accumulate ? 1.0 : 0.0;
+  g.a = w, g.lda = s.c_in, g.stride_a = 0;  // w is [C_out, C_in] either way
+  g.b = src, g.ldb = hw, g.stride_b = k * hw;
+  g.c = out, g.ldc = hw, g.stride_c = m * hw;
+  gemm(g);
+}
 
 }  // namespace
 
@@ -403,15 +440,30 @@ void conv2d(const Conv2dParams& p) {
       (void)check;
       int64_t total = s.n * s.c_out * s.h_out() * s.w_out();
       if (total == 0) return;
-      auto* kernel = &depthwise_forward<T>;
-      if (s.kh == 3 && s.kw == 3) kernel = &depthwise_forward_k<T, 3>;
-      if (s.kh == 5 && s.kw == 5) kernel = &depthwise_forward_k<T, 5>;
-      GLIA_LAUNCH(kernel, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
-                  static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
-                  static_cast<T*>(p.y));
+      const int64_t largest = total > s.n * s.c_in * s.h_in * s.w_in ? total : s.n * s.c_in * s.h_in * s.w_in;
+      dispatch_index(largest, [&](auto index) {
+        using I = decltype(index);
+        auto* kernel = &depthwise_forward<T, I>;
+        if (s.kh == 3 && s.kw == 3) kernel = &depthwise_forward_k<T, 3, I>;
+        if (s.kh == 5 && s.kw == 5) kernel = &depthwise_forward_k<T, 5, I>;
+        GLIA_LAUNCH(kernel, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
+                    static_cast<const T*>(p.x), static_cast<const T*>(p.w), static_cast<const T*>(p.bias),
+                    static_cast<T*>(p.y));
+      });
       return;
     }
     ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d");
+    if (use_pointwise_gemm(s, p.dtype)) {
+      if (s.n == 0 || s.h_in * s.w_in == 0) return;
+      if (p.bias != nullptr) {
+        const int64_t total = s.n * s.c_out * s.h_in * s.w_in;  // fits an int: gemm_args checked
+        GLIA_LAUNCH(fill_channel_bias<int>, blocks_for(total, kThreads), kThreads, 0, static_cast<int>(total),
+                    static_cast<int>(s.c_out), static_cast<int>(s.h_in * s.w_in), static_cast<const float*>(p.bias),
+                    static_cast<float*>(p.y));
+      }
+      pointwise_gemm(s, false, p.w, p.x, p.y, p.bias != nullptr);
+      return;
+    }
     a.m = a.cog;
     a.ncols = checked_int(s.n * s.h_out() * s.w_out(), "conv2d", "output pixels");
     a.k = a.cig * a.kh * a.kw;
@@ -432,8 +484,18 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
     if (use_depthwise(s)) {
       int64_t total = s.n * s.c_in * s.h_in * s.w_in;
       if (total == 0) return;
-      GLIA_LAUNCH(depthwise_backward_input<T>, blocks_for(total, kThreads, 65535), kThreads, 0, depthwise_args(s),
-                  static_cast<const T*>(p.gy), static_cast<const T*>(p.w), static_cast<T*>(p.gx));
+      const int64_t largest = total > s.n * s.c_out * s.h_out() * s.w_out() ? total : s.n * s.c_out * s.h_out() * s.w_out();
+      dispatch_index(largest, [&](auto index) {
+        using I = decltype(index);
+        auto* depthwise_backward_input_ = &depthwise_backward_input<T, I>;
+        GLIA_LAUNCH(depthwise_backward_input_, blocks_for(total, kThreads), kThreads, 0, depthwise_args(s),
+                    static_cast<const T*>(p.gy), static_cast<const T*>(p.w), static_cast<T*>(p.gx));
+      });
+      return;
+    }
+    if (use_pointwise_gemm(s, p.dtype)) {
+      if (s.n == 0 || s.h_in * s.w_in == 0) return;
+      pointwise_gemm(s, true, p.w, p.gy, p.gx, false);
       return;
     }
     a.m = a.cig;
@@ -455,7 +517,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
     ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d_backward_weight");
     if (use_depthwise(s)) {
       int64_t jobs = s.c_out * s.kh * s.kw;
-      GLIA_LAUNCH(depthwise_backward_weight<T>, blocks_for(jobs, 1, 65535), kThreads, 0, depthwise_args(s),
+      GLIA_LAUNCH(depthwise_backward_weight<T>, blocks_for(jobs, 1), kThreads, 0, depthwise_args(s),
                   static_cast<const T*>(p.x), static_cast<const T*>(p.gy), static_cast<T*>(p.gw));
       return;
     }
@@ -475,7 +537,7 @@ void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
              "op 'conv2d_backward_bias': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
   dispatch_floating(p.dtype, "conv2d_backward_bias", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(bias_backward<T>, blocks_for(p.c, 1, 65535), kThreads, 0, p.n, p.c, p.hw,
+    GLIA_LAUNCH(bias_backward<T>, blocks_for(p.c, 1), kThreads, 0, p.n, p.c, p.hw,
                 static_cast<const T*>(p.gy), static_cast<T*>(p.gbias));
   });
 }

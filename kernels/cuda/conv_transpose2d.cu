@@ -19,8 +19,7 @@ constexpr int kThreads = 256;
 // y[n, c, hw] += bias[c], one thread per element (grid-stride).
 template <class T>
 __global__ void add_channel_bias(int64_t total, int64_t c, int64_t hw, const T* bias, T* y) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t i : grid_stride(total))
     y[i] += bias[(i / hw) % c];
 }
 
@@ -36,7 +35,7 @@ void conv_transpose2d(const ConvTranspose2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "conv_transpose2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(add_channel_bias<T>, blocks_for(total, kThreads, 65535), kThreads, 0, total, s.c_out, hw,
+    GLIA_LAUNCH(add_channel_bias<T>, blocks_for(total, kThreads), kThreads, 0, total, s.c_out, hw,
                 static_cast<const T*>(p.bias), static_cast<T*>(p.y));
   });
 }

@@ -21,12 +21,12 @@ struct Cast {
   using To = Dst;
 };
 
-template <class C>
-__global__ void copy_strided_elements(TwoOperandLayout layout, int64_t n, const typename C::From* src,
+// I: the index type, int32 when the element count and both layouts fit (fits_int32).
+template <class C, class I>
+__global__ void copy_strided_elements(TwoOperandLayout layout, I n, const typename C::From* src,
                                       typename C::To* dst) {
-  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    int64_t is, id;
+  for (I i : grid_stride(n)) {
+    I is, id;
     layout_offsets(layout, i, is, id);
     dst[id] = static_cast<typename C::To>(src[is]);
   }
@@ -38,12 +38,17 @@ void copy(const CopyParams& p) {
   GLIA_CHECK(p.ndim >= 0 && p.ndim <= kMaxDims, "op 'copy': ndim " << p.ndim << " is outside [0, " << kMaxDims << "]");
   if (p.numel == 0) return;
   TwoOperandLayout layout = collapse_dims(p.ndim, p.sizes, p.src_strides, p.dst_strides);
-  int blocks = blocks_for(p.numel, kThreads);
+  const int blocks = blocks_for(p.numel, kThreads, kOneWaveBlocks);
+  const int64_t largest = p.numel > layout_span(layout) ? p.numel : layout_span(layout);
   dispatch_any(p.src_dtype, "copy", [&](auto src_zero) {
     dispatch_any(p.dst_dtype, "copy", [&](auto dst_zero) {
       using C = Cast<decltype(src_zero), decltype(dst_zero)>;
-      GLIA_LAUNCH(copy_strided_elements<C>, blocks, kThreads, 0, layout, p.numel,
-                  static_cast<const typename C::From*>(p.src), static_cast<typename C::To*>(p.dst));
+      dispatch_index(largest, [&](auto index) {
+        using I = decltype(index);
+        auto* copy_strided_elements_ = &copy_strided_elements<C, I>;
+        GLIA_LAUNCH(copy_strided_elements_, blocks, kThreads, 0, layout, static_cast<I>(p.numel),
+                    static_cast<const typename C::From*>(p.src), static_cast<typename C::To*>(p.dst));
+      });
     });
   });
 }

@@ -5,10 +5,13 @@
 #include <cuda_runtime.h>
 
 #include <limits>
+#include <mutex>
+#include <unordered_map>
 
 #include "kernels/block_cache.h"
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #include "kernels/error.h"
+#include "kernels/runtime.h"
 
 #define GLIA_CUDA_CALL(expr)                                                                   \
   do {                                                                                         \
@@ -34,6 +37,22 @@ thread_local cudaStream_t t_stream = cudaStreamPerThread;
 
 cudaStream_t as_stream(void* s) { return s == nullptr ? t_stream : static_cast<cudaStream_t>(s); }
 
+// The cache's tag for the current stream. cudaStreamPerThread is one handle value that
+// names a different stream in every thread, so it is tagged by a per-thread address.
+thread_local char t_per_thread_stream_tag;
+const void* stream_tag() {
+  return t_stream == cudaStreamPerThread ? static_cast<const void*>(&t_per_thread_stream_tag)
+                                         : static_cast<const void*>(t_stream);
+}
+
+// The stream tag of every block in use, so release() files it under the stream that
+// may still be using it (not the stream current when the host frees it).
+std::mutex g_owner_mutex;
+std::unordered_map<void*, const void*>& owners() {
+  static auto* m = new std::unordered_map<void*, const void*>();  // never destroyed, as cache()
+  return *m;
+}
+
 }  // namespace
 
 int device_count() {
@@ -45,9 +64,8 @@ int device_count() {
   return n;
 }
 
-void* alloc(size_t bytes) {
-  size_t size = rt::BlockCache::bucket_size(bytes);
-  if (void* p = cache().take(size)) return p;
+// A new block from the driver; out of memory empties the cache and retries once.
+static void* fresh_block(size_t bytes, size_t size) {
   void* p = nullptr;
   cudaError_t status = cudaMalloc(&p, size);
   if (status == cudaErrorMemoryAllocation) {
@@ -68,7 +86,29 @@ void* alloc(size_t bytes) {
   return p;
 }
 
-void release(void* ptr, size_t bytes) { cache().give(ptr, rt::BlockCache::bucket_size(bytes)); }
+void* alloc(size_t bytes) {
+  const size_t size = rt::BlockCache::bucket_size(bytes);
+  const void* tag = stream_tag();
+  void* p = cache().take(size, tag);
+  if (p == nullptr) p = fresh_block(bytes, size);
+  std::lock_guard<std::mutex> lock(g_owner_mutex);
+  owners()[p] = tag;
+  return p;
+}
+
+void release(void* ptr, size_t bytes) {
+  if (ptr == nullptr) return;
+  const void* tag = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_owner_mutex);
+    auto it = owners().find(ptr);
+    if (it != owners().end()) {
+      tag = it->second;
+      owners().erase(it);
+    }
+  }
+  cache().give(ptr, rt::BlockCache::bucket_size(bytes), tag);
+}
 
 void empty_cache() { cache().empty(); }
 
@@ -90,12 +130,16 @@ void check_launch(const char* kernel_name) {
   GLIA_CHECK(status == cudaSuccess, "CUDA kernel '" << kernel_name << "' failed to launch: " << cudaGetErrorName(status)
                                                     << " (" << cudaGetErrorString(status) << ")");
 #ifndef NDEBUG
-  // Debug builds: wait for the kernel so an execution fault is blamed on it, not on a
-  // later call.
+  constexpr bool kAlwaysSync = true;
+#else
+  constexpr bool kAlwaysSync = false;
+#endif
+  // Debug builds and GLIA_CUDA_SYNC=1: wait for the kernel so an execution fault is
+  // blamed on it, not on a later call.
+  if (!kAlwaysSync && !rt::sync_after_launch()) return;
   status = cudaStreamSynchronize(t_stream);
   GLIA_CHECK(status == cudaSuccess, "CUDA kernel '" << kernel_name << "' failed while running: "
                                                     << cudaGetErrorName(status) << " (" << cudaGetErrorString(status) << ")");
-#endif
 }
 
 void* current_stream() { return static_cast<void*>(t_stream); }

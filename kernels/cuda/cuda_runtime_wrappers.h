@@ -3,22 +3,30 @@
 // as void*. Every call checks its cudaError_t and throws glia::Error naming the call.
 //
 // Memory: a caching allocator. Freed blocks are kept per rounded size and handed out
-// again without cudaFree/cudaMalloc (both synchronise the device). Reuse is safe for work
-// ordered on one stream (glia uses one current stream per host thread); code that frees
-// memory still used by another stream must synchronise first.
+// again without cudaFree/cudaMalloc (both synchronise the device). A block remembers the
+// stream it was allocated on (the calling thread's current stream) and is handed out
+// again only to allocations on that stream, where queued work runs in order: reuse
+// never races with a kernel still using the block. Code that hands a block to work on
+// another stream must make that stream wait for the first (an event) before freeing it.
 #pragma once
 #include <cstddef>
+#include <string>
 
 namespace glia::cuda_rt {
 
 int device_count();  // 0 when no GPU or no driver; never throws
+// "" when a device is usable; otherwise why not, with the CUDA runtime's error name and
+// text (kernels/cuda/cuda_device.cu). Never throws.
+std::string device_error();
 void* alloc(size_t bytes);  // caching allocator; out of memory names the size and free memory
 void release(void* ptr, size_t bytes);
 void empty_cache();          // returns every cached block to the driver
 size_t cached_bytes();       // held in the cache, not in use
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes);
 void synchronize();          // the whole device
-void check_launch(const char* kernel_name);  // after every launch (GLIA_LAUNCH)
+// After every launch (GLIA_LAUNCH): the launch error; in debug builds and with
+// GLIA_CUDA_SYNC=1 (rt::sync_after_launch) also waits for the kernel and checks how it ran.
+void check_launch(const char* kernel_name);
 
 // Streams: each host thread has a current stream (default: the per-thread default
 // stream), which GLIA_LAUNCH and copy() use.

@@ -22,8 +22,7 @@ template <class T>
 __global__ void apply_mask(int64_t n, float p, T scale, uint64_t seed, uint64_t offset, const T* in, T* out,
                            uint8_t* mask) {
   int64_t quads = (n + 3) / 4;
-  for (int64_t q = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; q < quads;
-       q += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t q : grid_stride(quads)) {
     Philox4 r = philox4x32(seed, offset, static_cast<uint64_t>(q));
     for (int k = 0; k < 4; ++k) {
       int64_t i = 4 * q + k;
@@ -38,8 +37,7 @@ __global__ void apply_mask(int64_t n, float p, T scale, uint64_t seed, uint64_t 
 template <class T>
 __global__ void sample_mask(int64_t batch, int64_t per_sample, float p, T scale, uint64_t seed, uint64_t offset,
                             const T* x, T* y) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < batch * per_sample;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i : grid_stride(int64_t{batch * per_sample})) {
     bool keep = dropout_keep(seed, offset, static_cast<uint64_t>(i / per_sample), p);
     y[i] = keep && scale != T(0) ? x[i] * scale : T(0);
   }
@@ -57,7 +55,7 @@ T keep_scale(double p) {
 template <class T>
 void launch_mask(int64_t n, double p, uint64_t seed, uint64_t offset, const void* in, void* out, uint8_t* mask) {
   if (n == 0) return;
-  GLIA_LAUNCH(apply_mask<T>, blocks_for((n + 3) / 4, kThreads, 65535), kThreads, 0, n, static_cast<float>(p),
+  GLIA_LAUNCH(apply_mask<T>, blocks_for((n + 3) / 4, kThreads), kThreads, 0, n, static_cast<float>(p),
               keep_scale<T>(p), seed, offset, static_cast<const T*>(in), static_cast<T*>(out), mask);
 }
 
@@ -87,7 +85,7 @@ void stochastic_depth(const StochasticDepthParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "stochastic_depth", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(sample_mask<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.batch, p.per_sample,
+    GLIA_LAUNCH(sample_mask<T>, blocks_for(total, kThreads), kThreads, 0, p.batch, p.per_sample,
                 static_cast<float>(p.p), keep_scale<T>(p.p), p.seed, p.offset, static_cast<const T*>(p.x),
                 static_cast<T*>(p.y));
   });

@@ -100,21 +100,19 @@ __device__ __forceinline__ T unary_derivative(UnaryOp op, T x, T s) {
 }
 
 // ---- kernels ------------------------------------------------------------------------------
-__device__ __forceinline__ int64_t first_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
+// Every kernel is templated on its index type I: int32 when the element count fits
+// (fits_int32), so the loop counter and, in the strided kernel, the per-element division
+// are 32-bit; int64 for larger tensors.
 
 // Same-shape contiguous float32, 16-byte aligned: float4 loads and stores, then the
 // n % 4 leftover elements one per thread.
-__global__ void binary_vec4_elements(BinaryOp op, int64_t n, const float* a, const float* b, float* out) {
-  int64_t n4 = n / 4;
+template <class I>
+__global__ void binary_vec4_elements(BinaryOp op, I n, const float* a, const float* b, float* out) {
+  const I n4 = n / 4;
   const float4* a4 = reinterpret_cast<const float4*>(a);
   const float4* b4 = reinterpret_cast<const float4*>(b);
   float4* out4 = reinterpret_cast<float4*>(out);
-  for (int64_t i = first_index(); i < n4; i += grid_stride()) {
+  for (I i : grid_stride(n4)) {
     float4 x = a4[i], y = b4[i], r;
     r.x = apply_binary(op, x.x, y.x);
     r.y = apply_binary(op, x.y, y.y);
@@ -122,38 +120,38 @@ __global__ void binary_vec4_elements(BinaryOp op, int64_t n, const float* a, con
     r.w = apply_binary(op, x.w, y.w);
     out4[i] = r;
   }
-  int64_t tail = first_index() + n4 * 4;
+  const I tail = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x) + n4 * 4;
   if (tail < n) out[tail] = apply_binary(op, a[tail], b[tail]);
 }
 
-template <class T>
-__global__ void binary_contiguous_elements(BinaryOp op, int64_t n, const T* a, const T* b, T* out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = apply_binary(op, a[i], b[i]);
+template <class T, class I>
+__global__ void binary_contiguous_elements(BinaryOp op, I n, const T* a, const T* b, T* out) {
+  for (I i : grid_stride(n)) out[i] = apply_binary(op, a[i], b[i]);
 }
 
 // Any strides (0 where broadcast); the output is contiguous so its offset is i.
-template <class T>
-__global__ void binary_strided_elements(BinaryOp op, TwoOperandLayout layout, int64_t n, const T* a, const T* b, T* out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) {
-    int64_t ia, ib;
+template <class T, class I>
+__global__ void binary_strided_elements(BinaryOp op, TwoOperandLayout layout, I n, const T* a, const T* b, T* out) {
+  for (I i : grid_stride(n)) {
+    I ia, ib;
     layout_offsets(layout, i, ia, ib);
     out[i] = apply_binary(op, a[ia], b[ib]);
   }
 }
 
-template <class T>
-__global__ void unary_elements(UnaryOp op, T s, int64_t n, const T* x, T* y) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = apply_unary(op, x[i], s);
+template <class T, class I>
+__global__ void unary_elements(UnaryOp op, T s, I n, const T* x, T* y) {
+  for (I i : grid_stride(n)) y[i] = apply_unary(op, x[i], s);
 }
 
-template <class T>
-__global__ void unary_backward_elements(UnaryOp op, T s, int64_t n, const T* x, const T* gy, T* gx) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) gx[i] = gy[i] * unary_derivative(op, x[i], s);
+template <class T, class I>
+__global__ void unary_backward_elements(UnaryOp op, T s, I n, const T* x, const T* gy, T* gx) {
+  for (I i : grid_stride(n)) gx[i] = gy[i] * unary_derivative(op, x[i], s);
 }
 
-template <class T>
-__global__ void fill_elements(int64_t n, T value, T* out) {
-  for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = value;
+template <class T, class I>
+__global__ void fill_elements(I n, T value, T* out) {
+  for (I i : grid_stride(n)) out[i] = value;
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -166,21 +164,28 @@ void binary(const BinaryParams& p) {
   if (p.numel == 0) return;
   TwoOperandLayout layout = collapse_dims(p.ndim, p.sizes, p.a_strides, p.b_strides);
   bool contiguous = layout.ndim == 0 || (layout.ndim == 1 && layout.strides0[0] == 1 && layout.strides1[0] == 1);
+  const int64_t largest = p.numel > layout_span(layout) ? p.numel : layout_span(layout);
   dispatch_floating(p.dtype, "binary", [&](auto zero) {
     using T = decltype(zero);
     const T* a = static_cast<const T*>(p.a);
     const T* b = static_cast<const T*>(p.b);
     T* out = static_cast<T*>(p.out);
-    int blocks = blocks_for(p.numel, kThreads);
-    if (!contiguous) {
-      GLIA_LAUNCH(binary_strided_elements<T>, blocks, kThreads, 0, p.op, layout, p.numel, a, b, out);
-    } else if (p.dtype == DType::f32 && aligned16(a) && aligned16(b) && aligned16(out)) {
-      int vec_blocks = blocks_for((p.numel + 3) / 4, kThreads);
-      GLIA_LAUNCH(binary_vec4_elements, vec_blocks, kThreads, 0, p.op, p.numel,
-                  reinterpret_cast<const float*>(a), reinterpret_cast<const float*>(b), reinterpret_cast<float*>(out));
-    } else {
-      GLIA_LAUNCH(binary_contiguous_elements<T>, blocks, kThreads, 0, p.op, p.numel, a, b, out);
-    }
+    const int blocks = blocks_for(p.numel, kThreads, kOneWaveBlocks);
+    dispatch_index(largest, [&](auto index) {
+      using I = decltype(index);
+      const I n = static_cast<I>(p.numel);
+      if (!contiguous) {
+        auto* binary_strided_elements_ = &binary_strided_elements<T, I>;
+        GLIA_LAUNCH(binary_strided_elements_, blocks, kThreads, 0, p.op, layout, n, a, b, out);
+      } else if (p.dtype == DType::f32 && aligned16(a) && aligned16(b) && aligned16(out)) {
+        const int vec_blocks = blocks_for((p.numel + 3) / 4, kThreads, kOneWaveBlocks);
+        GLIA_LAUNCH(binary_vec4_elements<I>, vec_blocks, kThreads, 0, p.op, n, reinterpret_cast<const float*>(a),
+                    reinterpret_cast<const float*>(b), reinterpret_cast<float*>(out));
+      } else {
+        auto* binary_contiguous_elements_ = &binary_contiguous_elements<T, I>;
+        GLIA_LAUNCH(binary_contiguous_elements_, blocks, kThreads, 0, p.op, n, a, b, out);
+      }
+    });
   });
 }
 
@@ -188,8 +193,12 @@ void unary(const UnaryParams& p) {
   if (p.n == 0) return;
   dispatch_floating(p.dtype, "unary", [&](auto zero) {
     using T = decltype(zero);
-    GLIA_LAUNCH(unary_elements<T>, blocks_for(p.n, kThreads), kThreads, 0, p.op, static_cast<T>(p.scalar), p.n,
-                static_cast<const T*>(p.x), static_cast<T*>(p.y));
+    dispatch_index(p.n, [&](auto index) {
+      using I = decltype(index);
+      auto* unary_elements_ = &unary_elements<T, I>;
+      GLIA_LAUNCH(unary_elements_, blocks_for(p.n, kThreads, kOneWaveBlocks), kThreads, 0, p.op,
+                  static_cast<T>(p.scalar), static_cast<I>(p.n), static_cast<const T*>(p.x), static_cast<T*>(p.y));
+    });
   });
 }
 
@@ -197,8 +206,13 @@ void unary_backward(const UnaryBackwardParams& p) {
   if (p.n == 0) return;
   dispatch_floating(p.dtype, "unary_backward", [&](auto zero) {
     using T = decltype(zero);
-    GLIA_LAUNCH(unary_backward_elements<T>, blocks_for(p.n, kThreads), kThreads, 0, p.op, static_cast<T>(p.scalar),
-                p.n, static_cast<const T*>(p.x), static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
+    dispatch_index(p.n, [&](auto index) {
+      using I = decltype(index);
+      auto* unary_backward_elements_ = &unary_backward_elements<T, I>;
+      GLIA_LAUNCH(unary_backward_elements_, blocks_for(p.n, kThreads, kOneWaveBlocks), kThreads, 0, p.op,
+                  static_cast<T>(p.scalar), static_cast<I>(p.n), static_cast<const T*>(p.x),
+                  static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
+    });
   });
 }
 
@@ -211,8 +225,12 @@ void fill(const FillParams& p) {
                      p.value <= double(std::numeric_limits<T>::max()),
                  "op 'fill': value " << p.value << " is not representable as " << dtype_name(p.dtype));
     }
-    GLIA_LAUNCH(fill_elements<T>, blocks_for(p.n, kThreads), kThreads, 0, p.n, static_cast<T>(p.value),
-                static_cast<T*>(p.out));
+    dispatch_index(p.n, [&](auto index) {
+      using I = decltype(index);
+      auto* fill_elements_ = &fill_elements<T, I>;
+      GLIA_LAUNCH(fill_elements_, blocks_for(p.n, kThreads, kOneWaveBlocks), kThreads, 0, static_cast<I>(p.n),
+                  static_cast<T>(p.value), static_cast<T*>(p.out));
+    });
   });
 }
 

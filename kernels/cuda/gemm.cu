@@ -186,7 +186,7 @@ void check_gemm(const GemmParams& p) {
   GLIA_CHECK(p.ldb >= (b_cols > 1 ? b_cols : 1), "op 'gemm': ldb=" << p.ldb << " is smaller than the " << b_cols
                                                                    << " columns of B as stored (trans_b=" << p.trans_b << ")");
   GLIA_CHECK(p.ldc >= (p.n > 1 ? p.n : 1), "op 'gemm': ldc=" << p.ldc << " is smaller than n=" << p.n);
-  GLIA_CHECK((p.m + kTileM - 1) / kTileM <= 65535, "op 'gemm': m=" << p.m << " needs more than 65535 row tiles");
+  GLIA_CHECK((p.m + kTileM - 1) / kTileM <= kMaxGridBlocks, "op 'gemm': m=" << p.m << " needs more than 65535 row tiles");
 }
 
 template <class T>
@@ -209,7 +209,7 @@ GemmArgs<T> gemm_args(const GemmParams& p) {
 void gemm(const GemmParams& p) {
   check_gemm(p);
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
-  unsigned batch_blocks = static_cast<unsigned>(p.batch < 65535 ? p.batch : 65535);
+  unsigned batch_blocks = static_cast<unsigned>(p.batch < kMaxGridBlocks ? p.batch : kMaxGridBlocks);
   if (p.dtype == DType::f32) {
     GemmArgs<float> g = gemm_args<float>(p);
     dim3 grid(static_cast<unsigned>((p.n + kTileN - 1) / kTileN), static_cast<unsigned>((p.m + kTileM - 1) / kTileM),
@@ -217,7 +217,7 @@ void gemm(const GemmParams& p) {
     GLIA_LAUNCH(sgemm_tiled, grid, kSgemmThreads, 0, g);
   } else if (p.dtype == DType::f64) {
     GemmArgs<double> g = gemm_args<double>(p);
-    GLIA_CHECK((p.m + kSimpleTile - 1) / kSimpleTile <= 65535, "op 'gemm': m=" << p.m << " too large for the float64 grid");
+    GLIA_CHECK((p.m + kSimpleTile - 1) / kSimpleTile <= kMaxGridBlocks, "op 'gemm': m=" << p.m << " too large for the float64 grid");
     dim3 grid(static_cast<unsigned>((p.n + kSimpleTile - 1) / kSimpleTile),
               static_cast<unsigned>((p.m + kSimpleTile - 1) / kSimpleTile), batch_blocks);
     GLIA_LAUNCH(gemm_simple_tiled<double>, grid, dim3(kSimpleTile, kSimpleTile), 0, g);

@@ -19,8 +19,7 @@ struct AdamScalars {
 
 template <class T>
 __global__ void adam_elements(int64_t n, AdamScalars<T> s, T* w, const T* g, T* m, T* v) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+  for (int64_t i : grid_stride(n)) {
     T grad = g[i];
     if (s.decoupled) {
       w[i] *= 1 - s.lr * s.weight_decay;
@@ -41,8 +40,7 @@ struct SgdScalars {
 
 template <class T>
 __global__ void sgd_elements(int64_t n, SgdScalars<T> s, T* w, const T* g, T* buf) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+  for (int64_t i : grid_stride(n)) {
     T grad = g[i] + s.weight_decay * w[i];
     if (s.momentum != 0) {
       buf[i] = s.first_step ? grad : s.momentum * buf[i] + (1 - s.dampening) * grad;
@@ -68,7 +66,7 @@ void adam_step(const AdamParams& p) {
     s.step_size = static_cast<T>(p.lr / (1 - std::pow(p.beta1, static_cast<double>(p.step))));
     s.bias2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(p.beta2, static_cast<double>(p.step))));
     s.decoupled = p.decoupled;
-    GLIA_LAUNCH(adam_elements<T>, blocks_for(p.n, kOptimThreads), kOptimThreads, 0, p.n, s,
+    GLIA_LAUNCH(adam_elements<T>, blocks_for(p.n, kOptimThreads, kOneWaveBlocks), kOptimThreads, 0, p.n, s,
                 static_cast<T*>(p.param), static_cast<const T*>(p.grad), static_cast<T*>(p.exp_avg),
                 static_cast<T*>(p.exp_avg_sq));
   });
@@ -81,7 +79,7 @@ void sgd_step(const SgdParams& p) {
     using T = decltype(zero);
     SgdScalars<T> s{static_cast<T>(p.lr), static_cast<T>(p.momentum), static_cast<T>(p.dampening),
                     static_cast<T>(p.weight_decay), p.nesterov, p.first_step};
-    GLIA_LAUNCH(sgd_elements<T>, blocks_for(p.n, kOptimThreads), kOptimThreads, 0, p.n, s,
+    GLIA_LAUNCH(sgd_elements<T>, blocks_for(p.n, kOptimThreads, kOneWaveBlocks), kOptimThreads, 0, p.n, s,
                 static_cast<T*>(p.param), static_cast<const T*>(p.grad), static_cast<T*>(p.momentum_buffer));
   });
 }

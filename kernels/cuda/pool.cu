@@ -20,9 +20,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define GLIA_GRID_STRIDE(i, total)                                                                  \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (total); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+#define GLIA_GRID_STRIDE(i, total) for (int64_t i : grid_stride(static_cast<int64_t>(total)))
 
 // Output windows along one axis that contain input coordinate `i`: [lo, hi).
 __device__ __forceinline__ void covering_windows(int64_t i, int64_t pad, int64_t k, int64_t stride, int64_t out,
@@ -172,7 +170,7 @@ __global__ void adaptive_backward(int64_t planes, int64_t h, int64_t w, int64_t 
 template <class T>
 __global__ void global_avg_forward(int64_t planes, int64_t hw, const T* x, T* y) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t plane = blockIdx.x; plane < planes; plane += gridDim.x) {
+  for (int64_t plane : block_stride(planes)) {
     T acc = T(0);
     for (int64_t j = threadIdx.x; j < hw; j += blockDim.x) acc += x[plane * hw + j];
     acc = block_sum(acc, scratch);
@@ -199,7 +197,7 @@ void max_pool2d(const MaxPool2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(max_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), static_cast<const T*>(p.x),
+    GLIA_LAUNCH(max_forward<T>, blocks_for(total, kThreads), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), static_cast<const T*>(p.x),
                 static_cast<T*>(p.y), p.indices);
   });
 }
@@ -210,7 +208,7 @@ void max_pool2d_backward(const MaxPool2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(max_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(),
+    GLIA_LAUNCH(max_backward<T>, blocks_for(total, kThreads), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(),
                 static_cast<const T*>(p.gy), p.indices, static_cast<T*>(p.gx));
   });
 }
@@ -221,7 +219,7 @@ void avg_pool2d(const AvgPool2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(avg_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
+    GLIA_LAUNCH(avg_forward<T>, blocks_for(total, kThreads), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
                 static_cast<const T*>(p.x), static_cast<T*>(p.y));
   });
 }
@@ -232,7 +230,7 @@ void avg_pool2d_backward(const AvgPool2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "avg_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(avg_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
+    GLIA_LAUNCH(avg_backward<T>, blocks_for(total, kThreads), kThreads, 0, p.shape, p.shape.h_out(), p.shape.w_out(), p.count_include_pad,
                 static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
   });
 }
@@ -243,7 +241,7 @@ void adaptive_avg_pool2d(const AdaptiveAvgPool2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "adaptive_avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(adaptive_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.n * p.c, p.h_in, p.w_in,
+    GLIA_LAUNCH(adaptive_forward<T>, blocks_for(total, kThreads), kThreads, 0, p.n * p.c, p.h_in, p.w_in,
                 p.h_out, p.w_out, static_cast<const T*>(p.x), static_cast<T*>(p.y));
   });
 }
@@ -254,7 +252,7 @@ void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "adaptive_avg_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(adaptive_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.n * p.c, p.h_in, p.w_in,
+    GLIA_LAUNCH(adaptive_backward<T>, blocks_for(total, kThreads), kThreads, 0, p.n * p.c, p.h_in, p.w_in,
                 p.h_out, p.w_out, static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
   });
 }
@@ -265,7 +263,7 @@ void global_avg_pool(const GlobalAvgPoolParams& p) {
   if (planes == 0) return;
   dispatch_floating(p.dtype, "global_avg_pool", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(global_avg_forward<T>, blocks_for(planes, 1, 65535), reduce_threads(p.hw), 0, planes, p.hw,
+    GLIA_LAUNCH(global_avg_forward<T>, blocks_for(planes, 1), reduce_threads(p.hw), 0, planes, p.hw,
                 static_cast<const T*>(p.x), static_cast<T*>(p.y));
   });
 }
@@ -277,7 +275,7 @@ void global_avg_pool_backward(const GlobalAvgPoolBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "global_avg_pool_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(global_avg_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0, p.n * p.c, p.hw,
+    GLIA_LAUNCH(global_avg_backward<T>, blocks_for(total, kThreads), kThreads, 0, p.n * p.c, p.hw,
                 static_cast<const T*>(p.gy), static_cast<T*>(p.gx));
   });
 }

@@ -69,7 +69,7 @@ __global__ void reduce_rows(ReduceOp op, int64_t rows, int64_t len, const T* x, 
   __shared__ int64_t warp_indices[kWarpSize];
   int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   int warps = blockDim.x / kWarpSize;
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+  for (int64_t row : block_stride(rows)) {
     const T* xr = x + row * len;
     T v = identity_of<T>(op);
     int64_t idx = kNoIndex;
@@ -143,7 +143,7 @@ void reduce(const ReduceParams& p) {
     } else {
       int64_t column_tiles = (p.inner + kColumnTileX - 1) / kColumnTileX;
       GLIA_CHECK(column_tiles <= INT32_MAX, "op 'reduce': inner size " << p.inner << " is too large for one grid");
-      dim3 grid(static_cast<unsigned>(column_tiles), static_cast<unsigned>(p.outer < 65535 ? p.outer : 65535));
+      dim3 grid(static_cast<unsigned>(column_tiles), static_cast<unsigned>(p.outer < kMaxGridBlocks ? p.outer : kMaxGridBlocks));
       dim3 block(kColumnTileX, kColumnTileY);
       GLIA_LAUNCH(reduce_columns<T>, grid, block, 0, p.op, p.outer, p.reduce, p.inner, x, p.out, p.indices);
     }

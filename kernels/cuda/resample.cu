@@ -37,8 +37,7 @@ __device__ __forceinline__ Tap bilinear_tap(int64_t o, int64_t in, int64_t scale
 template <class T>
 __global__ void upsample_forward(bool bilinear, int64_t planes, int64_t h, int64_t w, int64_t s, const T* x, T* y) {
   const int64_t ho = h * s, wo = w * s;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < planes * ho * wo;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i : grid_stride(int64_t{planes * ho * wo})) {
     int64_t ow = i % wo, oh = (i / wo) % ho, plane = i / (wo * ho);
     const T* xp = x + plane * h * w;
     if (!bilinear) {
@@ -56,8 +55,7 @@ __global__ void upsample_forward(bool bilinear, int64_t planes, int64_t h, int64
 template <class T>
 __global__ void upsample_backward(bool bilinear, int64_t planes, int64_t h, int64_t w, int64_t s, const T* gy, T* gx) {
   const int64_t ho = h * s, wo = w * s;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < planes * h * w;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i : grid_stride(int64_t{planes * h * w})) {
     int64_t iw = i % w, ih = (i / w) % h, plane = i / (w * h);
     const T* gp = gy + plane * ho * wo;
     T acc = T(0);
@@ -104,7 +102,7 @@ void upsample2d(const Upsample2dParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "upsample2d", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(upsample_forward<T>, blocks_for(total, kThreads, 65535), kThreads, 0,
+    GLIA_LAUNCH(upsample_forward<T>, blocks_for(total, kThreads), kThreads, 0,
                 p.mode == UpsampleMode::bilinear, p.n * p.c, p.h_in, p.w_in, p.scale, static_cast<const T*>(p.x),
                 static_cast<T*>(p.y));
   });
@@ -116,7 +114,7 @@ void upsample2d_backward(const Upsample2dBackwardParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "upsample2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(upsample_backward<T>, blocks_for(total, kThreads, 65535), kThreads, 0,
+    GLIA_LAUNCH(upsample_backward<T>, blocks_for(total, kThreads), kThreads, 0,
                 p.mode == UpsampleMode::bilinear, p.n * p.c, p.h_in, p.w_in, p.scale, static_cast<const T*>(p.gy),
                 static_cast<T*>(p.gx));
   });

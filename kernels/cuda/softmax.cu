@@ -29,7 +29,7 @@ int row_blocks(int64_t rows) { return static_cast<int>(rows < kMaxRowBlocks ? ro
 template <class T>
 __global__ void softmax_rows(bool log_output, int64_t rows, int64_t dim, const T* x, T* y) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+  for (int64_t row : block_stride(rows)) {
     const T* xr = x + row * dim;
     T* yr = y + row * dim;
     T m = lowest_value<T>();
@@ -51,8 +51,7 @@ __global__ void softmax_rows(bool log_output, int64_t rows, int64_t dim, const T
 // ---- softmax, one thread per column of [outer, dim, inner] -------------------------------
 template <class T>
 __global__ void softmax_columns(bool log_output, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y) {
-  int64_t columns = outer * inner, step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < columns; c += step) {
+  for (int64_t c : grid_stride(outer * inner)) {
     int64_t base = (c / inner) * dim * inner + c % inner;
     T m = lowest_value<T>();
     for (int64_t j = 0; j < dim; ++j) m = dev_max(m, x[base + j * inner]);
@@ -75,7 +74,7 @@ __device__ __forceinline__ T softmax_grad(bool log_output, T y, T gy, T total) {
 template <class T>
 __global__ void softmax_backward_rows(bool log_output, int64_t rows, int64_t dim, const T* y, const T* gy, T* gx) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+  for (int64_t row : block_stride(rows)) {
     int64_t base = row * dim;
     T total = 0;
     for (int64_t j = threadIdx.x; j < dim; j += blockDim.x) total += log_output ? gy[base + j] : gy[base + j] * y[base + j];
@@ -88,8 +87,7 @@ __global__ void softmax_backward_rows(bool log_output, int64_t rows, int64_t dim
 template <class T>
 __global__ void softmax_backward_columns(bool log_output, int64_t outer, int64_t dim, int64_t inner, const T* y,
                                          const T* gy, T* gx) {
-  int64_t columns = outer * inner, step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < columns; c += step) {
+  for (int64_t c : grid_stride(outer * inner)) {
     int64_t base = (c / inner) * dim * inner + c % inner;
     T total = 0;
     for (int64_t j = 0; j < dim; ++j) {
@@ -149,7 +147,7 @@ __device__ __forceinline__ int64_t target_of(const CrossEntropyArgs<T>& a, int64
 template <class T>
 __global__ void cross_entropy_rows(CrossEntropyArgs<T> a, T* loss) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t row = blockIdx.x; row < a.n; row += gridDim.x) {
+  for (int64_t row : block_stride(a.n)) {
     const T* xr = a.logits + row * a.classes;
     T lse = row_log_sum_exp(xr, a.classes, scratch);
     bool valid;
@@ -164,7 +162,7 @@ __global__ void cross_entropy_rows(CrossEntropyArgs<T> a, T* loss) {
 template <class T>
 __global__ void cross_entropy_backward_rows(CrossEntropyArgs<T> a, const T* grad_loss, T* grad_logits) {
   __shared__ T scratch[kWarpSize];
-  for (int64_t row = blockIdx.x; row < a.n; row += gridDim.x) {
+  for (int64_t row : block_stride(a.n)) {
     const T* xr = a.logits + row * a.classes;
     T lse = row_log_sum_exp(xr, a.classes, scratch);
     bool valid;
@@ -186,15 +184,13 @@ __global__ void cross_entropy_backward_rows(CrossEntropyArgs<T> a, const T* grad
 // ---- binary cross-entropy with logits, one thread per element ------------------------------
 template <class T>
 __global__ void bce_with_logits_elements(int64_t n, const T* x, const T* t, T* loss) {
-  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+  for (int64_t i : grid_stride(n))
     loss[i] = dev_max(x[i], T(0)) - x[i] * t[i] + dev_log1p(dev_exp(-dev_abs(x[i])));
 }
 
 template <class T>
 __global__ void bce_with_logits_backward_elements(int64_t n, const T* x, const T* t, const T* grad_loss, T* grad) {
-  int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+  for (int64_t i : grid_stride(n))
     grad[i] = grad_loss[i] * (T(1) / (T(1) + dev_exp(-x[i])) - t[i]);
 }
 
@@ -228,7 +224,7 @@ void softmax(const SoftmaxParams& p) {
     if (p.inner == 1) {
       GLIA_LAUNCH(softmax_rows<T>, row_blocks(p.outer), reduce_threads(p.dim), 0, p.log, p.outer, p.dim, x, y);
     } else {
-      GLIA_LAUNCH(softmax_columns<T>, blocks_for(p.outer * p.inner, kElementThreads), kElementThreads, 0, p.log,
+      GLIA_LAUNCH(softmax_columns<T>, blocks_for(p.outer * p.inner, kElementThreads, kOneWaveBlocks), kElementThreads, 0, p.log,
                   p.outer, p.dim, p.inner, x, y);
     }
   });
@@ -246,7 +242,7 @@ void softmax_backward(const SoftmaxBackwardParams& p) {
       GLIA_LAUNCH(softmax_backward_rows<T>, row_blocks(p.outer), reduce_threads(p.dim), 0, p.log, p.outer, p.dim, y,
                   gy, gx);
     } else {
-      GLIA_LAUNCH(softmax_backward_columns<T>, blocks_for(p.outer * p.inner, kElementThreads), kElementThreads, 0,
+      GLIA_LAUNCH(softmax_backward_columns<T>, blocks_for(p.outer * p.inner, kElementThreads, kOneWaveBlocks), kElementThreads, 0,
                   p.log, p.outer, p.dim, p.inner, y, gy, gx);
     }
   });
@@ -275,7 +271,7 @@ void bce_with_logits(const BceWithLogitsParams& p) {
   if (p.n == 0) return;
   dispatch_floating(p.dtype, "bce_with_logits", [&](auto zero) {
     using T = decltype(zero);
-    GLIA_LAUNCH(bce_with_logits_elements<T>, blocks_for(p.n, kElementThreads), kElementThreads, 0, p.n,
+    GLIA_LAUNCH(bce_with_logits_elements<T>, blocks_for(p.n, kElementThreads, kOneWaveBlocks), kElementThreads, 0, p.n,
                 static_cast<const T*>(p.logits), static_cast<const T*>(p.target), static_cast<T*>(p.loss));
   });
 }
@@ -285,7 +281,7 @@ void bce_with_logits_backward(const BceWithLogitsBackwardParams& p) {
   if (f.n == 0) return;
   dispatch_floating(f.dtype, "bce_with_logits_backward", [&](auto zero) {
     using T = decltype(zero);
-    GLIA_LAUNCH(bce_with_logits_backward_elements<T>, blocks_for(f.n, kElementThreads), kElementThreads, 0, f.n,
+    GLIA_LAUNCH(bce_with_logits_backward_elements<T>, blocks_for(f.n, kElementThreads, kOneWaveBlocks), kElementThreads, 0, f.n,
                 static_cast<const T*>(f.logits), static_cast<const T*>(f.target), static_cast<const T*>(p.grad_loss),
                 static_cast<T*>(p.grad_logits));
   });

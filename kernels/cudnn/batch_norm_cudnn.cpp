@@ -2,7 +2,8 @@
 // forward (cuDNN also updates the running variance with the unbiased batch variance, as
 // glia's contract says; exponentialAverageFactor = momentum), eval forward, and the
 // training backward. Cases cuDNN's API cannot express run on the hand-written kernels:
-// no gamma/beta (cuDNN needs both), eps below CUDNN_BN_MIN_EPSILON, the eval-mode
+// no gamma/beta (cuDNN needs both), eps below CUDNN_BN_MIN_EPSILON (forward and
+// backward: both pass the layer's eps), the eval-mode
 // backward, a backward that skips some of gx / ggamma / gbeta, and a fused activation
 // (cuDNN's own fused BN + activation API takes ReLU only, through its Ex entry points).
 #include "kernels/batch_norm.h"
@@ -61,15 +62,17 @@ void batch_norm(const BatchNormParams& p) {
 
 void batch_norm_backward(const BatchNormBackwardParams& p) {
   if (!p.training || p.gamma == nullptr || p.gx == nullptr || p.ggamma == nullptr || p.gbeta == nullptr ||
-      p.n * p.hw == 0 || p.act != NormActivation::identity)
+      p.eps < CUDNN_BN_MIN_EPSILON || p.n * p.hw == 0 || p.act != NormActivation::identity)
     return cuda::batch_norm_backward(p);
   GLIA_CHECK(p.save_mean && p.save_invstd, "batch_norm_backward: training needs save_mean and save_invstd");
   BnDescs d(p.dtype, p.n, p.c, p.hw, "batch_norm_backward");
   Scalars s(p.dtype);
-  // With the saved statistics cuDNN does not use epsilon; pass the smallest it accepts.
+  // The layer's eps, the one the forward used: cuDNN documents that the backward's
+  // epsilon must match the forward's (with saved statistics it may not read it, but a
+  // version that recomputes 1/sqrt(var + eps) would otherwise get a different scale).
   check(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL, s.alpha(), s.beta(), s.alpha(), s.beta(),
                                         d.data.d, p.x, d.data.d, p.gy, d.data.d, p.gx, d.params.d, p.gamma, p.ggamma,
-                                        p.gbeta, CUDNN_BN_MIN_EPSILON, p.save_mean, p.save_invstd),
+                                        p.gbeta, p.eps, p.save_mean, p.save_invstd),
         "cudnnBatchNormalizationBackward");
 }
 

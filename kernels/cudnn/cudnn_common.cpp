@@ -1,8 +1,12 @@
 // Shared cuDNN plumbing: handle, status checks, descriptors, workspace.
 #include "kernels/cudnn/cudnn_common.h"
 
+#include <cuda_runtime_api.h>
+
 #include <climits>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #include "kernels/error.h"
@@ -14,12 +18,44 @@ void check(cudnnStatus_t s, const char* call) {
              call << " failed: " << cudnnGetErrorString(s) << " (" << static_cast<int>(s) << ")");
 }
 
+int current_device() {
+  int device = 0;
+  const cudaError_t status = cudaGetDevice(&device);
+  GLIA_CHECK(status == cudaSuccess, "cudaGetDevice failed: " << cudaGetErrorName(status) << " ("
+                                                            << cudaGetErrorString(status) << ")");
+  return device;
+}
+
+namespace {
+cudnnHandle_t create_handle() {
+  cudnnHandle_t h = nullptr;
+  check(cudnnCreate(&h), "cudnnCreate");
+  return h;
+}
+}  // namespace
+
 cudnnHandle_t handle() {
-  static std::once_flag once;
-  static cudnnHandle_t h = nullptr;
-  std::call_once(once, [] { check(cudnnCreate(&h), "cudnnCreate"); });
+  cudnnHandle_t h = thread_device_handle<cudnnHandle_t, &create_handle>();
   check(cudnnSetStream(h, static_cast<cudaStream_t>(cuda_rt::current_stream())), "cudnnSetStream");
   return h;
+}
+
+bool env_flag(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return false;
+  const std::string value(text);
+  GLIA_CHECK(value == "0" || value == "1", name << "='" << value << "' is not 0 or 1");
+  return value == "1";
+}
+
+bool find_mode() {
+  static const bool on = env_flag("GLIA_CUDNN_FIND");
+  return on;
+}
+
+bool tf32_allowed() {
+  static const bool on = env_flag("GLIA_TF32");
+  return on;
 }
 
 cudnnDataType_t data_type(DType t, const char* op) {

@@ -1,6 +1,7 @@
 // What the cuDNN variants share (real-CUDA builds with GLIA_HAVE_CUDNN): one handle per
-// process bound to glia's current stream, status checks that name the call, descriptor
-// owners, and a workspace from glia's caching allocator.
+// (thread, device) bound to glia's current stream, status checks that name the call,
+// descriptor owners, a workspace from glia's caching allocator, and the switches read
+// from the environment (GLIA_CUDNN_FIND, GLIA_TF32).
 //
 // glia uses cuDNN's legacy descriptor API (cudnnConvolutionForward & co.): deprecated in
 // cuDNN 9 but complete and stable; the graph API would be the way forward.
@@ -9,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include "kernels/dtype.h"
 
@@ -17,8 +20,66 @@ namespace glia::kernels::cudnn {
 // Throws glia::Error "<call> failed: <cudnnGetErrorString> (<status>)" unless success.
 void check(cudnnStatus_t s, const char* call);
 
-// The process's handle, set to glia's current stream.
+// This thread's handle for the current device, set to glia's current stream. A cuDNN
+// (or cuBLAS) handle belongs to the device current at its creation and holds per-call
+// state: sharing one between threads or devices races, and re-binding one handle to
+// each caller's stream serialises them. Handles of exited threads go back to a pool
+// (creating one costs milliseconds) and are never destroyed (at exit the CUDA context
+// may already be gone).
 cudnnHandle_t handle();
+
+// The device current on this thread (cudaGetDevice, checked).
+int current_device();
+
+// Pool of library handles, one per (thread, device); Create makes a handle for the
+// current device. Used for cuDNN here and for cuBLAS in gemm_cublas.cpp.
+template <class Handle, Handle (*Create)()>
+Handle thread_device_handle() {
+  struct Entry {
+    int device;
+    Handle handle;
+  };
+  static std::mutex pool_mutex;
+  static auto* pool = new std::vector<Entry>();  // never destroyed (see handle())
+  struct Owned {
+    std::vector<Entry> mine;
+    ~Owned() {
+      std::lock_guard<std::mutex> lock(pool_mutex);
+      pool->insert(pool->end(), mine.begin(), mine.end());
+    }
+  };
+  thread_local Owned owned;
+  const int device = current_device();
+  for (const Entry& e : owned.mine)
+    if (e.device == device) return e.handle;
+  Handle h{};
+  bool found = false;
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    for (size_t i = 0; i < pool->size(); ++i) {
+      if ((*pool)[i].device != device) continue;
+      h = (*pool)[i].handle;
+      pool->erase(pool->begin() + static_cast<std::ptrdiff_t>(i));
+      found = true;
+      break;
+    }
+  }
+  if (!found) h = Create();
+  owned.mine.push_back(Entry{device, h});
+  return h;
+}
+
+// Switches from the environment, read once (documented in the README):
+//  GLIA_CUDNN_FIND=1  choose convolution algorithms by timing them (cudnnFind*) on the
+//                     first call of each shape instead of cuDNN's heuristics: slower to
+//                     start, sometimes faster to run. Default 0.
+//  GLIA_TF32=1        let float32 convolutions and GEMMs use TF32 tensor cores (Ampere
+//                     and later): much faster, ~1e-3 relative error. Default 0: float32
+//                     stays float32, comparable with the hand kernels and the CPU.
+bool find_mode();
+bool tf32_allowed();
+// "0", "1" or unset; anything else is an Error naming the variable.
+bool env_flag(const char* name);
 
 // CUDNN_DATA_FLOAT / CUDNN_DATA_DOUBLE; other dtypes are an Error naming op.
 cudnnDataType_t data_type(DType t, const char* op);

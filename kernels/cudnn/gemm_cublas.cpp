@@ -7,9 +7,8 @@
 // dimension, and no data is moved.
 #include <cublas_v2.h>
 
-#include <mutex>
-
 #include "kernels/cuda/cuda_runtime_wrappers.h"
+#include "kernels/cudnn/cudnn_common.h"
 #include "kernels/cudnn/cudnn_kernels.h"
 #include "kernels/error.h"
 
@@ -35,13 +34,18 @@ void check(cublasStatus_t s, const char* call) {
   GLIA_CHECK(s == CUBLAS_STATUS_SUCCESS, call << " failed: " << status_name(s) << " (" << static_cast<int>(s) << ")");
 }
 
-// One handle for the process, created on first use (creating one costs milliseconds).
-cublasHandle_t handle() {
-  static std::once_flag once;
-  static cublasHandle_t h = nullptr;
-  std::call_once(once, [] { check(cublasCreate(&h), "cublasCreate"); });
+cublasHandle_t create_handle() {
+  cublasHandle_t h = nullptr;
+  check(cublasCreate(&h), "cublasCreate");
+  // GLIA_TF32=1 lets float32 GEMMs use TF32 tensor cores; otherwise cuBLAS's default
+  // math (full float32) is kept, matching the hand SGEMM and the CPU.
+  if (tf32_allowed()) check(cublasSetMathMode(h, CUBLAS_TF32_TENSOR_OP_MATH), "cublasSetMathMode");
   return h;
 }
+
+// This thread's handle for the current device (see cudnn::handle in cudnn_common.h:
+// one per (thread, device), pooled, never destroyed).
+cublasHandle_t cublas_handle() { return thread_device_handle<cublasHandle_t, &create_handle>(); }
 
 cublasOperation_t op_of(bool transposed) { return transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
@@ -58,7 +62,7 @@ void gemm(const GemmParams& p) {
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
   int m = as_int(p.m, "m"), n = as_int(p.n, "n"), k = as_int(p.k, "k"), batch = as_int(p.batch, "batch");
   int lda = as_int(p.lda, "lda"), ldb = as_int(p.ldb, "ldb"), ldc = as_int(p.ldc, "ldc");
-  cublasHandle_t h = handle();
+  cublasHandle_t h = cublas_handle();
   check(cublasSetStream(h, static_cast<cudaStream_t>(cuda_rt::current_stream())), "cublasSetStream");
   if (p.dtype == DType::f32) {
     float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);

@@ -103,6 +103,29 @@ TEST_F(BlockCacheTest, LimitEvictsLeastRecentlyReleasedFirst) {
   EXPECT_EQ(cache.cached_bytes(), 0u);
 }
 
+// A GPU block may still be in use by work queued on the stream that freed it: it is
+// handed out again only on that stream, and evicted like any other block.
+TEST_F(BlockCacheTest, BlocksAreReusedOnlyOnTheirOwnStream) {
+  int stream_a = 0, stream_b = 0;  // any distinct addresses serve as stream tags
+  BlockCache cache(record_free, 2048);
+  void* a = std::malloc(1024);
+  void* b = std::malloc(1024);
+  cache.give(a, 1024, &stream_a);
+  EXPECT_EQ(cache.take(1024, &stream_b), nullptr) << "a block of stream a must not go to stream b";
+  EXPECT_EQ(cache.take(1024), nullptr) << "nor to untagged (host) requests";
+  cache.give(b, 1024, &stream_b);
+  EXPECT_EQ(cache.take(1024, &stream_b), b);
+  cache.give(b, 1024, &stream_b);
+  void* c = std::malloc(1024);
+  cache.give(c, 1024, &stream_b);  // 3072 > 2048: the oldest block (a, stream a) goes
+  EXPECT_EQ(freed_, std::multiset<void*>{a});
+  EXPECT_EQ(cache.take(1024, &stream_a), nullptr);
+  EXPECT_EQ(cache.take(1024, &stream_b), c);
+  EXPECT_EQ(cache.take(1024, &stream_b), b);
+  std::free(b);
+  std::free(c);
+}
+
 TEST_F(BlockCacheTest, EmptyAndDestructorFreeEverything) {
   std::vector<void*> blocks;
   {

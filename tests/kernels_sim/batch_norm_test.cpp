@@ -115,6 +115,16 @@ TEST_P(BatchNormSim, FusedActivation) {
   check(GetParam(), 2, 4, 9, false, true, 0.0, kernels::NormActivation::relu, true);
 }
 
+// Channels of more than 4096 values (kernels/cuda/batch_norm.cu's kSplitChunk) take the
+// split path: several blocks per channel, merged in a fixed order. hw % 4 == 0 runs its
+// float4 loads, the odd hw the scalar ones; the last run is partial in both.
+TEST_P(BatchNormSim, TrainingSplitOverBlocks) {
+  check(GetParam(), 2, 3, 2500, true, true, 50.0);  // float4, 2 runs, |mean| >> std
+  check(GetParam(), 3, 2, 1501, true, false, 0.0);  // scalar, 2 runs
+  check(GetParam(), 2, 2, 2500, true, true, 0.0, kernels::NormActivation::silu);
+  check(GetParam(), 2, 2, 2500, true, true, 0.0, kernels::NormActivation::relu, true);
+}
+
 TEST_P(BatchNormSim, TrainingNeedsTwoValues) {
   std::vector<float> v(4, 1.0f);
   DeviceBuffer<float> d(GetParam(), v);

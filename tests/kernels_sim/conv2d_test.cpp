@@ -158,6 +158,15 @@ TEST_P(Conv2dSim, PointwiseAndDepthwise) {
   check_conv<float>(GetParam(), shape(3, 3, 7, 5, 6, 3, 1, 1, 1, 3), true, "depthwise multiplier 2");
 }
 
+// float32 1x1 stride-1 convs run as batched GEMMs on the 128 x 128 SGEMM: two row tiles
+// (C_out 130) with float4 rows (HW 32), and a bias with odd HW (scalar loads); a strided
+// 1x1 stays on the implicit GEMM.
+TEST_P(Conv2dSim, PointwiseAsGemm) {
+  check_conv<float>(GetParam(), shape(2, 9, 4, 8, 130, 1, 1, 0), false, "1x1 c_out 130");
+  check_conv<float>(GetParam(), shape(2, 5, 3, 5, 7, 1, 1, 0), true, "1x1 bias hw 15");
+  check_conv<float>(GetParam(), shape(2, 6, 5, 5, 4, 1, 2, 0), true, "1x1 stride 2");
+}
+
 TEST_P(Conv2dSim, BackwardWeightIsDeterministic) {
   // Split-K over N*Ho*Wo: the same inputs must give bit-identical gradients every run.
   const Conv2dShape s = shape(3, 5, 9, 11, 7, 3, 1, 1);

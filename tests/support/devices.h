@@ -1,6 +1,7 @@
 // Devices a parameterised test runs on: cpu always, sim when built, cuda when a GPU is
-// present. GLIA_TEST_DEVICES=cpu,sim overrides the list (unknown names are an error;
-// names of devices this build cannot run are dropped with a note on stderr).
+// present. GLIA_TEST_DEVICES=cpu,sim overrides the list (unknown names are an error, and
+// so is a named device that cannot be used here: the error carries CUDA's own reason, so
+// a GPU check that asked for cuda never passes on cpu and sim alone).
 //
 //   INSTANTIATE_TEST_SUITE_P(Devices, MyTest, ::testing::ValuesIn(glia::test::devices()),
 //                            glia::test::device_param_name);
@@ -28,11 +29,15 @@ inline std::vector<Device> devices() {
     while (std::getline(list, name, ',')) {
       if (name.empty()) continue;
       const Device d = parse_device(name);
-      if (device_available(d)) {
-        out.push_back(d);
-      } else {
-        std::cerr << "GLIA_TEST_DEVICES: device '" << name << "' is not available in this build/machine; skipped\n";
+      try {
+        require_device(d, "GLIA_TEST_DEVICES");
+      } catch (const std::exception& e) {
+        // Called while gtest registers the tests, where an exception would only say
+        // "terminate called": say why, and fail the run (ctest's discovery fails too).
+        std::cerr << e.what() << "\n";
+        std::exit(2);
       }
+      out.push_back(d);
     }
     return out;
   }
