@@ -5,7 +5,7 @@
 # the same threads, PyTorch on one thread, ratios. The JSONs are kept in
 # bench/results/<date>-<cpu>-<threads>t-{glia,torch,torch-1t}.json, the table beside them
 # (-table.md). About 12 minutes on 2 idle cores after the build (glia ~4, PyTorch's
-# probe ~1, PyTorch at N threads ~3.5, on one thread ~3.5); --e2e adds ~5.
+# probe ~1, PyTorch at N threads ~3.5, on one thread ~3.5); --e2e adds ~6.
 #   scripts/bench-compare.sh                 everything
 #   scripts/bench-compare.sh --networks      the network workloads only
 #   scripts/bench-compare.sh --kernels       the per-kernel workloads only
@@ -66,7 +66,8 @@ one_thread=${TORCH_ONE_THREAD:-1}
 probe_min_time=${PROBE_MIN_TIME:-1}
 data=${GLIA_DATA:-$root/../shared/data}
 if [ "$e2e" = 1 ] && [ ! -d "$data/brain-tumor-mri/Training" ]; then
-  echo "bench-compare: --e2e skipped: $data/brain-tumor-mri/Training not found (set GLIA_DATA to the folder holding brain-tumor-mri/)" >&2
+  echo "bench-compare: --e2e skipped: $data/brain-tumor-mri/Training not found" \
+       "(set GLIA_DATA to the folder holding brain-tumor-mri/)" >&2
   e2e=0
 fi
 min_time=${MIN_TIME:-0.5}
@@ -116,7 +117,9 @@ else
 fi
 # PyTorch's configuration for $threads threads (tools/bench_torch_config.py), then every
 # PyTorch workload under it, in one process; then the same on one thread.
-probe_filter=${PROBE_FILTER:-'^net/(effnet_b1_infer/cpu/batch:(1|8)|effnet_b1_train/cpu/batch:8|unet_train/cpu/width:16/batch:1)/'}
+probe_default='^net/(effnet_b1_infer/cpu/batch:(1|8)|effnet_b1_train/cpu/batch:8|'
+probe_default+='unet_train/cpu/width:16/batch:1)/'
+probe_filter=${PROBE_FILTER:-$probe_default}
 env_line=$("$python" tools/bench_torch_config.py --threads "$threads" --out "$tmp/torch-config.json" -- \
   "$python" tools/bench_torch.py --threads "$threads" --no-kernels --no-layers --filter "$probe_filter" \
   --net-min-time "$probe_min_time" --out '{out}')

@@ -19,9 +19,9 @@
 # EPOCHS=2 BATCH=32 THREADS=<all cores> WORKERS=2 CACHE=ram TORCH_PRELOAD=1 (0: skip
 # the preload run) TORCH_ONE_THREAD=1 (0: skip the one-thread run) BUILD_DIR=build-bench
 # GLIA_DATA=<folder holding brain-tumor-mri/> RESULTS_TAG (appended to the file names).
-# About 18 minutes on 2 idle cores after the build (glia ~3, PyTorch's probe ~1.5, each
-# PyTorch run 4-6); scripts/bench-compare.sh --e2e runs it at 160 px without the preload
-# run (~5 minutes).
+# About 20 minutes on 2 idle cores after the build (glia ~3, PyTorch's probe ~2, each
+# PyTorch run 4-7); scripts/bench-compare.sh --e2e runs it at 160 px without the preload
+# run (~6 minutes).
 # Thread configuration. glia runs with OMP_WAIT_POLICY=passive, as the glia binary sets
 # for itself. PyTorch runs under the configuration tools/bench_torch_config.py picks by
 # probing this very workload (OPENBLAS_NUM_THREADS in {1, THREADS} x OMP_WAIT_POLICY in

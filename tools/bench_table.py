@@ -158,7 +158,8 @@ def main():
     c = gctx[0] if gctx else {}
     t = tctx[0] if tctx else {}
     threads = c.get("cpu_threads", t.get("torch_threads", "?"))
-    print(f"glia {c.get('glia_commit', '?')} on {c.get('cpu_model', '?')}, {threads} thread{'' if threads == 1 else 's'} "
+    print(f"glia {c.get('glia_commit', '?')} on {c.get('cpu_model', '?')}, "
+          f"{threads} thread{'' if threads == 1 else 's'} "
           f"(peak {c.get('cpu_peak_gflops', '?')} GFLOP/s, triad {c.get('cpu_stream_gbs', '?')} GB/s, "
           f"OpenBLAS core {next((x['openblas_core'] for x in gctx if 'openblas_core' in x), '?')}, "
           f"OpenBLAS on one thread, OMP_WAIT_POLICY {c.get('omp_wait_policy', 'as the caller set it')}); "
