@@ -5,26 +5,34 @@
 # tools/bench_torch_e2e.py (the same training written as a PyTorch user would: PIL,
 # torchvision transforms, DataLoader workers), on the same images of
 # ../shared/data/brain-tumor-mri, with the same threads in total (THREADS compute threads
-# + WORKERS loader threads or processes). PyTorch runs twice: decoding every epoch (a
-# plain Dataset) and with --preload (every image decoded and resized once into memory
-# before training, counted in epoch 1, as the issue's PyTorch script did).
+# + WORKERS loader threads or processes). PyTorch runs decoding every epoch (a plain
+# Dataset), again with --preload (every image decoded and resized once into memory
+# before training, counted in epoch 1, as the issue's PyTorch script did), and decoding
+# every epoch on one compute thread (the same WORKERS).
 # Each side trains a fresh EfficientNet-B1 + the study's head for EPOCHS epochs at each
 # size; epoch 1 starts cold (glia fills its cache, PyTorch preloads), "epoch:2+" is every
-# later epoch. Writes bench/results/<date>-<cpu>-<threads>t-e2e-{glia,torch,torch-preload}.json
-# (Google Benchmark-style rows: ms per step, images/s, loader_wait_s) and -e2e-table.md.
+# later epoch. Writes bench/results/<date>-<cpu>-<threads>t-e2e-{glia,torch,torch-preload,
+# torch-1t}.json (Google Benchmark-style rows: ms per step, images/s, loader_wait_s) and
+# -e2e-table.md (OUT_STEM replaces bench/results/<date>-<cpu>-<threads>t-e2e).
 #   scripts/bench-e2e.sh
 # Defaults: IMAGES=512 (128 per class, evenly spaced in file-name order) SIZES=160,240
 # EPOCHS=2 BATCH=32 THREADS=<all cores> WORKERS=2 CACHE=ram TORCH_PRELOAD=1 (0: skip
-# the preload run) BUILD_DIR=build-bench GLIA_DATA=<folder holding brain-tumor-mri/>
-# RESULTS_TAG (appended to the file names). About 10 minutes on 2 idle cores after the
-# build (each side about 3 minutes).
-# OMP_WAIT_POLICY: glia runs with passive, as the glia binary sets for itself, and so does
-# PyTorch unless TORCH_OMP_WAIT_POLICY says otherwise (e.g. TORCH_OMP_WAIT_POLICY= for
-# libgomp's default, active spinning). With THREADS + WORKERS above the core count, or
-# other load, spinning OpenMP threads starve the rest: on 2 loaded cores a PyTorch B1
-# step at 64 px took 10-16 s spinning and 0.3-1 s passive. Passive is PyTorch's better
-# case, so the comparison does not flatter glia. A tiny check that it works:
-#   IMAGES=32 SIZES=64 EPOCHS=2 BATCH=8 scripts/bench-e2e.sh
+# the preload run) TORCH_ONE_THREAD=1 (0: skip the one-thread run) BUILD_DIR=build-bench
+# GLIA_DATA=<folder holding brain-tumor-mri/> RESULTS_TAG (appended to the file names).
+# About 20 minutes on 2 idle cores after the build (glia ~3, PyTorch's probe ~2, each
+# PyTorch run 4-7); scripts/bench-compare.sh --e2e runs it at 160 px without the preload
+# run (~6 minutes).
+# Thread configuration. glia runs with OMP_WAIT_POLICY=passive, as the glia binary sets
+# for itself. PyTorch runs under the configuration tools/bench_torch_config.py picks by
+# probing this very workload (OPENBLAS_NUM_THREADS in {1, THREADS} x OMP_WAIT_POLICY in
+# {unset, passive}, PROBE_BATCHES=3 steps of a second epoch at the first size, one
+# process each, its loader workers included), as a careful PyTorch user would; the
+# tables state it. With THREADS + WORKERS above the core count, or other load, spinning
+# OpenMP threads can starve the rest (on 2 loaded cores a PyTorch B1 step at 64 px took
+# 10-16 s spinning and 0.3-1 s passive), so the probe's choice may differ from
+# bench-compare's. TORCH_OPENBLAS_NUM_THREADS / TORCH_OMP_WAIT_POLICY ('' = unset) fix a
+# variable instead of probing it. A tiny check that it works:
+#   IMAGES=32 SIZES=64 EPOCHS=2 BATCH=8 PROBE_BATCHES=1 scripts/bench-e2e.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -32,6 +40,8 @@ source scripts/blas-env.sh  # both sides load the same OpenBLAS
 
 images=${IMAGES:-512} sizes=${SIZES:-160,240} epochs=${EPOCHS:-2} batch=${BATCH:-32}
 threads=${THREADS:-$(nproc)} workers=${WORKERS:-2} cache=${CACHE:-ram} preload=${TORCH_PRELOAD:-1}
+one_thread=${TORCH_ONE_THREAD:-1} probe_batches=${PROBE_BATCHES:-3}
+[ "$threads" != 1 ] || one_thread=0  # the THREADS run is the one-thread run
 build_dir=${BUILD_DIR:-build-bench}
 data=${GLIA_DATA:-$root/../shared/data}
 python=/usr/bin/python3  # Debian's torch, not a pyenv python3 on PATH
@@ -50,7 +60,7 @@ cmake --build "$build_dir" --target bench_e2e_train -j "$(nproc)"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
       sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
-stem=bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t-e2e${RESULTS_TAG:+-$RESULTS_TAG}
+stem=${OUT_STEM:-bench/results/$(date -u +%Y-%m-%d)-${cpu:-cpu}-${threads}t-e2e${RESULTS_TAG:+-$RESULTS_TAG}}
 mkdir -p bench/results
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -84,15 +94,23 @@ doc = json.load(open(path))
 doc["context"]["glia_commit"] = commit
 json.dump(doc, open(path, "w"), indent=2)
 PY
-torch_env=(env OMP_NUM_THREADS="$threads")
-if [ -n "${TORCH_OMP_WAIT_POLICY-passive}" ]; then
-  torch_env+=(OMP_WAIT_POLICY="${TORCH_OMP_WAIT_POLICY-passive}")
-else
-  torch_env+=(-u OMP_WAIT_POLICY)
-fi
-"${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --out "$stem-torch.json"
+# PyTorch's configuration for $threads threads, probed on a few steps of this workload.
+env_line=$("$python" tools/bench_torch_config.py --threads "$threads" --out "$tmp/torch-config.json" \
+  --rows 'epoch:2\+$' -- "$python" tools/bench_torch_e2e.py "${common[@]}" --sizes "${sizes%%,*}" --epochs 2 \
+  --max-batches "$probe_batches" --out '{out}')
+read -ra torch_env <<< "$env_line"
+torch_run=(env "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --config "$tmp/torch-config.json")
+"${torch_run[@]}" --out "$stem-torch.json"
 if [ "$preload" != 0 ]; then
-  "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --preload --out "$stem-torch-preload.json"
+  "${torch_run[@]}" --preload --out "$stem-torch-preload.json"
+fi
+torch1=()
+if [ "$one_thread" != 0 ]; then
+  env_line=$("$python" tools/bench_torch_config.py --threads 1 --out "$tmp/torch-config-1t.json")
+  read -ra torch_env <<< "$env_line"
+  env "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --threads 1 \
+    --config "$tmp/torch-config-1t.json" --out "$stem-torch-1t.json"
+  torch1=(--torch1 "$stem-torch-1t.json")
 fi
 
 {
@@ -104,7 +122,7 @@ fi
   echo
   echo "## PyTorch decoding every epoch"
   echo
-  "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json"
+  "$python" tools/bench_table.py --glia "$stem-glia.json" --torch "$stem-torch.json" "${torch1[@]}"
   if [ "$preload" != 0 ]; then
     echo
     echo "## PyTorch with every image decoded once before training (--preload)"
@@ -114,12 +132,16 @@ fi
   echo
   echo "Loader wait (s) and speed-up per workload:"
   echo
-  "$python" - "$stem-glia.json" "$stem-torch.json" "$stem-torch-preload.json" <<'PY'
-import json, os, sys
-docs = [json.load(open(p)) if os.path.exists(p) else {"benchmarks": []} for p in sys.argv[1:]]
-rows = [{b["name"]: b for b in d["benchmarks"]} for d in docs]
-print("| workload | glia img/s | wait | PyTorch img/s | wait | speed-up | PyTorch preload img/s | wait | speed-up |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+  sides=("PyTorch=$stem-torch.json")
+  [ "$preload" = 0 ] || sides+=("PyTorch preload=$stem-torch-preload.json")
+  [ "$one_thread" = 0 ] || sides+=("PyTorch 1 thread=$stem-torch-1t.json")
+  "$python" - "$stem-glia.json" "${sides[@]}" <<'PY'
+import json, sys
+labels = [a.split("=", 1)[0] for a in sys.argv[2:]]
+paths = [sys.argv[1]] + [a.split("=", 1)[1] for a in sys.argv[2:]]
+rows = [{b["name"]: b for b in json.load(open(p))["benchmarks"]} for p in paths]
+print("| workload | glia img/s | wait | " + " | ".join(f"{x} img/s | wait | speed-up" for x in labels) + " |")
+print("|---|---:|---:|" + "---:|---:|---:|" * len(labels))
 for name, g in rows[0].items():
     cells = [name, f"{g['images/s']:.2f}", f"{g['loader_wait_s']:.1f}"]
     for side in rows[1:]:
@@ -132,4 +154,5 @@ PY
 } | tee "$stem-table.md"
 written="$stem-glia.json, $stem-torch.json"
 [ "$preload" = 0 ] || written+=", $stem-torch-preload.json"
+[ "$one_thread" = 0 ] || written+=", $stem-torch-1t.json"
 echo "bench-e2e: wrote $written, $stem-table.md"

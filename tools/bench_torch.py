@@ -2,7 +2,8 @@
 """PyTorch's side of glia's benchmark suite: the same workloads under the same names,
 printed as Google Benchmark JSON, so tools/bench_table.py can join the two.
 
-  /usr/bin/python3 tools/bench_torch.py [--threads N] [--filter REGEX] [--device cpu|cuda] [--out FILE]
+  /usr/bin/python3 tools/bench_torch.py [--threads N] [--config CONFIG.json] [--filter REGEX]
+      [--device cpu|cuda] [--out FILE]
 
 Workloads (names as glia's benchmarks print them), one module per kind:
 tools/bench_torch_kernels.py (per-kernel) and tools/bench_torch_nets.py (layers, networks):
@@ -20,7 +21,9 @@ tools/bench_torch_kernels.py (per-kernel) and tools/bench_torch_nets.py (layers,
 Timing follows Google Benchmark: one warm-up call, then calls until --min-time seconds
 have passed (at least one); real_time is the mean wall time per call; cpu_time is the
 process CPU time per call (all threads). Threads: --threads, default OMP_NUM_THREADS or
-the core count, the same as glia's OpenMP threads.
+the core count, the same as glia's OpenMP threads. --config: the thread configuration
+tools/bench_torch_config.py chose (OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY); the process
+must run under it (scripts/bench-compare.sh does so) and the context records it.
 """
 import argparse
 import json
@@ -34,6 +37,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch_config import check_and_describe, environment  # noqa: E402
 from bench_torch_kernels import kernel_benchmarks  # noqa: E402
 from bench_torch_nets import layer_benchmarks, network_benchmarks  # noqa: E402
 
@@ -108,6 +112,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--config", help="tools/bench_torch_config.py's JSON: checked, recorded in the context")
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds per kernel workload")
     ap.add_argument("--net-min-time", type=float, default=2.0, help="seconds per network workload")
     ap.add_argument("--layer-min-time", type=float, default=0.5, help="seconds per layer workload")
@@ -116,6 +121,7 @@ def main():
                     help="regex the layer workloads must also match (default: batch 1; '' for all)")
     ap.add_argument("--kernel-filter", default="",
                     help="regex the kernel workloads must also match (scripts/bench-compare.sh's default set)")
+    ap.add_argument("--net-filter", default="", help="regex the network workloads must also match")
     ap.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--networks", action=argparse.BooleanOptionalAction, default=True,
                     help="whole networks and (unless --no-layers) their layers")
@@ -124,6 +130,7 @@ def main():
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench_torch: --device cuda but torch sees no GPU")
+    config = check_and_describe(args.config, args.threads) if args.config else None
     torch.set_num_threads(args.threads)
     suite = Suite(args)
     if args.kernels:
@@ -131,14 +138,17 @@ def main():
     if args.networks and args.layers:
         layer_benchmarks(suite.narrowed(args.layer_filter), args.layer_min_time)
     if args.networks:
-        network_benchmarks(suite, args.net_min_time)
+        network_benchmarks(suite.narrowed(args.net_filter), args.net_min_time)
     context = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_name": platform.node(),
         "executable": "tools/bench_torch.py", "num_cpus": os.cpu_count(), "cpu_model": cpu_model(),
         "library": f"torch {torch.__version__}, torchvision {torchvision.__version__}",
         "torch_threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
         "device": args.device, "loadavg": open("/proc/loadavg").read().strip(),
+        "thread_env": environment(),
     }
+    if config:
+        context["torch_config"] = config
     if args.device == "cuda":
         context["gpu"] = torch.cuda.get_device_name(0)
     doc = json.dumps({"context": context, "benchmarks": suite.results}, indent=2)

@@ -10,7 +10,8 @@ EfficientNet-B1 with the study's head (Linear 512, ReLU, Dropout 0.4, Linear 4),
   e2e/b1_train/size:<S>/batch:<B>/epoch:2+    every later epoch together
 
   /usr/bin/python3 tools/bench_torch_e2e.py --list FILE [--sizes 160,240] [--batch 32]
-      [--epochs 2] [--threads T] [--workers W] [--preload] [--max-batches N] [--out FILE]
+      [--epochs 2] [--threads T] [--workers W] [--preload] [--max-batches N]
+      [--config CONFIG.json] [--out FILE]
 
 --list: lines "<label> <path>", the images glia trains on (scripts/bench-e2e.sh). Threads:
 torch.set_num_threads(T) for the training process and W DataLoader worker processes
@@ -20,7 +21,9 @@ first epoch (counted in it), into memory, as the issue's PyTorch script did; wit
 every epoch decodes every file, as a plain ImageFolder-style Dataset does.
 loader_wait_s is the time the training loop waited for the DataLoader. cpu_time counts
 the training process only (the workers are other processes), while glia's counts every
-thread of its process: compare real time.
+thread of its process: compare real time. --config: the thread configuration
+tools/bench_torch_config.py chose (scripts/bench-e2e.sh probes it with this script and
+--max-batches); the process must run under it and the context records it.
 """
 import argparse
 import json
@@ -36,6 +39,7 @@ from PIL import Image
 from torchvision import transforms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch_config import check_and_describe, environment  # noqa: E402
 from bench_torch_nets import paper_classifier  # noqa: E402
 
 
@@ -145,8 +149,10 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--preload", action="store_true")
     ap.add_argument("--max-batches", type=int, default=0)
+    ap.add_argument("--config", help="tools/bench_torch_config.py's JSON: checked, recorded in the context")
     ap.add_argument("--out")
     args = ap.parse_args()
+    config = check_and_describe(args.config, args.threads) if args.config else None
     items = read_list(args.list)
     torch.set_num_threads(args.threads)
     rows = []
@@ -162,7 +168,10 @@ def main():
         "torch_threads": torch.get_num_threads(), "workers": args.workers, "preload": args.preload,
         "images": len(items), "epochs": args.epochs, "loadavg": open("/proc/loadavg").read().strip(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset: libgomp's default)"),
+        "thread_env": environment(),
     }
+    if config:
+        context["torch_config"] = config
     doc = json.dumps({"context": context, "benchmarks": rows}, indent=2)
     if args.out:
         with open(args.out, "w") as f:
