@@ -155,6 +155,14 @@ TEST_P(BatchNormOps, EveryCaseForwardAndBackward) {
   for (const BatchNormCase& c : kBatchNormCases) for_float_types([&](auto t) { check<decltype(t)>(backend(), c); });
 }
 
+TEST_P(BatchNormOps, TrainingNeedsTwoValuesPerChannel) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(4, 1.0f));
+  if (!runs(kernels::batch_norm_kernel)) GTEST_SKIP() << "no library variant";
+  kernels::BatchNormParams f;
+  f.n = 1, f.c = 2, f.hw = 1, f.x = d.data(), f.y = d.data(), f.save_mean = d.data(), f.save_invstd = d.data();
+  EXPECT_THROW(kernels::batch_norm_kernel.get(backend())(f), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BatchNormOps, ::testing::ValuesIn(harness_backends(/*with_library=*/true)),
                          backend_param_name);
 

@@ -191,6 +191,13 @@ TEST_P(ConvOps, ConvTranspose2dEveryCaseForwardAndBackward) {
   }
 }
 
+TEST_P(ConvOps, ChannelsNotDivisibleByGroupsIsAnError) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(100, 1.0f));
+  if (!runs(kernels::conv2d_kernel)) GTEST_SKIP() << "no library variant";
+  const kernels::Conv2dParams p{DType::f32, conv_shape(1, 5, 3, 3, 4, 3, 1, 0, 1, 2), d.data(), d.data(), nullptr, d.data()};
+  EXPECT_THROW(kernels::conv2d_kernel.get(backend())(p), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ConvOps, ::testing::ValuesIn(harness_backends(/*with_library=*/true)),
                          backend_param_name);
 

@@ -181,6 +181,11 @@ TEST_P(DropoutResampleOptimOps, AdamAndSgdThreeStepsEveryCase) {
   });
 }
 
+TEST_P(DropoutResampleOptimOps, DropProbabilityOutsideZeroOneIsAnError) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(4, 1.0f));
+  EXPECT_THROW(kernels::dropout_kernel.get(backend())({DType::f32, 4, 1.5, 0, 0, d.data(), d.data(), nullptr}), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DropoutResampleOptimOps, ::testing::ValuesIn(harness_backends()), backend_param_name);
 
 }  // namespace

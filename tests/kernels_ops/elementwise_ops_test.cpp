@@ -203,6 +203,13 @@ TEST_P(ElementwiseOps, FillEveryDtype) {
   check_fill<uint8_t>(backend(), 200);
 }
 
+TEST_P(ElementwiseOps, FillRefusesUnrepresentableInteger) {
+  DeviceBuffer<uint8_t> d(backend(), 4);
+  kernels::FillParams p;
+  p.dtype = DType::u8, p.value = 300, p.n = 4, p.out = d.data();
+  EXPECT_THROW(kernels::fill_kernel.get(backend())(p), Error);
+}
+
 // Copies a case from Src to Dst; every element of dst is checked: copied ones against the
 // reference, the rest still holding the sentinel.
 template <class Src, class Dst>

@@ -162,6 +162,13 @@ TEST_P(PoolOps, AdaptiveAndGlobalAverageEveryCase) {
   });
 }
 
+TEST_P(PoolOps, PaddingOverHalfTheKernelIsAnError) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(100, 1.0f));
+  if (!runs(kernels::avg_pool2d_kernel)) GTEST_SKIP() << "no library variant";
+  const kernels::AvgPool2dParams p{DType::f32, pool_shape(3, 5, 5, 5, 3, 1, 2), true, d.data(), d.data()};
+  EXPECT_THROW(kernels::avg_pool2d_kernel.get(backend())(p), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PoolOps, ::testing::ValuesIn(harness_backends(/*with_library=*/true)),
                          backend_param_name);
 
