@@ -6,15 +6,19 @@
 //   fc_1280to<c>      a classifier's Linear layer: N x classes x 1280
 // FLOPs 2 * M * N * K per GEMM; least bytes A, B and C once each (float32).
 // The "tiny" shape runs on cpu and sim only (emulator time is meaningless).
+//   harness_<case>_<ta><tb>  the GEMM cases of the kernel test harness
+//                     (tests/kernels_ops/cases.h), on cpu and, where small enough, sim.
 //   bench_gemm --benchmark_filter=square
 // PyTorch's side: tools/bench_torch_kernels.py (same names).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bench/bench_kernels.h"
 #include "kernels/gemm.h"
+#include "tests/kernels_ops/cases.h"
 
 namespace {
 
@@ -75,7 +79,32 @@ void run_gemm(benchmark::State& state, Backend b, const GemmShape& g, int64_t ba
   bench::set_throughput(state, w.flops, w.bytes, d);
 }
 
+// One case of the test harness's table, with its leading dimensions and batch layout.
+void run_harness_case(benchmark::State& state, Backend b, const test::ops::GemmCase& g) {
+  if (!bench::runnable(state, b, gemm_kernel)) return;
+  const Device d = bench::device_of(b);
+  GemmParams p;
+  p.trans_a = g.trans_a, p.trans_b = g.trans_b, p.m = g.m, p.n = g.n, p.k = g.k, p.alpha = g.alpha, p.beta = g.beta;
+  p.lda = (g.trans_a ? g.m : g.k) + g.pad, p.ldb = (g.trans_b ? g.k : g.n) + g.pad, p.ldc = g.n + g.pad;
+  p.batch = g.batch;
+  p.stride_a = (g.trans_a ? g.k : g.m) * p.lda + 3, p.stride_b = (g.trans_b ? g.n : g.k) * p.ldb + 3;
+  p.stride_c = g.m * p.ldc + 3;
+  Buffer a = Buffer::floats(d, p.stride_a * g.batch), bm = Buffer::floats(d, p.stride_b * g.batch);
+  Buffer c = Buffer::floats(d, p.stride_c * g.batch);
+  p.a = a.get(), p.b = bm.get(), p.c = c.get();
+  auto& fn = gemm_kernel.get(b);
+  bench::time_calls(state, b, [&] { fn(p); });
+  bench::set_throughput(state, 2.0 * g.work(), 4.0 * double(p.stride_a + p.stride_b + 2 * p.stride_c) * double(g.batch), d);
+}
+
 void register_gemm() {
+  for (Backend b : {Backend::cpu, Backend::sim})
+    for (const test::ops::GemmCase& g : test::ops::gemm_cases()) {
+      if (b == Backend::sim && g.work() > test::ops::kSimMaxWork) continue;
+      const std::string shape = std::string("harness_") + g.name + "_" + (g.trans_a ? "t" : "n") + (g.trans_b ? "t" : "n");
+      bench::add_case(bench::case_name("gemm", "forward", b, shape, g.batch), b,
+                      [=](benchmark::State& state) { run_harness_case(state, b, g); });
+    }
   for (Backend b : bench::backends(/*library_variant=*/true)) {
     auto add = [&](const GemmShape& g, int64_t n) {
       bench::add_case(bench::case_name("gemm", "forward", b, g.name, n), b,

@@ -15,6 +15,17 @@ namespace cuda { void register_kernels(); }
 namespace cudnn { void register_kernels(); }
 #endif
 
+namespace {
+std::vector<const KernelSlotBase*>& slot_list() {
+  static std::vector<const KernelSlotBase*> slots;  // built during static initialisation
+  return slots;
+}
+}  // namespace
+
+KernelSlotBase::KernelSlotBase(const char* name) : name_(name) { slot_list().push_back(this); }
+
+const std::vector<const KernelSlotBase*>& all_kernel_slots() { return slot_list(); }
+
 void ensure_registered() {
   static std::once_flag once;
   std::call_once(once, [] {

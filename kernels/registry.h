@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "kernels/device.h"
 #include "kernels/error.h"
@@ -21,15 +22,35 @@ namespace glia::kernels {
 // Fills every slot the built backends implement; safe to call many times.
 void ensure_registered();
 
-template <class Fn>
-class KernelSlot {
+// What every slot is, whatever its signature: a name and which backends fill it. Each slot
+// adds itself to all_kernel_slots() when constructed, so a test can ask every slot of the
+// build for its backends (tests/kernels_ops/registry_test.cpp) without a list to forget.
+class KernelSlotBase {
  public:
-  explicit KernelSlot(const char* name) : name_(name) {}
+  explicit KernelSlotBase(const char* name);
+  KernelSlotBase(const KernelSlotBase&) = delete;
+  KernelSlotBase& operator=(const KernelSlotBase&) = delete;
   const char* name() const { return name_; }
-  void set(Backend b, Fn* fn) { impl_[static_cast<int>(b)] = fn; }
   bool has(Backend b) const {
     ensure_registered();
-    return impl_[static_cast<int>(b)] != nullptr;
+    return filled_[static_cast<int>(b)];
+  }
+
+ protected:
+  const char* name_;
+  std::array<bool, kNumBackends> filled_{};
+};
+
+// Every slot constructed so far (all of them once static initialisation is over).
+const std::vector<const KernelSlotBase*>& all_kernel_slots();
+
+template <class Fn>
+class KernelSlot : public KernelSlotBase {
+ public:
+  explicit KernelSlot(const char* name) : KernelSlotBase(name) {}
+  void set(Backend b, Fn* fn) {
+    impl_[static_cast<int>(b)] = fn;
+    filled_[static_cast<int>(b)] = fn != nullptr;
   }
   Fn& get(Backend b) const {
     ensure_registered();
@@ -39,7 +60,6 @@ class KernelSlot {
   }
 
  private:
-  const char* name_;
   std::array<Fn*, kNumBackends> impl_{};
 };
 

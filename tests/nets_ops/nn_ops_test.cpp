@@ -38,11 +38,7 @@ class NnOps : public ::testing::TestWithParam<Device> {
   }
 };
 
-#define REQUIRE(slot) GLIA_REQUIRE_KERNEL(kernels::slot, GetParam())
-
 TEST_P(NnOps, Conv2dGradients) {
-  REQUIRE(conv2d_kernel);
-  REQUIRE(binary_kernel);
   Tensor x = input({2, 4, 5, 7}, 1), w = input({6, 4, 3, 3}, 2), b = input({6}, 3);
   check("3x3 pad 1 with bias", [](auto& in) { return conv2d(in[0], in[1], in[2], conv_args(1, 1)); }, {x, w, b});
   check("stride 2, no bias", [](auto& in) { return conv2d(in[0], in[1], Tensor(), conv_args(2, 0)); }, {x, w});
@@ -60,7 +56,6 @@ TEST_P(NnOps, Conv2dGradients) {
 }
 
 TEST_P(NnOps, Conv2dRejectsBadShapes) {
-  REQUIRE(conv2d_kernel);
   Tensor x = input({1, 4, 5, 5}, 1), w = input({6, 3, 3, 3}, 2);
   try {
     conv2d(x, w, Tensor(), conv_args());
@@ -72,8 +67,6 @@ TEST_P(NnOps, Conv2dRejectsBadShapes) {
 }
 
 TEST_P(NnOps, ConvTranspose2dGradients) {
-  REQUIRE(conv_transpose2d_kernel);
-  REQUIRE(conv2d_backward_bias_kernel);
   Tensor x = input({2, 4, 3, 5}, 7), w2 = input({4, 3, 2, 2}, 8), w3 = input({4, 3, 3, 3}, 9), b = input({3}, 10);
   ConvTranspose2dArgs up;
   up.stride_h = up.stride_w = 2;
@@ -89,8 +82,6 @@ TEST_P(NnOps, ConvTranspose2dGradients) {
 }
 
 TEST_P(NnOps, BatchNormGradientsBothModes) {
-  REQUIRE(binary_kernel);
-  REQUIRE(reduce_kernel);
   Tensor x = input({3, 4, 3, 5}, 11), w = input({4}, 12), b = input({4}, 13);
   Tensor rm = input({4}, 14).detach(), rv = input({4}, 15, 0.5, 2).detach();
   check("train", [](auto& in) { return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5); },
@@ -117,7 +108,6 @@ TEST_P(NnOps, BatchNormGradientsBothModes) {
 }
 
 TEST_P(NnOps, BatchNormRunningStatisticsAsPyTorch) {
-  REQUIRE(binary_kernel);
   Tensor x = input({2, 3, 2, 3}, 17).detach();
   Tensor rm = zeros({3}, DType::f64, GetParam()), rv = ones({3}, DType::f64, GetParam());
   Tensor y = batch_norm(x, Tensor(), Tensor(), rm, rv, true, 0.25, 1e-5);
@@ -138,8 +128,6 @@ TEST_P(NnOps, BatchNormRunningStatisticsAsPyTorch) {
 }
 
 TEST_P(NnOps, PoolingGradientsAndValues) {
-  REQUIRE(binary_kernel);
-  REQUIRE(reduce_kernel);
   Tensor x = input({2, 3, 7, 6}, 18);
   check("max 2x2 s2", [](auto& in) { return max_pool2d(in[0], 2, 2); }, {x});
   check("max 3x3 s2 pad 1", [](auto& in) { return max_pool2d(in[0], 3, 2, 1); }, {x});
@@ -183,7 +171,6 @@ TEST_P(NnOps, PoolingGradientsAndValues) {
 }
 
 TEST_P(NnOps, DropoutAndStochasticDepth) {
-  REQUIRE(binary_kernel);
   Tensor x = input({4, 3, 5, 5}, 19);
   // A fixed seed inside fn: every evaluation draws the same mask.
   check("dropout p=0.3", [](auto& in) {
@@ -213,7 +200,6 @@ TEST_P(NnOps, DropoutAndStochasticDepth) {
 }
 
 TEST_P(NnOps, UpsampleValuesAndGradients) {
-  REQUIRE(binary_kernel);
   Tensor x = input({2, 3, 3, 4}, 20);
   check("nearest 2x", [](auto& in) { return upsample_nearest2d(in[0], 6, 8); }, {x});
   check("bilinear 2x", [](auto& in) { return upsample_bilinear2d(in[0], 6, 8); }, {x});

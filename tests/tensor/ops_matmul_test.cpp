@@ -31,7 +31,6 @@ class Matmul : public ::testing::TestWithParam<Device> {};
 
 TEST_P(Matmul, TwoDimensionalAndTransposedViews) {
   const Device dev = GetParam();
-  GLIA_REQUIRE_KERNEL(kernels::gemm_kernel, dev);
   for (DType dt : test::float_dtypes()) {
     Tensor a = random_tensor({5, 7}, dt, dev, 51), b = random_tensor({7, 3}, dt, dev, 52);
     expect_close(values_of(matmul(a, b)), ref_matmul(values_of(a), 1, values_of(b), 1, 5, 7, 3), dt, "a@b", 4);
@@ -50,7 +49,6 @@ TEST_P(Matmul, TwoDimensionalAndTransposedViews) {
 
 TEST_P(Matmul, Batched) {
   const Device dev = GetParam();
-  GLIA_REQUIRE_KERNEL(kernels::gemm_kernel, dev);
   for (DType dt : test::float_dtypes()) {
     Tensor a = random_tensor({3, 5, 7}, dt, dev, 61), b = random_tensor({3, 7, 4}, dt, dev, 62);
     Tensor c = matmul(a, b);
@@ -67,8 +65,6 @@ TEST_P(Matmul, Batched) {
 
 TEST_P(Matmul, LinearWithPyTorchWeightLayout) {
   const Device dev = GetParam();
-  GLIA_REQUIRE_KERNEL(kernels::gemm_kernel, dev);
-  GLIA_REQUIRE_KERNEL(kernels::binary_kernel, dev);
   for (DType dt : test::float_dtypes()) {
     Tensor x = random_tensor({2, 3, 7}, dt, dev, 71), w = random_tensor({5, 7}, dt, dev, 72);
     Tensor b = random_tensor({5}, dt, dev, 73);

@@ -1,0 +1,192 @@
+// Dropout and stochastic depth (kernels/dropout.h), upsampling (kernels/resample.h) and
+// the optimizer updates (kernels/optim.h) on every backend against double references over
+// the cases of cases.h: dropout's mask is the Philox keep rule of kernels/dropout.h (the
+// same draw on every backend), the backward recomputes it; nearest and bilinear
+// (align_corners=false) upsampling and their backward; three Adam and SGD steps written
+// from PyTorch's formulas.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/dropout.h"
+#include "kernels/optim.h"
+#include "kernels/resample.h"
+#include "tests/kernels_ops/harness.h"
+
+namespace glia::test::ops {
+namespace {
+
+class DropoutResampleOptimOps : public OpTest {};
+
+template <class T>
+void check_dropout(Backend backend, const DropoutCase& c) {
+  const size_t n = size_t(c.n);
+  const std::vector<T> x = random_vector<T>(n, 51), gy = random_vector<T>(n, 52);
+  std::vector<double> y(n), gx(n);
+  std::vector<uint8_t> mask(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool keep = kernels::dropout_keep(c.seed, c.offset, i, float(c.p));
+    mask[i] = keep;
+    y[i] = keep ? double(x[i]) / (1 - c.p) : 0.0;
+    gx[i] = keep ? double(gy[i]) / (1 - c.p) : 0.0;
+  }
+  DeviceBuffer<T> dx(backend, x), dgy(backend, gy), dy(backend, n), dgx(backend, n);
+  DeviceBuffer<uint8_t> dmask(backend, n);
+  const DType dt = dtype_of<T>::value;
+  kernels::dropout_kernel.get(backend)({dt, c.n, c.p, c.seed, c.offset, dx.data(), dy.data(), dmask.data()});
+  kernels::dropout_backward_kernel.get(backend)({dt, c.n, c.p, c.seed, c.offset, dgy.data(), dgx.data()});
+  const std::string name = what<T>(c.name, backend);
+  EXPECT_EQ(dmask.download(), mask) << name << " mask";
+  EXPECT_TRUE(close_rel(dy.download(), y, 0.0, 2)) << name << " forward";
+  EXPECT_TRUE(close_rel(dgx.download(), gx, 0.0, 2)) << name << " backward";
+}
+
+template <class T>
+void check_stochastic_depth(Backend backend, const StochasticDepthCase& c) {
+  const size_t n = size_t(c.batch * c.per_sample);
+  const std::vector<T> x = random_vector<T>(n, 53);
+  std::vector<double> y(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool keep = kernels::dropout_keep(c.seed, c.offset, i / size_t(c.per_sample), float(c.p));
+    y[i] = keep ? double(x[i]) / (1 - c.p) : 0.0;
+  }
+  DeviceBuffer<T> dx(backend, x), dy(backend, n);
+  kernels::stochastic_depth_kernel.get(backend)(
+      {dtype_of<T>::value, c.batch, c.per_sample, c.p, c.seed, c.offset, dx.data(), dy.data()});
+  EXPECT_TRUE(close_rel(dy.download(), y, 0.0, 2)) << what<T>(c.name, backend);
+}
+
+TEST_P(DropoutResampleOptimOps, DropoutAndStochasticDepthEveryCase) {
+  for_float_types([&](auto t) {
+    using T = decltype(t);
+    for (const DropoutCase& c : kDropoutCases) check_dropout<T>(backend(), c);
+    for (const StochasticDepthCase& c : kStochasticDepthCases) check_stochastic_depth<T>(backend(), c);
+  });
+}
+
+// Calls fn(x_index, y_index, weight) for every contribution of an input to an output.
+template <class Fn>
+void for_each_tap(const UpsampleCase& c, Fn&& fn) {
+  const int64_t ho = c.h * c.scale, wo = c.w * c.scale;
+  auto taps = [&](int64_t dst, int64_t in, int64_t (&idx)[2], double (&wt)[2]) {
+    if (c.mode == kernels::UpsampleMode::nearest) {
+      idx[0] = idx[1] = dst / c.scale, wt[0] = 1, wt[1] = 0;
+      return;
+    }
+    const double src = std::max((double(dst) + 0.5) / double(c.scale) - 0.5, 0.0);
+    const int64_t i0 = std::min(int64_t(std::floor(src)), in - 1);
+    idx[0] = i0, idx[1] = std::min(i0 + 1, in - 1);
+    wt[1] = src - double(i0), wt[0] = 1 - wt[1];
+  };
+  for (int64_t p = 0; p < c.n * c.c; ++p)
+    for (int64_t oh = 0; oh < ho; ++oh)
+      for (int64_t ow = 0; ow < wo; ++ow) {
+        int64_t hi[2], wi[2];
+        double hw[2], ww[2];
+        taps(oh, c.h, hi, hw);
+        taps(ow, c.w, wi, ww);
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b)
+            if (hw[a] * ww[b] != 0)
+              fn(size_t((p * c.h + hi[a]) * c.w + wi[b]), size_t((p * ho + oh) * wo + ow), hw[a] * ww[b]);
+      }
+}
+
+template <class T>
+void check_upsample(Backend backend, const UpsampleCase& c) {
+  const size_t nx = size_t(c.n * c.c * c.h * c.w), ny = nx * size_t(c.scale * c.scale);
+  const std::vector<T> x = random_vector<T>(nx, 54), gy = random_vector<T>(ny, 55);
+  std::vector<double> y(ny, 0.0), gx(nx, 0.0);
+  for_each_tap(c, [&](size_t xi, size_t yi, double w) {
+    y[yi] += w * double(x[xi]);
+    gx[xi] += w * double(gy[yi]);
+  });
+  DeviceBuffer<T> dx(backend, x), dgy(backend, gy), dy(backend, ny), dgx(backend, nx);
+  const DType dt = dtype_of<T>::value;
+  kernels::upsample2d_kernel.get(backend)({dt, c.mode, c.n, c.c, c.h, c.w, c.scale, dx.data(), dy.data()});
+  kernels::upsample2d_backward_kernel.get(backend)({dt, c.mode, c.n, c.c, c.h, c.w, c.scale, dgy.data(), dgx.data()});
+  EXPECT_TRUE(close_rel(dy.download(), y, 1.0, 16)) << what<T>(c.name, backend) << " forward";
+  EXPECT_TRUE(close_rel(dgx.download(), gx, 1.0, 64)) << what<T>(c.name, backend) << " backward";
+}
+
+TEST_P(DropoutResampleOptimOps, UpsampleEveryCase) {
+  for (const UpsampleCase& c : kUpsampleCases) for_float_types([&](auto t) { check_upsample<decltype(t)>(backend(), c); });
+}
+
+template <class T>
+void check_adam(Backend backend, const AdamCase& c) {
+  const size_t n = size_t(c.n);
+  std::vector<double> w = cast_vector<double>(random_vector<T>(n, 1)), m = cast_vector<double>(random_vector<T>(n, 2));
+  std::vector<double> v = cast_vector<double>(random_vector<T>(n, 3, 0.01, 1.0));
+  DeviceBuffer<T> dw(backend, cast_vector<T>(w)), dm(backend, cast_vector<T>(m)), dv(backend, cast_vector<T>(v));
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  for (int64_t step = 1; step <= 3; ++step) {
+    const std::vector<T> g = random_vector<T>(n, uint32_t(10 + step));
+    for (size_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) + (c.decoupled ? 0.0 : c.weight_decay * w[i]);
+      if (c.decoupled) w[i] *= 1 - c.lr * c.weight_decay;
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double bc1 = 1 - std::pow(b1, double(step)), bc2 = 1 - std::pow(b2, double(step));
+      w[i] -= (c.lr / bc1) * m[i] / (std::sqrt(v[i]) / std::sqrt(bc2) + eps);
+    }
+    DeviceBuffer<T> dg(backend, g);
+    kernels::AdamParams p;
+    p.dtype = dtype_of<T>::value, p.n = c.n, p.lr = c.lr, p.weight_decay = c.weight_decay, p.decoupled = c.decoupled;
+    p.step = step, p.param = dw.data(), p.grad = dg.data(), p.exp_avg = dm.data(), p.exp_avg_sq = dv.data();
+    kernels::adam_step_kernel.get(backend)(p);
+  }
+  const std::string name = what<T>(c.name, backend);
+  EXPECT_TRUE(close_rel(dw.download(), w, 1.0, 64)) << name << " param";
+  EXPECT_TRUE(close_rel(dm.download(), m, 1.0, 64)) << name << " exp_avg";
+  EXPECT_TRUE(close_rel(dv.download(), v, 1.0, 64)) << name << " exp_avg_sq";
+}
+
+template <class T>
+void check_sgd(Backend backend, const SgdCase& c) {
+  const size_t n = size_t(c.n);
+  std::vector<double> w = cast_vector<double>(random_vector<T>(n, 4)), buf(n, 0.0);
+  DeviceBuffer<T> dw(backend, cast_vector<T>(w)), dbuf(backend, n);
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<T> g = random_vector<T>(n, uint32_t(20 + step));
+    for (size_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) + c.weight_decay * w[i];
+      if (c.momentum != 0) {
+        buf[i] = step == 0 ? gi : c.momentum * buf[i] + (1 - c.dampening) * gi;
+        gi = c.nesterov ? gi + c.momentum * buf[i] : buf[i];
+      }
+      w[i] -= c.lr * gi;
+    }
+    DeviceBuffer<T> dg(backend, g);
+    kernels::SgdParams p;
+    p.dtype = dtype_of<T>::value, p.n = c.n, p.lr = c.lr, p.momentum = c.momentum, p.dampening = c.dampening;
+    p.weight_decay = c.weight_decay, p.nesterov = c.nesterov, p.first_step = step == 0;
+    p.param = dw.data(), p.grad = dg.data(), p.momentum_buffer = c.momentum != 0 ? dbuf.data() : nullptr;
+    kernels::sgd_step_kernel.get(backend)(p);
+  }
+  EXPECT_TRUE(close_rel(dw.download(), w, 1.0, 64)) << what<T>(c.name, backend) << " param";
+  if (c.momentum != 0) {
+    EXPECT_TRUE(close_rel(dbuf.download(), buf, 1.0, 64)) << what<T>(c.name, backend) << " buffer";
+  }
+}
+
+TEST_P(DropoutResampleOptimOps, AdamAndSgdThreeStepsEveryCase) {
+  for_float_types([&](auto t) {
+    using T = decltype(t);
+    for (const AdamCase& c : kAdamCases) check_adam<T>(backend(), c);
+    for (const SgdCase& c : kSgdCases) check_sgd<T>(backend(), c);
+  });
+}
+
+TEST_P(DropoutResampleOptimOps, DropProbabilityOutsideZeroOneIsAnError) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(4, 1.0f));
+  EXPECT_THROW(kernels::dropout_kernel.get(backend())({DType::f32, 4, 1.5, 0, 0, d.data(), d.data(), nullptr}), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DropoutResampleOptimOps, ::testing::ValuesIn(harness_backends()), backend_param_name);
+
+}  // namespace
+}  // namespace glia::test::ops
