@@ -11,7 +11,8 @@
 
 namespace glia::cuda_rt {
 
-int device_count();  // 0 when no GPU or no driver; never throws
+int device_count();  // 0 when no GPU or no driver; never throws. A driver CUDA cannot use is
+                     // also 0, with CUDA's error on stderr (once per process).
 void* alloc(size_t bytes);  // caching allocator; out of memory names the size and free memory
 void release(void* ptr, size_t bytes);
 void empty_cache();          // returns every cached block to the driver
