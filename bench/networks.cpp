@@ -147,30 +147,36 @@ const bool registered = [] {
   for (Device d : devices) {
     const std::string dev = device_name(d);
     const bool gpu = d == Device::cuda;
-    const int64_t infer_big = gpu ? 32 : 8, train_batch = gpu ? 32 : 8, unet_batch = gpu ? 8 : 1;
+    // The GPU also runs the batches a training run there would use: B1 at 128, the U-Net at 32.
+    const int64_t infer_big = gpu ? 32 : 8;
+    const std::vector<int64_t> train_batches = gpu ? std::vector<int64_t>{32, 128} : std::vector<int64_t>{8};
+    const std::vector<int64_t> unet_batches = gpu ? std::vector<int64_t>{8, 32} : std::vector<int64_t>{1};
     for (int64_t batch : {int64_t{1}, infer_big})
       benchmark::RegisterBenchmark(("net/effnet_b1_infer/" + dev + "/batch:" + std::to_string(batch)).c_str(),
                                    effnet_b1_infer, d, batch)
           ->Unit(benchmark::kMillisecond)->UseRealTime();
-    benchmark::RegisterBenchmark(("net/effnet_b1_fwd_bwd/" + dev + "/batch:" + std::to_string(train_batch)).c_str(),
-                                 effnet_b1_fwd_bwd, d, train_batch)
+    benchmark::RegisterBenchmark(("net/effnet_b1_fwd_bwd/" + dev + "/batch:" + std::to_string(train_batches[0])).c_str(),
+                                 effnet_b1_fwd_bwd, d, train_batches[0])
         ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (bool frozen : {false, true})
-      benchmark::RegisterBenchmark(
-          ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
-           std::to_string(train_batch)).c_str(),
-          effnet_b1_train, d, train_batch, frozen)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (int64_t width : {int64_t{64}, int64_t{16}})
-      benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
-                                    std::to_string(unet_batch)).c_str(),
-                                   unet_train, d, width, unet_batch)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (int64_t width : {int64_t{64}, int64_t{16}})
-      benchmark::RegisterBenchmark(("net/unet_infer/" + dev + "/width:" + std::to_string(width) + "/batch:" +
-                                    std::to_string(unet_batch)).c_str(),
-                                   unet_infer, d, width, unet_batch)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int64_t batch : train_batches)
+      for (bool frozen : {false, true})
+        benchmark::RegisterBenchmark(
+            ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
+             std::to_string(batch)).c_str(),
+            effnet_b1_train, d, batch, frozen)
+            ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int64_t batch : unet_batches)
+      for (int64_t width : {int64_t{64}, int64_t{16}})
+        benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
+                                      std::to_string(batch)).c_str(),
+                                     unet_train, d, width, batch)
+            ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (int64_t batch : unet_batches)
+      for (int64_t width : {int64_t{64}, int64_t{16}})
+        benchmark::RegisterBenchmark(("net/unet_infer/" + dev + "/width:" + std::to_string(width) + "/batch:" +
+                                      std::to_string(batch)).c_str(),
+                                     unet_infer, d, width, batch)
+            ->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return true;
 }();

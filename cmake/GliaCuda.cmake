@@ -19,12 +19,30 @@ if(NOT GLIA_CUDA STREQUAL "OFF")
   endif()
 endif()
 if(GLIA_HAVE_CUDA AND NOT GLIA_CUDNN STREQUAL "OFF")
-  find_path(GLIA_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/include /usr/include)
-  find_library(GLIA_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/lib /usr/lib/x86_64-linux-gnu)
+  # cuDNN lives in one of: the system (Debian/Ubuntu's libcudnn9-dev-cuda-*), the toolkit
+  # folder (NVIDIA's tarball copied there), CUDNN_ROOT / CUDNN_PATH, or a pip wheel
+  # (nvidia-cudnn-cu12/13: site-packages/nvidia/cudnn/{include,lib}, whose library has
+  # only the versioned name libcudnn.so.9).
+  set(glia_cudnn_roots $ENV{CUDNN_ROOT} $ENV{CUDNN_PATH} ${CUDAToolkit_LIBRARY_ROOT})
+  find_program(glia_cudnn_python NAMES python3)
+  if(glia_cudnn_python)
+    execute_process(
+      COMMAND ${glia_cudnn_python} -c "import importlib.util as u; s = u.find_spec('nvidia.cudnn'); print(list(s.submodule_search_locations)[0] if s else '')"
+      OUTPUT_VARIABLE glia_cudnn_pip OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(glia_cudnn_pip)
+      list(APPEND glia_cudnn_roots ${glia_cudnn_pip})
+    endif()
+  endif()
+  find_path(GLIA_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${glia_cudnn_roots}
+            PATH_SUFFIXES include PATHS /usr/local/include /usr/include)
+  find_library(GLIA_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${CUDAToolkit_LIBRARY_DIR} ${glia_cudnn_roots}
+               PATH_SUFFIXES lib lib64 PATHS /usr/local/lib /usr/lib/x86_64-linux-gnu)
   if(GLIA_CUDNN_INCLUDE AND GLIA_CUDNN_LIBRARY)
     set(GLIA_HAVE_CUDNN ON)
   elseif(GLIA_CUDNN STREQUAL "ON")
-    message(FATAL_ERROR "GLIA_CUDNN=ON but cudnn.h / libcudnn were not found")
+    message(FATAL_ERROR "GLIA_CUDNN=ON but cudnn.h / libcudnn were not found (looked in the CUDA toolkit, "
+                        "/usr, /usr/local, CUDNN_ROOT, CUDNN_PATH and python3's nvidia-cudnn wheel: "
+                        "include '${GLIA_CUDNN_INCLUDE}', library '${GLIA_CUDNN_LIBRARY}')")
   endif()
 elseif(GLIA_CUDNN STREQUAL "ON")
   message(FATAL_ERROR "GLIA_CUDNN=ON needs GLIA_CUDA (no CUDA compiler found or GLIA_CUDA=OFF)")

@@ -97,6 +97,26 @@ class Suite:
         print(f"{name:70s} {row['real_time']:10.3f} {unit}", file=sys.stderr)
 
 
+def set_tf32_off():
+    """fp32 convolutions and matmuls in full fp32. PyTorch >= 2.9 has fp32_precision (mixing
+    it with the older allow_tf32 flags is an error there); older ones only the flags."""
+    if hasattr(torch.backends, "fp32_precision"):
+        torch.backends.fp32_precision = "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def tf32_state():
+    if hasattr(torch.backends, "fp32_precision"):
+        return {"matmul": torch.backends.cuda.matmul.fp32_precision,
+                "cudnn_conv": torch.backends.cudnn.conv.fp32_precision}
+    return {"matmul": "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee",
+            "cudnn_conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee"}
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -126,12 +146,18 @@ def main():
     ap.add_argument("--networks", action=argparse.BooleanOptionalAction, default=True,
                     help="whole networks and (unless --no-layers) their layers")
     ap.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--tf32", choices=["off", "default"], default="default",
+                    help="cuda: 'off' makes fp32 convolutions and matmuls exact fp32 (as glia's kernels), "
+                         "'default' leaves PyTorch's own choice (TF32 for cuDNN convolutions)")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--quiet", action="store_true", help="with --out: do not print the JSON")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("bench_torch: --device cuda but torch sees no GPU")
     config = check_and_describe(args.config, args.threads) if args.config else None
     torch.set_num_threads(args.threads)
+    if args.tf32 == "off":
+        set_tf32_off()
     suite = Suite(args)
     if args.kernels:
         kernel_benchmarks(suite.narrowed(args.kernel_filter))
@@ -146,13 +172,15 @@ def main():
         "torch_threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
         "device": args.device, "loadavg": open("/proc/loadavg").read().strip(),
         "thread_env": environment(),
+        "tf32": args.tf32, "tf32_state": tf32_state(),
     }
     if config:
         context["torch_config"] = config
     if args.device == "cuda":
         context["gpu"] = torch.cuda.get_device_name(0)
     doc = json.dumps({"context": context, "benchmarks": suite.results}, indent=2)
-    print(doc)
+    if not (args.quiet and args.out):
+        print(doc)
     if args.out:
         with open(args.out, "w") as f:
             f.write(doc + "\n")

@@ -166,7 +166,9 @@ def network_benchmarks(suite, min_time):
     device = suite.device
     gpu = device == "cuda"
     dev = device
-    infer_big, train_batch, unet_batch = (32, 32, 8) if gpu else (8, 8, 1)
+    # bench/networks.cpp: the GPU also runs B1 training at 128 and the U-Net at 32.
+    infer_big, train_batches, unet_batches = (32, (32, 128), (8, 32)) if gpu else (8, (8,), (1,))
+    train_batch = train_batches[0]
     s = 240
 
     def effnet_infer(batch):
@@ -204,7 +206,7 @@ def network_benchmarks(suite, min_time):
     suite.run(name, None, flops=6 * macs * train_batch, images=train_batch, min_time=min_time,
               setup=effnet_fwd_bwd())
 
-    def effnet_train(frozen):
+    def effnet_train(frozen, train_batch):
         def setup():
             torch.manual_seed(1)
             model = paper_classifier().to(device).train()
@@ -218,13 +220,14 @@ def network_benchmarks(suite, min_time):
             return train_step(model, params, x, lambda out: F.cross_entropy(out, labels))
         return setup
 
-    for frozen in (False, True):
-        name = f"net/effnet_b1_train{'_frozen' if frozen else ''}/{dev}/batch:{train_batch}/real_time"
-        macs = forward_macs(paper_classifier().to(device), (1, 3, s, s)) if suite.wants(name) else 0
-        suite.run(name, None, flops=(2 if frozen else 6) * macs * train_batch, images=train_batch,
-                  min_time=min_time, setup=effnet_train(frozen))
+    for train_batch in train_batches:
+        for frozen in (False, True):
+            name = f"net/effnet_b1_train{'_frozen' if frozen else ''}/{dev}/batch:{train_batch}/real_time"
+            macs = forward_macs(paper_classifier().to(device), (1, 3, s, s)) if suite.wants(name) else 0
+            suite.run(name, None, flops=(2 if frozen else 6) * macs * train_batch, images=train_batch,
+                      min_time=min_time, setup=effnet_train(frozen, train_batch))
 
-    def unet_train(width):
+    def unet_train(width, unet_batch):
         def setup():
             torch.manual_seed(1)
             model = ResUNet(3, width, 4).to(device).train()
@@ -234,13 +237,14 @@ def network_benchmarks(suite, min_time):
             return train_step(model, list(model.parameters()), x, lambda out: bce_dice(out, mask))
         return setup
 
-    for width in (64, 16):
-        name = f"net/unet_train/{dev}/width:{width}/batch:{unet_batch}/real_time"
-        macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
-        suite.run(name, None, flops=6 * macs * unet_batch, images=unet_batch, min_time=min_time,
-                  setup=unet_train(width))
+    for unet_batch in unet_batches:
+        for width in (64, 16):
+            name = f"net/unet_train/{dev}/width:{width}/batch:{unet_batch}/real_time"
+            macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
+            suite.run(name, None, flops=6 * macs * unet_batch, images=unet_batch, min_time=min_time,
+                      setup=unet_train(width, unet_batch))
 
-    def unet_infer(width):
+    def unet_infer(width, unet_batch):
         def setup():
             torch.manual_seed(1)
             model = ResUNet(3, width, 4).to(device).eval()
@@ -252,8 +256,9 @@ def network_benchmarks(suite, min_time):
             return fn
         return setup
 
-    for width in (64, 16):
-        name = f"net/unet_infer/{dev}/width:{width}/batch:{unet_batch}/real_time"
-        macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
-        suite.run(name, None, flops=2 * macs * unet_batch, images=unet_batch, min_time=min_time,
-                  setup=unet_infer(width))
+    for unet_batch in unet_batches:
+        for width in (64, 16):
+            name = f"net/unet_infer/{dev}/width:{width}/batch:{unet_batch}/real_time"
+            macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
+            suite.run(name, None, flops=2 * macs * unet_batch, images=unet_batch, min_time=min_time,
+                      setup=unet_infer(width, unet_batch))

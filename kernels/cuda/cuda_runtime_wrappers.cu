@@ -3,7 +3,9 @@
 // (sim's memory and launches live in kernels/runtime.cpp and kernels/sim).
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
@@ -55,10 +57,26 @@ std::unordered_map<void*, const void*>& owners() {
 
 }  // namespace
 
+// A GPU driver is loaded on this machine (its device node or its /proc entry exists).
+static bool nvidia_driver_present() {
+  return access("/dev/nvidiactl", F_OK) == 0 || access("/proc/driver/nvidia/version", F_OK) == 0;
+}
+
 int device_count() {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+  const cudaError_t status = cudaGetDeviceCount(&n);
+  if (status != cudaSuccess) {
     cudaGetLastError();  // clear the sticky "no driver" status
+    // No GPU and no driver is an ordinary CPU machine. Anything else is a GPU that CUDA
+    // cannot use (driver older than the runtime, device busy or lost): say so once, with
+    // CUDA's own error, instead of "0 devices" silently.
+    const bool ordinary = status == cudaErrorNoDevice || (status == cudaErrorInsufficientDriver && !nvidia_driver_present());
+    static std::once_flag noted;
+    if (!ordinary)
+      std::call_once(noted, [status] {
+        std::fprintf(stderr, "glia: a GPU driver is here but CUDA cannot use it: cudaGetDeviceCount: %s (%s)\n",
+                     cudaGetErrorName(status), cudaGetErrorString(status));
+      });
     return 0;
   }
   return n;

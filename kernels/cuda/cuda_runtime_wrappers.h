@@ -14,7 +14,8 @@
 
 namespace glia::cuda_rt {
 
-int device_count();  // 0 when no GPU or no driver; never throws
+int device_count();  // 0 when no GPU or no driver; never throws. A driver CUDA cannot use is
+                     // also 0, with CUDA's error on stderr (once per process).
 // "" when a device is usable; otherwise why not, with the CUDA runtime's error name and
 // text (kernels/cuda/cuda_device.cu). Never throws.
 std::string device_error();
