@@ -10,7 +10,7 @@
 #include "apps/train_common.h"
 #include "apps/weights.h"
 #include "io/classification_dataset.h"
-#include "io/plots.h"
+#include "apps/plots.h"
 #include "layers/basic.h"
 #include "nets/efficientnet.h"
 #include "tensor/json.h"
@@ -84,7 +84,7 @@ Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::ve
   auto source = std::make_shared<io::ClassificationSource>(samples, pipeline(size, false), std::move(cache));
   auto loader = make_loader(source, batch_size, false, workers, 0, false);
   Metrics m = trainer.evaluate(*loader);
-  io::write_confusion_png(dir + "/" + tag + ".png", task.confusion(), class_names());
+  app::write_confusion_png(dir + "/" + tag + ".png", task.confusion(), class_names());
   write_text_file(dir + "/" + tag + ".txt", task.confusion().to_string(class_names()));
   return m;
 }

@@ -1,5 +1,5 @@
-// Connects the io floor's threaded Loader to the trainer's BatchSource (train/ cannot
-// include io/). The io Batch's vectors are moved, not copied.
+// Connects io's threaded Loader to the trainer's BatchSource, with the order key the
+// CLI's loader options give a checkpoint. Both speak io::Batch, so batches pass through.
 #pragma once
 #include <memory>
 #include <string>
@@ -16,19 +16,7 @@ class LoaderSource : public BatchSource {
       : options_(options), samples_(order.empty() ? source->size() : order.size()),
         loader_(std::move(source), options, std::move(order)) {}
   void start_epoch(uint64_t epoch) override { loader_.start_epoch(epoch); }
-  bool next(TrainBatch& out) override {
-    io::Batch b;
-    if (!loader_.next(b)) return false;
-    out.n = b.n;
-    out.c = b.c;
-    out.h = b.h;
-    out.w = b.w;
-    out.images = std::move(b.images);
-    out.labels = std::move(b.labels);
-    out.masks = std::move(b.masks);
-    out.paths = std::move(b.paths);
-    return true;
-  }
+  bool next(io::Batch& out) override { return loader_.next(out); }
   size_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
   size_t samples() const override { return samples_; }
   std::string order_key() const override {

@@ -25,7 +25,7 @@
 #include "io/files.h"
 #include "io/heatmap.h"
 #include "io/image.h"
-#include "io/plots.h"
+#include "apps/plots.h"
 #include "tensor/autograd.h"
 #include "nets/gradcam.h"
 #include "tensor/json.h"
@@ -215,13 +215,13 @@ int predict(PredictOptions o) {
       used_stems.insert(stem);
       std::vector<float> chw(static_cast<size_t>(3) * h * w);
       io::to_planar(image, io::Normalization{}, chw.data());
-      io::write_png(o.out + "/" + stem + "_overlay.png", io::overlay_image(chw.data(), 3, h, w, mask.data()));
-      io::write_mask_png(o.out + "/" + stem + "_mask.png", mask.data(), h, w);
+      app::write_png(o.out + "/" + stem + "_overlay.png", app::overlay_image(chw.data(), 3, h, w, mask.data()));
+      app::write_mask_png(o.out + "/" + stem + "_mask.png", mask.data(), h, w);
       if (o.explain) {
         auto* net = dynamic_cast<nets::EfficientNet*>(classifier.get());
         GLIA_CHECK(net, "--explain: Grad-CAM needs an EfficientNet classifier, " << o.classifier << " holds another model");
         const nets::GradCam cam = nets::grad_cam(*net, input, label, h, w);
-        io::write_png(o.out + "/" + stem + "_gradcam.png", io::heatmap_overlay_image(chw.data(), 3, h, w, cam.map.data()));
+        app::write_png(o.out + "/" + stem + "_gradcam.png", io::heatmap_overlay_image(chw.data(), 3, h, w, cam.map.data()));
       }
 
       std::ostringstream line, row;

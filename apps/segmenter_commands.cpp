@@ -6,7 +6,7 @@
 #include "apps/input_report.h"
 #include "apps/interrupt.h"
 #include "apps/train_common.h"
-#include "io/plots.h"
+#include "apps/plots.h"
 #include "io/segmentation_dataset.h"
 #include "tensor/json.h"
 #include "tensor/random.h"
@@ -75,7 +75,7 @@ Metrics evaluate_split(Trainer& trainer, SegmentationTask& task, const std::vect
   task.set_hausdorff(true);
   size_t written = 0;
   if (examples > 0) std::filesystem::create_directories(dir + "/examples");
-  Metrics m = trainer.evaluate(*loader, [&](const TrainBatch& b, const Tensor& output) {
+  Metrics m = trainer.evaluate(*loader, [&](const io::Batch& b, const Tensor& output) {
     if (written >= examples) return;
     const std::vector<uint8_t> predicted = threshold_masks(output);
     const size_t pixels = static_cast<size_t>(b.h) * b.w;
@@ -84,10 +84,10 @@ Metrics evaluate_split(Trainer& trainer, SegmentationTask& task, const std::vect
       bool tumour = false;
       for (size_t p = 0; p < pixels; ++p) tumour |= (truth[p] = b.masks[i * pixels + p] > 0.5f) != 0;
       if (!tumour) continue;
-      const cv::Mat overlay = io::overlay_image(b.images.data() + i * 3 * pixels, 3, b.h, b.w,
+      const cv::Mat overlay = app::overlay_image(b.images.data() + i * 3 * pixels, 3, b.h, b.w,
                                                 predicted.data() + i * pixels, truth.data(), 1);
       const std::string stem = std::filesystem::path(i < b.paths.size() ? b.paths[i] : "slice").stem().string();
-      io::write_png(dir + "/examples/" + stem + "_overlay.png", overlay);
+      app::write_png(dir + "/examples/" + stem + "_overlay.png", overlay);
       ++written;
     }
   });

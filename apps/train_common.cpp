@@ -13,7 +13,7 @@
 
 #include "apps/weights.h"
 #include "apps/interrupt.h"
-#include "io/plots.h"
+#include "apps/plots.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
 
@@ -208,7 +208,7 @@ void write_history_csv(const std::string& dir, const std::vector<HistoryRow>& hi
 
 void write_history(const std::string& dir, const std::vector<HistoryRow>& history, const std::string& metric) {
   write_history_csv(dir, history, metric);
-  if (!history.empty()) io::write_curves_png(dir + "/curves.png", history, metric);
+  if (!history.empty()) app::write_curves_png(dir + "/curves.png", history, metric);
 }
 
 double mean_epoch_seconds(const std::vector<HistoryRow>& history) {

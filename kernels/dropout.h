@@ -2,9 +2,11 @@
 // residual branch). Masks come from the counter-based Philox stream (kernels/philox.h), so
 // (seed, offset) gives the same mask on every backend and thread count, and the backward
 // recomputes the mask instead of storing it. Element i of the stream (seed, offset) is kept
-// when dropout_keep() says so; kept values are scaled by 1 / (1 - p). A caller drawing
-// n elements should advance its offset by (n + 3) / 4 (4 numbers per Philox counter).
+// when dropout_keep() says so; kept values are scaled by 1 / (1 - p), dropped ones are 0.
+// A caller drawing n elements should advance its offset by (n + 3) / 4 (4 numbers per
+// Philox counter), which is what tensor's Generator::reserve(n) does.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/dtype.h"
@@ -14,9 +16,17 @@
 
 namespace glia::kernels {
 
-// The one keep rule every backend uses: uniform [0, 1) draw >= p (compared in float).
-GLIA_HD inline bool dropout_keep(uint64_t seed, uint64_t offset, uint64_t i, float p) {
-  return philox_uniform(philox_bits(seed, offset, i)) >= p;
+// The one keep rule every backend uses, and the one tensor's bernoulli(1 - p) draws:
+// element i is kept when its uniform u = (bits >> 8) / 2^24 is below 1 - p (in double).
+// u is a multiple of 2^-24, so u < q exactly when (bits >> 8) < ceil(q * 2^24): the host
+// computes that integer threshold once and every device compares integers (no float
+// rounding of p, no doubles on the GPU).
+inline uint32_t dropout_threshold(double p) {
+  return static_cast<uint32_t>(std::ceil((1.0 - p) * 16777216.0));
+}
+GLIA_HD inline bool dropout_keep_bits(uint32_t bits, uint32_t threshold) { return (bits >> 8) < threshold; }
+GLIA_HD inline bool dropout_keep(uint64_t seed, uint64_t offset, uint64_t i, uint32_t threshold) {
+  return dropout_keep_bits(philox_bits(seed, offset, i), threshold);
 }
 
 struct DropoutParams {
@@ -39,7 +49,7 @@ struct DropoutBackwardParams {
   void* gx = nullptr;
 };
 
-// Sample b of a [batch, per_sample] buffer is kept when dropout_keep(seed, offset, b, p):
+// Sample b of a [batch, per_sample] buffer is kept when dropout_keep(seed, offset, b, t):
 // one draw per sample, kept samples scaled by 1 / (1 - p), dropped ones zeroed. The
 // backward is the same op applied to gy.
 struct StochasticDepthParams {

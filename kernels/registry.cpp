@@ -43,13 +43,18 @@ void ensure_registered() {
 }
 
 Backend backend_for(Device device, const char* family_env_name) {
+  bool library = true;  // unset or auto: the library kernel where the slot has one
+  if (family_env_name != nullptr) {
+    // Checked on every device, so a misspelt value fails on a CPU run too instead of
+    // being noticed only on the first GPU run.
+    const char* choice = std::getenv(family_env_name);
+    const std::string c = choice != nullptr && *choice != '\0' ? choice : "auto";
+    GLIA_CHECK(c == "hand" || c == "cudnn" || c == "auto",
+               "environment variable " << family_env_name << "='" << c << "' is not one of hand, cudnn, auto");
+    library = c != "hand";
+  }
   if (device != Device::cuda) return hand_backend(device);
-  if (family_env_name == nullptr) return Backend::cuda;
-  const char* choice = std::getenv(family_env_name);
-  std::string c = choice ? choice : "auto";
-  if (c == "hand") return Backend::cuda;
-  if (c == "cudnn" || c == "auto") return Backend::cudnn;
-  GLIA_FAIL("environment variable " << family_env_name << "='" << c << "' is not one of hand, cudnn, auto");
+  return library && family_env_name != nullptr ? Backend::cudnn : Backend::cuda;
 }
 
 }  // namespace glia::kernels

@@ -63,9 +63,11 @@ class KernelSlot : public KernelSlotBase {
   std::array<Fn*, kNumBackends> impl_{};
 };
 
-// Which backend runs an op family on `device`. On cuda, the environment variable
-// GLIA_<FAMILY> (e.g. GLIA_CONV=hand|cudnn|auto) picks the hand-written kernel or the
-// cuDNN/cuBLAS one; auto (default) prefers cuDNN where the slot has it.
+// Which backend runs an op family on `device`. On cuda, the family's environment variable
+// (GLIA_CONV for convolutions, GLIA_BN batch norm, GLIA_POOL pooling, GLIA_GEMM matrix
+// products; each hand|cudnn|auto) picks the hand-written kernel or the cuDNN/cuBLAS one;
+// auto (default) prefers the library where the slot has it. Any other value is an Error
+// naming the variable, on every device.
 Backend backend_for(Device device, const char* family_env_name);
 
 template <class Fn>

@@ -54,7 +54,7 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
     p.running_mean = eval_mean.data_ptr();
     p.running_var = eval_var.data_ptr();
   }
-  kernels::select(kernels::batch_norm_kernel, x.device(), detail::kConvFamily)(p);
+  kernels::select(kernels::batch_norm_kernel, x.device(), detail::kBatchNormFamily)(p);
   if (training && running_mean.defined()) {
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();
@@ -120,7 +120,7 @@ Tensor batch_norm_by_kernel(const Tensor& x, const Tensor& weight, const Tensor&
              grads[3] = empty(xs.sizes(), xs.dtype(), xs.device());
              p.gresidual = grads[3].data_ptr();
            }
-           kernels::select(kernels::batch_norm_backward_kernel, xs.device(), detail::kConvFamily)(p);
+           kernels::select(kernels::batch_norm_backward_kernel, xs.device(), detail::kBatchNormFamily)(p);
            return grads;
          });
   return y;
@@ -160,8 +160,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   << dtype_name(x.dtype()) << " on " << device_name(x.device()));
   }
 
-  if (x.numel() > 0 && (training || running_mean.defined()) && detail::has_kernel(kernels::batch_norm_kernel, x.device()) &&
-      detail::has_kernel(kernels::batch_norm_backward_kernel, x.device())) {
+  if (x.numel() > 0 && (training || running_mean.defined()) &&
+      detail::has_kernel(kernels::batch_norm_kernel, x.device(), detail::kBatchNormFamily) &&
+      detail::has_kernel(kernels::batch_norm_backward_kernel, x.device(), detail::kBatchNormFamily)) {
     if (training)
       GLIA_CHECK(x.numel() / std::max<int64_t>(c, 1) > 1,
                  op << ": training needs more than one value per channel, input " << shape_str(x.sizes()));

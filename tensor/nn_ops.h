@@ -1,18 +1,18 @@
 // Differentiable layer ops over the convolution-family kernels: convolution, transposed
 // convolution, batch normalisation, pooling, dropout, stochastic depth and up-sampling.
 // Like tensor/ops.h, each op checks its inputs (errors name the op and the shapes),
-// runs the kernel of the input's device through the registry
-// (kernels::select(slot, device, "GLIA_CONV")) and records an autograd node.
+// runs the kernel of the input's device through the registry (kernels::select, with
+// the family's switch GLIA_CONV / GLIA_BN / GLIA_POOL on cuda) and records an autograd node.
 //
 //   conv2d, conv_transpose2d     tensor/nn_conv.cpp     kernels/conv2d.h, conv_transpose2d.h
-//   batch_norm                   tensor/nn_norm.cpp
-//   pooling                      tensor/nn_pool.cpp
-//   dropout, stochastic_depth    tensor/nn_dropout.cpp
-//   upsample                     tensor/nn_resample.cpp
+//   batch_norm                   tensor/nn_norm.cpp     kernels/batch_norm.h
+//   pooling                      tensor/nn_pool.cpp     kernels/pool.h
+//   dropout, stochastic_depth    tensor/nn_dropout.cpp  kernels/dropout.h
+//   upsample                     tensor/nn_resample.cpp kernels/resample.h (integer factors)
 //
-// Where a family has no dedicated kernel yet, the op is composed from the differentiable
-// ops of tensor/ops.h (so it runs, with gradients, on every device those run on); the
-// file says which.
+// Where a case has no kernel (up-sampling to a non-multiple size, or a device lacking a
+// kernel), the op is composed from the differentiable ops of tensor/ops.h on the same
+// device; the file says which.
 #pragma once
 #include <cstdint>
 

@@ -1,8 +1,13 @@
-// Up-sampling as two small matrix products: out = A_h · x · A_wᵀ, where row i of A_h holds
-// the interpolation weights of output row i (one 1 for nearest, two weights for
-// bilinear). Exact for nearest; the backward is matmul's.
+// Up-sampling. By an integer factor s (out = s * in on both axes; bilinear without
+// align_corners) it runs the device's upsample2d kernels (kernels/resample.h): one pass
+// that writes each output once, and a backward that sums each s x s block. Any other size
+// is two small matrix products out = A_h · x · A_wᵀ, where row i of A_h holds the
+// interpolation weights of output row i (one 1 for nearest, two weights for bilinear);
+// exact for nearest, and the backward is matmul's.
 #include <cmath>
 
+#include "kernels/resample.h"
+#include "tensor/autograd.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
 
@@ -50,6 +55,30 @@ Tensor resample(const Tensor& x, int64_t out_h, int64_t out_w, const std::vector
   return y.reshape({n, c, out_h, out_w});
 }
 
+// The common integer factor of both axes, or 0 when there is none.
+int64_t integer_scale(const Tensor& x, int64_t out_h, int64_t out_w) {
+  const int64_t h = x.size(2), w = x.size(3);
+  if (h == 0 || w == 0 || out_h % h != 0 || out_w % w != 0 || out_h / h != out_w / w) return 0;
+  return out_h / h;
+}
+
+Tensor upsample_by_kernel(const Tensor& x, kernels::UpsampleMode mode, int64_t scale) {
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  Tensor xc = x.contiguous();
+  Tensor y = empty({n, c, h * scale, w * scale}, x.dtype(), x.device());
+  kernels::Upsample2dParams p{x.dtype(), mode, n, c, h, w, scale, xc.data_ptr(), y.data_ptr()};
+  if (y.numel() > 0) kernels::select(kernels::upsample2d_kernel, x.device())(p);
+  const char* name = mode == kernels::UpsampleMode::nearest ? "upsample_nearest2d" : "upsample_bilinear2d";
+  record(name, y, {x}, {}, [mode, n, c, h, w, scale](const Tensor& g, const FunctionNode&) {
+    Tensor gy = g.contiguous();
+    Tensor gx = empty({n, c, h, w}, gy.dtype(), gy.device());
+    kernels::Upsample2dBackwardParams b{gy.dtype(), mode, n, c, h, w, scale, gy.data_ptr(), gx.data_ptr()};
+    if (gx.numel() > 0) kernels::select(kernels::upsample2d_backward_kernel, gy.device())(b);
+    return std::vector<Tensor>{gx};
+  });
+  return y;
+}
+
 void check_input(const char* op, const Tensor& x, int64_t out_h, int64_t out_w) {
   GLIA_CHECK(x.defined(), op << ": input is undefined");
   GLIA_CHECK(x.dim() == 4, op << ": input must be [N, C, H, W], got " << shape_str(x.sizes()));
@@ -61,12 +90,17 @@ void check_input(const char* op, const Tensor& x, int64_t out_h, int64_t out_w) 
 
 Tensor upsample_nearest2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   check_input("upsample_nearest2d", x, out_h, out_w);
+  if (const int64_t s = integer_scale(x, out_h, out_w); s > 0 && x.size(1) > 0)
+    return upsample_by_kernel(x, kernels::UpsampleMode::nearest, s);
   return resample(x, out_h, out_w, nearest_matrix(x.size(2), out_h),
                   nearest_matrix(x.size(3), out_w));
 }
 
 Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
   check_input("upsample_bilinear2d", x, out_h, out_w);
+  // align_corners maps the corner pixels onto each other, which no integer factor does.
+  if (const int64_t s = integer_scale(x, out_h, out_w); s > 0 && x.size(1) > 0 && !align_corners)
+    return upsample_by_kernel(x, kernels::UpsampleMode::bilinear, s);
   return resample(x, out_h, out_w, linear_matrix(x.size(2), out_h, align_corners),
                   linear_matrix(x.size(3), out_w, align_corners));
 }

@@ -1,6 +1,7 @@
-// What the trainer reads: batches of host images (NCHW floats), with class labels or
-// masks. train/ sits below io/, so it cannot name io's Loader; the apps floor adapts the
-// loader to this interface (apps/loader_source.h), and tests can feed batches directly.
+// What the trainer reads: io::Batch (io/batch.h), host images (NCHW floats) with class
+// labels or masks. The apps floor adapts io's threaded Loader to this interface
+// (apps/loader_source.h: it owns the loader options the CLI sets), and tests feed
+// batches directly.
 //
 // A source must give, for a given epoch, the same batches in the same order every time
 // it is asked (the io loader does: its order is a function of seed and epoch). That is
@@ -11,21 +12,15 @@
 #include <string>
 #include <vector>
 
-namespace glia {
+#include "io/batch.h"
 
-struct TrainBatch {
-  int n = 0, c = 0, h = 0, w = 0;
-  std::vector<float> images;    // n*c*h*w
-  std::vector<int64_t> labels;  // n class labels (classification)
-  std::vector<float> masks;     // n*1*h*w, 0/1 (segmentation)
-  std::vector<std::string> paths;  // one per sample, for reports (may be empty)
-};
+namespace glia {
 
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
   virtual void start_epoch(uint64_t epoch) = 0;
-  virtual bool next(TrainBatch& batch) = 0;  // false at the end of the epoch
+  virtual bool next(io::Batch& batch) = 0;  // false at the end of the epoch
   virtual size_t batches_per_epoch() const = 0;
   virtual size_t samples() const = 0;  // images per epoch
   // Identifies the data order (e.g. the shuffling seed) so a checkpoint can refuse to
@@ -36,9 +31,9 @@ class BatchSource {
 // A fixed list of batches, the same every epoch (tests, small evaluations).
 class VectorBatchSource : public BatchSource {
  public:
-  explicit VectorBatchSource(std::vector<TrainBatch> batches) : batches_(std::move(batches)) {}
+  explicit VectorBatchSource(std::vector<io::Batch> batches) : batches_(std::move(batches)) {}
   void start_epoch(uint64_t) override { next_ = 0; }
-  bool next(TrainBatch& batch) override {
+  bool next(io::Batch& batch) override {
     if (next_ >= batches_.size()) return false;
     batch = batches_[next_++];
     return true;
@@ -51,7 +46,7 @@ class VectorBatchSource : public BatchSource {
   }
 
  private:
-  std::vector<TrainBatch> batches_;
+  std::vector<io::Batch> batches_;
   size_t next_ = 0;
 };
 

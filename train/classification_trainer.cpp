@@ -14,7 +14,7 @@ ClassificationTask::ClassificationTask(int num_classes, double label_smoothing)
   GLIA_CHECK(num_classes >= 2, "classification task: " << num_classes << " classes, need at least 2");
 }
 
-void ClassificationTask::check_batch(const TrainBatch& batch) const {
+void ClassificationTask::check_batch(const io::Batch& batch) const {
   GLIA_CHECK(batch.labels.size() == static_cast<size_t>(batch.n),
              "classification batch of " << batch.n << " images has " << batch.labels.size() << " labels");
   for (size_t i = 0; i < batch.labels.size(); ++i)
@@ -24,7 +24,7 @@ void ClassificationTask::check_batch(const TrainBatch& batch) const {
                                               << " is outside [0, " << classes_ << ")");
 }
 
-Tensor ClassificationTask::loss(const Tensor& output, const TrainBatch& batch, Device device) const {
+Tensor ClassificationTask::loss(const Tensor& output, const io::Batch& batch, Device device) const {
   GLIA_CHECK(output.dim() == 2 && output.size(1) == classes_,
              "classification loss: model output " << shape_str(output.sizes()) << " is not [N, " << classes_ << "]");
   return categorical_cross_entropy(output, from_vector(batch.labels, {batch.n}, device), label_smoothing_);
@@ -35,7 +35,7 @@ std::vector<float> class_probabilities(const Tensor& logits) {
   return softmax(logits.detach(), 1).to_vector<float>();
 }
 
-void ClassificationTask::add(const Tensor& output, const TrainBatch& batch) {
+void ClassificationTask::add(const Tensor& output, const io::Batch& batch) {
   const std::vector<float> logits = output.detach().to_vector<float>();
   const size_t c = static_cast<size_t>(classes_);
   for (size_t i = 0; i < static_cast<size_t>(batch.n); ++i) {

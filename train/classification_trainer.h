@@ -15,10 +15,10 @@ class ClassificationTask : public TrainTask {
   explicit ClassificationTask(int num_classes, double label_smoothing = 0);
   std::string name() const override { return "classification"; }
   std::string metric_name() const override { return "accuracy"; }
-  void check_batch(const TrainBatch& batch) const override;
-  Tensor loss(const Tensor& output, const TrainBatch& batch, Device device) const override;
+  void check_batch(const io::Batch& batch) const override;
+  Tensor loss(const Tensor& output, const io::Batch& batch, Device device) const override;
   void reset() override { confusion_ = ConfusionMatrix(classes_); }
-  void add(const Tensor& output, const TrainBatch& batch) override;
+  void add(const Tensor& output, const io::Batch& batch) override;
   double metric() const override { return confusion_.accuracy(); }
   // accuracy, macro precision/recall/F1, weighted F1.
   Metrics metrics() const override;

@@ -9,14 +9,14 @@ namespace glia {
 
 SegmentationTask::SegmentationTask(BceDiceOptions loss, bool hausdorff) : loss_options_(loss), hausdorff_(hausdorff) {}
 
-void SegmentationTask::check_batch(const TrainBatch& batch) const {
+void SegmentationTask::check_batch(const io::Batch& batch) const {
   const size_t expected = static_cast<size_t>(batch.n) * batch.h * batch.w;
   GLIA_CHECK(batch.masks.size() == expected, "segmentation batch of " << batch.n << " " << batch.h << "x" << batch.w
                                                                       << " images has " << batch.masks.size()
                                                                       << " mask values, expected " << expected);
 }
 
-Tensor SegmentationTask::loss(const Tensor& output, const TrainBatch& batch, Device device) const {
+Tensor SegmentationTask::loss(const Tensor& output, const io::Batch& batch, Device device) const {
   GLIA_CHECK(output.dim() == 4 && output.size(0) == batch.n && output.size(1) == 1 && output.size(2) == batch.h &&
                  output.size(3) == batch.w,
              "segmentation loss: model output " << shape_str(output.sizes()) << " is not [" << batch.n << ", 1, "
@@ -38,7 +38,7 @@ std::vector<uint8_t> threshold_masks(const Tensor& logits) {
   return out;
 }
 
-void SegmentationTask::add(const Tensor& output, const TrainBatch& batch) {
+void SegmentationTask::add(const Tensor& output, const io::Batch& batch) {
   const std::vector<uint8_t> predicted = threshold_masks(output);
   const size_t pixels = static_cast<size_t>(batch.h) * batch.w;
   std::vector<uint8_t> truth(pixels);

@@ -19,10 +19,10 @@ class SegmentationTask : public TrainTask {
   explicit SegmentationTask(BceDiceOptions loss = {}, bool hausdorff = false);
   std::string name() const override { return "segmentation"; }
   std::string metric_name() const override { return "dice"; }
-  void check_batch(const TrainBatch& batch) const override;
-  Tensor loss(const Tensor& output, const TrainBatch& batch, Device device) const override;
+  void check_batch(const io::Batch& batch) const override;
+  Tensor loss(const Tensor& output, const io::Batch& batch, Device device) const override;
   void reset() override;
-  void add(const Tensor& output, const TrainBatch& batch) override;
+  void add(const Tensor& output, const io::Batch& batch) override;
   double metric() const override { return pooled_.dice(); }
   // dice (pooled), iou (pooled), mean per-image dice and iou, and with hausdorff the
   // mean HD / HD95 over images where both masks are non-empty.

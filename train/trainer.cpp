@@ -76,7 +76,7 @@ std::string history_csv_row(const HistoryRow& r) {
   return s.str();
 }
 
-Tensor batch_images(const TrainBatch& batch, Device device) {
+Tensor batch_images(const io::Batch& batch, Device device) {
   const size_t expected = static_cast<size_t>(batch.n) * batch.c * batch.h * batch.w;
   GLIA_CHECK(batch.n > 0 && batch.images.size() == expected,
              "batch of " << batch.n << "x" << batch.c << "x" << batch.h << "x" << batch.w << " has "
@@ -150,7 +150,7 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   const double start = now();
   double loss_sum = 0;
   size_t images = 0, done = 0;
-  TrainBatch batch;
+  io::Batch batch;
   while (done < batches) {
     check_interrupt("training", done, batches);  // at a batch boundary: a step is never cut in half
     if (!train.next(batch)) break;
@@ -206,7 +206,7 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
   data.start_epoch(0);
   double loss_sum = 0;
   size_t images = 0;
-  TrainBatch batch;
+  io::Batch batch;
   while (true) {
     check_interrupt(fitting_ ? "validation" : "evaluation", 0, 0);
     if (!data.next(batch)) break;

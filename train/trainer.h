@@ -40,12 +40,12 @@ class TrainTask {
   virtual std::string name() const = 0;         // "classification" | "segmentation"
   virtual std::string metric_name() const = 0;  // the monitored metric, e.g. "accuracy"
   // Checks a batch fits the task (labels or masks present and in range).
-  virtual void check_batch(const TrainBatch& batch) const = 0;
+  virtual void check_batch(const io::Batch& batch) const = 0;
   // Scalar loss of the model output for the batch (targets built on `device`).
-  virtual Tensor loss(const Tensor& output, const TrainBatch& batch, Device device) const = 0;
+  virtual Tensor loss(const Tensor& output, const io::Batch& batch, Device device) const = 0;
   // Metric accumulation over an epoch or an evaluation (host side, no autograd).
   virtual void reset() = 0;
-  virtual void add(const Tensor& output, const TrainBatch& batch) = 0;
+  virtual void add(const Tensor& output, const io::Batch& batch) = 0;
   virtual double metric() const = 0;   // the value of metric_name() so far
   virtual Metrics metrics() const = 0;  // every metric so far (without loss)
 };
@@ -151,7 +151,7 @@ class Trainer {
   FitResult fit(BatchSource& train, BatchSource* validation);
   // Loss and metrics of the model on `data` in inference mode. `hook` sees every batch
   // with the model output (host-addressable copy), e.g. for predictions or overlays.
-  using BatchHook = std::function<void(const TrainBatch& batch, const Tensor& output)>;
+  using BatchHook = std::function<void(const io::Batch& batch, const Tensor& output)>;
   Metrics evaluate(BatchSource& data, const BatchHook& hook = {});
 
   // Continues from <checkpoint_dir>/last.ckpt: model, optimizer, schedule, early
@@ -202,6 +202,6 @@ class Trainer {
 };
 
 // Tensor [n, c, h, w] (f32, on `device`) of a batch's images.
-Tensor batch_images(const TrainBatch& batch, Device device);
+Tensor batch_images(const io::Batch& batch, Device device);
 
 }  // namespace glia

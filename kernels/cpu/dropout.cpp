@@ -1,6 +1,9 @@
 // CPU dropout and stochastic depth. Each block of 4 elements shares one Philox call.
 #include "kernels/dropout.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "kernels/cpu/dispatch.h"
 #include "kernels/error.h"
 
@@ -14,7 +17,7 @@ void check_p(double p, const char* op) {
 // out[i] = keep(i) ? in[i] * scale : 0, and mask[i] = keep(i) when mask is given.
 template <class T>
 void apply_mask(int64_t n, double p, uint64_t seed, uint64_t offset, const T* in, T* out, uint8_t* mask) {
-  const float pf = float(p);
+  const uint32_t threshold = dropout_threshold(p);
   const T scale = p < 1 ? T(1.0 / (1.0 - p)) : T(0);
   const int64_t blocks = (n + 3) / 4;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
@@ -22,7 +25,7 @@ void apply_mask(int64_t n, double p, uint64_t seed, uint64_t offset, const T* in
     const Philox4 r = philox4x32(seed, offset, uint64_t(b));
     for (int64_t k = 0; k < 4 && 4 * b + k < n; ++k) {
       const int64_t i = 4 * b + k;
-      const bool keep = philox_uniform(r.v[k]) >= pf;
+      const bool keep = dropout_keep_bits(r.v[k], threshold);
       out[i] = keep ? in[i] * scale : T(0);
       if (mask) mask[i] = keep ? 1 : 0;
     }
@@ -58,12 +61,27 @@ void stochastic_depth(const StochasticDepthParams& p) {
     const T* x = static_cast<const T*>(p.x);
     T* y = static_cast<T*>(p.y);
     const T scale = p.p < 1 ? T(1.0 / (1.0 - p.p)) : T(0);
+    const uint32_t threshold = dropout_threshold(p.p);
+    std::vector<T> factor(size_t(p.batch));
+    for (int64_t b = 0; b < p.batch; ++b)
+      factor[size_t(b)] = dropout_keep(p.seed, p.offset, uint64_t(b), threshold) ? scale : T(0);
+    // One parallel region over (sample, chunk), each chunk a plain scale or fill that
+    // vectorises: a region per sample, or a select per element, made this slower than
+    // the composed broadcast multiply it replaces.
+    constexpr int64_t kChunk = 1 << 14;
+    const int64_t chunks = (p.per_sample + kChunk - 1) / kChunk;
+#pragma omp parallel for collapse(2) schedule(static) if (p.batch * p.per_sample > kParallelMin)
     for (int64_t b = 0; b < p.batch; ++b) {
-      const T factor = dropout_keep(p.seed, p.offset, uint64_t(b), float(p.p)) ? scale : T(0);
-      const T* in = x + b * p.per_sample;
-      T* out = y + b * p.per_sample;
-#pragma omp parallel for schedule(static) if (p.per_sample > kParallelMin)
-      for (int64_t j = 0; j < p.per_sample; ++j) out[j] = factor == T(0) ? T(0) : in[j] * factor;
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        const int64_t begin = b * p.per_sample + ch * kChunk;
+        const int64_t end = b * p.per_sample + std::min(p.per_sample, (ch + 1) * kChunk);
+        const T f = factor[size_t(b)];
+        if (f == T(0)) {
+          std::fill(y + begin, y + end, T(0));
+        } else {
+          for (int64_t i = begin; i < end; ++i) y[i] = x[i] * f;
+        }
+      }
     }
   });
 }

@@ -1,5 +1,5 @@
 // Dropout and stochastic depth (kernels/dropout.h). The keep decision of element i is
-// dropout_keep(seed, offset, i, p) from kernels/philox.h, the same function the CPU uses,
+// dropout_keep(seed, offset, i, threshold) from kernels/dropout.h, the same rule the CPU uses,
 // so the mask is bit-for-bit the CPU's on every device and launch size.
 //
 // Decomposition: one thread per group of 4 elements (one Philox call gives the 4 draws of
@@ -19,7 +19,7 @@ namespace {
 constexpr int kThreads = 256;
 
 template <class T>
-__global__ void apply_mask(int64_t n, float p, T scale, uint64_t seed, uint64_t offset, const T* in, T* out,
+__global__ void apply_mask(int64_t n, uint32_t threshold, T scale, uint64_t seed, uint64_t offset, const T* in, T* out,
                            uint8_t* mask) {
   int64_t quads = (n + 3) / 4;
   for (int64_t q : grid_stride(quads)) {
@@ -27,7 +27,7 @@ __global__ void apply_mask(int64_t n, float p, T scale, uint64_t seed, uint64_t 
     for (int k = 0; k < 4; ++k) {
       int64_t i = 4 * q + k;
       if (i >= n) break;
-      bool keep = philox_uniform(r.v[k]) >= p;
+      bool keep = dropout_keep_bits(r.v[k], threshold);
       out[i] = keep ? in[i] * scale : T(0);
       if (mask != nullptr) mask[i] = keep ? 1 : 0;
     }
@@ -35,10 +35,10 @@ __global__ void apply_mask(int64_t n, float p, T scale, uint64_t seed, uint64_t 
 }
 
 template <class T>
-__global__ void sample_mask(int64_t batch, int64_t per_sample, float p, T scale, uint64_t seed, uint64_t offset,
-                            const T* x, T* y) {
+__global__ void sample_mask(int64_t batch, int64_t per_sample, uint32_t threshold, T scale, uint64_t seed,
+                            uint64_t offset, const T* x, T* y) {
   for (int64_t i : grid_stride(int64_t{batch * per_sample})) {
-    bool keep = dropout_keep(seed, offset, static_cast<uint64_t>(i / per_sample), p);
+    bool keep = dropout_keep(seed, offset, static_cast<uint64_t>(i / per_sample), threshold);
     y[i] = keep && scale != T(0) ? x[i] * scale : T(0);
   }
 }
@@ -55,7 +55,7 @@ T keep_scale(double p) {
 template <class T>
 void launch_mask(int64_t n, double p, uint64_t seed, uint64_t offset, const void* in, void* out, uint8_t* mask) {
   if (n == 0) return;
-  GLIA_LAUNCH(apply_mask<T>, blocks_for((n + 3) / 4, kThreads), kThreads, 0, n, static_cast<float>(p),
+  GLIA_LAUNCH(apply_mask<T>, blocks_for((n + 3) / 4, kThreads), kThreads, 0, n, dropout_threshold(p),
               keep_scale<T>(p), seed, offset, static_cast<const T*>(in), static_cast<T*>(out), mask);
 }
 
@@ -85,8 +85,10 @@ void stochastic_depth(const StochasticDepthParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "stochastic_depth", [&](auto tag) {
     using T = decltype(tag);
-    GLIA_LAUNCH(sample_mask<T>, blocks_for(total, kThreads), kThreads, 0, p.batch, p.per_sample,
-                static_cast<float>(p.p), keep_scale<T>(p.p), p.seed, p.offset, static_cast<const T*>(p.x),
+__global__ void sample_mask(int64_t batch, int64_t per_sample, uint32_t threshold, T scale, uint64_t seed,
+                            uint64_t offset, const T* x, T* y) {
+  for (int64_t i : grid_stride(int64_t{batch * per_sample})) {
+    bool keep = dropout_keep(seed, offset, static_cast<uint64_t>(i / per_sample), threshold);
                 static_cast<T*>(p.y));
   });
 }

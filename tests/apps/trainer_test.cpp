@@ -53,11 +53,11 @@ class TinyNet : public nn::Module {
 };
 
 // Class k images: a bright blob in a class-dependent place, plus noise.
-std::vector<TrainBatch> make_batches(int batches, int n, uint64_t seed) {
+std::vector<io::Batch> make_batches(int batches, int n, uint64_t seed) {
   Generator gen(seed);
-  std::vector<TrainBatch> out;
+  std::vector<io::Batch> out;
   for (int b = 0; b < batches; ++b) {
-    TrainBatch t;
+    io::Batch t;
     t.n = n, t.c = 1, t.h = 9, t.w = 7;
     const std::vector<float> noise = rand({n, 1, 9, 7}, DType::f32, Device::cpu, &gen).to_vector<float>();
     t.images.resize(noise.size());

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
+
 #include "kernels/dropout.h"
 #include "kernels/error.h"
 #include "kernels/philox.h"
@@ -24,8 +26,9 @@ void check_dropout(int64_t n, double p, uint64_t seed, uint64_t offset) {
   std::vector<double> want_y(count), want_gx(count);
   int64_t mismatched_mask = 0;
   for (int64_t i = 0; i < n; ++i) {
-    // The rule from kernels/dropout.h, spelled out with the raw Philox stream.
-    bool keep = philox_uniform(philox_bits(seed, offset, uint64_t(i))) >= float(p);
+    // The rule from kernels/dropout.h, spelled out with the raw Philox stream: kept when
+    // the draw is below 1 - p, as tensor's bernoulli(1 - p) decides.
+    bool keep = double(philox_uniform(philox_bits(seed, offset, uint64_t(i)))) < 1 - p;
     want_y[size_t(i)] = keep ? x[size_t(i)] / (1 - p) : 0.0;
     want_gx[size_t(i)] = keep ? gy[size_t(i)] / (1 - p) : 0.0;
     mismatched_mask += mask[size_t(i)] != (keep ? 1 : 0);
@@ -86,7 +89,7 @@ TEST(StochasticDepth, DropsWholeSamplesWithOneDrawEach) {
   kernels::cpu::stochastic_depth({DType::f64, batch, per, p, 11, 3, x.data(), y.data()});
   int kept = 0;
   for (int64_t b = 0; b < batch; ++b) {
-    bool keep = philox_uniform(philox_bits(11, 3, uint64_t(b))) >= float(p);
+    bool keep = double(philox_uniform(philox_bits(11, 3, uint64_t(b)))) < 1 - p;
     kept += keep;
     for (int64_t j = 0; j < per; ++j) {
       size_t i = size_t(b * per + j);
@@ -103,6 +106,19 @@ TEST(StochasticDepth, DropsWholeSamplesWithOneDrawEach) {
       x, x.size(),
       [&](const double* u, double* gx) { kernels::cpu::stochastic_depth({DType::f64, batch, per, p, 11, 3, u, gx}); },
       52));
+}
+
+// The integer threshold decides exactly as the double comparison u < 1 - p does, at the
+// draws either side of the boundary (where a float comparison of p would round).
+TEST(Dropout, IntegerThresholdEqualsDoubleComparisonAtTheBoundary) {
+  for (double p : {0.0, 0.1, 0.2, 0.25, 1.0 / 3.0, 0.5, 0.7, 0.999999, 1.0}) {
+    const uint32_t t = kernels::dropout_threshold(p);
+    const auto edge = static_cast<int64_t>((1 - p) * 16777216.0);
+    for (int64_t m = std::max<int64_t>(edge - 2, 0); m <= std::min<int64_t>(edge + 2, (1 << 24) - 1); ++m) {
+      const bool want = double(philox_uniform(uint32_t(m) << 8)) < 1 - p;
+      EXPECT_EQ(kernels::dropout_keep_bits(uint32_t(m) << 8 | 0xff, t), want) << "p=" << p << " m=" << m;
+    }
+  }
 }
 
 TEST(Dropout, BadProbabilityIsNamedError) {

@@ -32,10 +32,10 @@ constexpr double kChangeRtol = 5e-4;     // parameter change over the epoch, of 
 constexpr double kDiceAtol = 1e-3;       // validation Dice of thresholded masks (a pixel may flip)
 
 // Batches of `n` phantom slices (the tumour classes and an empty one in turn), 1 channel.
-std::vector<TrainBatch> phantom_batches(int batches, int n, int size, uint64_t seed) {
-  std::vector<TrainBatch> out;
+std::vector<io::Batch> phantom_batches(int batches, int n, int size, uint64_t seed) {
+  std::vector<io::Batch> out;
   for (int b = 0; b < batches; ++b) {
-    TrainBatch t;
+    io::Batch t;
     t.n = n, t.c = 1, t.h = size, t.w = size;
     for (int i = 0; i < n; ++i) {
       io::PhantomSpec spec;

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
@@ -19,6 +21,7 @@
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tests/support/devices.h"
+#include "tests/support/scoped_env.h"
 
 namespace glia {
 namespace {
@@ -224,6 +227,98 @@ TEST_P(NnOps, UpsampleValuesAndGradients) {
         const double expect = (1 - fh) * ((1 - fw) * v(h0, w0) + fw * v(h0, w1)) + fh * ((1 - fw) * v(h1, w0) + fw * v(h1, w1));
         EXPECT_NEAR(bil[o], expect, 1e-14);
       }
+}
+
+// The ops with a dedicated kernel run it on this device: the autograd node is the op's
+// own, not the last node of a composed form (mul, concat, matmul, ...).
+TEST_P(NnOps, DedicatedKernelsAreTheOnesThatRun) {
+  Tensor x = input({2, 3, 6, 8}, 21);
+  Generator g(1);
+  EXPECT_EQ(dropout(x, 0.3, true, &g).grad_fn()->name(), "dropout");
+  EXPECT_EQ(stochastic_depth(x, 0.3, true, &g).grad_fn()->name(), "stochastic_depth");
+  EXPECT_EQ(avg_pool2d(x, 3, 2, 1).grad_fn()->name(), "avg_pool2d");
+  EXPECT_EQ(avg_pool2d(x, 3, 2, 1, false).grad_fn()->name(), "avg_pool2d");
+  EXPECT_EQ(adaptive_avg_pool2d(x, 4, 3).grad_fn()->name(), "adaptive_avg_pool2d");
+  EXPECT_EQ(max_pool2d(x, 2, 2).grad_fn()->name(), "max_pool2d");
+  EXPECT_EQ(global_avg_pool2d(x).grad_fn()->name(), "global_avg_pool2d");
+  EXPECT_EQ(upsample_nearest2d(x, 12, 16).grad_fn()->name(), "upsample_nearest2d");
+  EXPECT_EQ(upsample_bilinear2d(x, 18, 24).grad_fn()->name(), "upsample_bilinear2d");
+  // Not an integer factor, or align_corners: the matrix-product form (its last node).
+  EXPECT_NE(upsample_nearest2d(x, 9, 12).grad_fn()->name(), "upsample_nearest2d");
+  EXPECT_NE(upsample_bilinear2d(x, 12, 16, true).grad_fn()->name(), "upsample_bilinear2d");
+}
+
+// One switch per family: a bad GLIA_POOL fails pooling (naming the variable) and nothing
+// else; a bad GLIA_BN fails batch norm only; GLIA_CONV no longer reaches either. Checked
+// on every device, so a misspelt value fails on a CPU run too.
+TEST_P(NnOps, EachFamilyReadsItsOwnSwitch) {
+  Tensor x = input({2, 3, 4, 4}, 22);
+  Tensor w = input({3}, 23), b = input({3}, 24), k = input({3, 3, 3, 3}, 25);
+  auto pool = [&] { return avg_pool2d(x, 2, 2); };
+  auto bn = [&] { return batch_norm(x, w, b, Tensor(), Tensor(), true, 0.1, 1e-5); };
+  auto conv = [&] { return conv2d(x, k, Tensor(), conv_args(1, 1)); };
+  auto fails_naming = [](const std::function<Tensor()>& f, const std::string& var) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what()).find("environment variable " + var + "='fast'") != std::string::npos;
+    }
+    return false;
+  };
+  {
+    test::ScopedEnv env("GLIA_POOL", "fast");
+    EXPECT_TRUE(fails_naming(pool, "GLIA_POOL"));
+    EXPECT_NO_THROW(bn());
+    EXPECT_NO_THROW(conv());
+  }
+  {
+    test::ScopedEnv env("GLIA_BN", "fast");
+    EXPECT_TRUE(fails_naming(bn, "GLIA_BN"));
+    EXPECT_NO_THROW(pool());
+  }
+  {
+    test::ScopedEnv env("GLIA_CONV", "fast");
+    EXPECT_TRUE(fails_naming(conv, "GLIA_CONV"));
+    EXPECT_NO_THROW(pool());
+    EXPECT_NO_THROW(bn());
+  }
+  for (const char* v : {"hand", "cudnn", "auto"}) {
+    test::ScopedEnv env("GLIA_POOL", v);
+    EXPECT_NO_THROW(pool()) << v;
+  }
+}
+
+// The kernels draw the masks the composed x * bernoulli(1 - p) / (1 - p) drew from the
+// same Generator (same Philox stream, same offsets consumed), so a seeded run keeps its
+// masks: values and gradients equal in float32 and float64, and the generators end in
+// the same state.
+TEST_P(NnOps, DropoutKernelsDrawTheComposedMasks) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Generator gx(5);
+    Tensor x = uniform({5, 3, 7, 9}, -2, 2, dt, GetParam(), &gx).requires_grad_();
+    Tensor gy = uniform(x.sizes(), -1, 1, dt, GetParam(), &gx);
+    for (double p : {0.2, 0.5, 0.9}) {
+      SCOPED_TRACE(p);
+      Generator g1(77), g2(77);
+      g1.reserve(13), g2.reserve(13);  // a non-zero offset
+      Tensor y = dropout(x, p, true, &g1);
+      Tensor sd = stochastic_depth(x, p, true, &g1);
+      Tensor keep = bernoulli(x.sizes(), 1 - p, dt, GetParam(), &g2);
+      Tensor keep_sample = bernoulli({x.size(0), 1, 1, 1}, 1 - p, dt, GetParam(), &g2);
+      EXPECT_EQ(g1.state().offset, g2.state().offset);
+      Tensor want = x.detach() * (keep * (1.0 / (1 - p)));
+      Tensor want_sd = x.detach() * (keep_sample * (1.0 / (1 - p)));
+      EXPECT_EQ(y.to_vector<double>(), want.to_vector<double>());
+      EXPECT_EQ(sd.to_vector<double>(), want_sd.to_vector<double>());
+      y.backward(gy);
+      EXPECT_EQ(x.grad().to_vector<double>(), (gy * (keep * (1.0 / (1 - p)))).to_vector<double>());
+      x.set_grad(Tensor());
+      sd.backward(gy);
+      EXPECT_EQ(x.grad().to_vector<double>(), (gy * (keep_sample * (1.0 / (1 - p)))).to_vector<double>());
+      x.set_grad(Tensor());
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, NnOps, ::testing::ValuesIn(test::devices()), test::device_param_name);

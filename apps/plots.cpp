@@ -1,4 +1,4 @@
-#include "io/plots.h"
+#include "apps/plots.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include "kernels/error.h"
 
-namespace glia::io {
+namespace glia::app {
 namespace {
 
 const cv::Scalar kBlack(0, 0, 0), kGray(160, 160, 160), kWhite(255, 255, 255);
@@ -165,4 +165,4 @@ void write_mask_png(const std::string& path, const uint8_t* mask, int height, in
   write_png(path, m);
 }
 
-}  // namespace glia::io
+}  // namespace glia::app

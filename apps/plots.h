@@ -1,4 +1,5 @@
-// PNG reports drawn with OpenCV for the run directory: the confusion matrix, training
+// PNG reports drawn with OpenCV for the run directory (apps/: they draw train/'s
+// metrics and history, so they sit above both io/ and train/): the confusion matrix, training
 // curves (loss and the monitored metric per epoch, train and validation) and segmentation
 // overlays (the predicted mask's outline, and optionally the true mask's, on the image).
 #pragma once
@@ -10,7 +11,7 @@
 #include "train/classification_metrics.h"
 #include "train/trainer.h"
 
-namespace glia::io {
+namespace glia::app {
 
 // A grid coloured by row-normalised counts (recall per true class), with the counts written
 // in the cells; rows are true classes, columns predictions.
@@ -35,4 +36,4 @@ void write_mask_png(const std::string& path, const uint8_t* mask, int height, in
 // cv::imwrite with an error naming the file when it fails.
 void write_png(const std::string& path, const cv::Mat& image);
 
-}  // namespace glia::io
+}  // namespace glia::app
