@@ -85,10 +85,8 @@ void stochastic_depth(const StochasticDepthParams& p) {
   if (total == 0) return;
   dispatch_floating(p.dtype, "stochastic_depth", [&](auto tag) {
     using T = decltype(tag);
-__global__ void sample_mask(int64_t batch, int64_t per_sample, uint32_t threshold, T scale, uint64_t seed,
-                            uint64_t offset, const T* x, T* y) {
-  for (int64_t i : grid_stride(int64_t{batch * per_sample})) {
-    bool keep = dropout_keep(seed, offset, static_cast<uint64_t>(i / per_sample), threshold);
+    GLIA_LAUNCH(sample_mask<T>, blocks_for(total, kThreads), kThreads, 0, p.batch, p.per_sample,
+                dropout_threshold(p.p), keep_scale<T>(p.p), p.seed, p.offset, static_cast<const T*>(p.x),
                 static_cast<T*>(p.y));
   });
 }
