@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -23,6 +24,13 @@ struct GemmParams {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
 };
+
+// 2 * batch * M * N * K FLOPs; A, B and C once (C read too when beta != 0).
+inline OpCost cost(const GemmParams& p) {
+  const double per = double(p.m * p.k + p.k * p.n + p.m * p.n * (p.beta != 0 ? 2 : 1));
+  return {2.0 * double(p.batch) * double(p.m) * double(p.n) * double(p.k),
+          double(dtype_size(p.dtype)) * double(p.batch) * per};
+}
 
 namespace cpu {
 void gemm(const GemmParams& p);
