@@ -1,12 +1,10 @@
 // Machine description and ceilings for every benchmark binary (see bench_common.h).
 #include "bench/bench_common.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,10 +22,6 @@
 
 namespace glia::bench {
 namespace {
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // First line of a command's output, "" when it fails (no git, no nvidia-smi).
 std::string command_line(const std::string& command) {
