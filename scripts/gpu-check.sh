@@ -3,7 +3,8 @@
 # this card (build-gpu/), runs every test suite on cpu, sim and cuda
 # (GLIA_TEST_DEVICES=cpu,sim,cuda), runs the GPU benchmarks (every bench_<family> kernel
 # binary's cuda and cudnn cases, hand-written vs cuDNN/cuBLAS, KERNEL_MIN_TIME seconds each,
-# default 0.1; bench_layers' and bench_networks' cuda cases) and writes bench/results/<date>-<card>.json.
+# default 0.1; bench_layers' and bench_networks' cuda cases) and writes bench/results/<date>-<card>.json,
+# then `glia profile` of a B1 training step (<date>-<card>-profile.txt, its trace and roofline).
 # When PyTorch there sees the GPU, the network comparison also runs against it
 # (<date>-<card>-torch.json and a table, as scripts/bench-compare.sh does on the CPU).
 # Without a GPU it stops at once with an error (exit 1); it never pretends to have passed.
@@ -65,6 +66,12 @@ merged = {"context": docs[0]["context"], "benchmarks": [b for d in docs for b in
 json.dump(merged, open(sys.argv[1], "w"), indent=2)
 PY
 echo "gpu-check: wrote $stem.json"
+
+# Where a B1 training step spends its time on this card, per op and layer (the ops to
+# attack first), with its Chrome trace (open in ui.perfetto.dev; Nsight Systems shows the
+# same names through NVTX).
+"$build_dir/apps/glia" profile --device cuda --model b1 --batch-size 32 --steps 5 --top 30 \
+  --trace "$stem-profile-trace.json" --roofline "$stem-roofline.png" | tee "$stem-profile.txt" || status=1
 
 if /usr/bin/python3 -c "import torch, torchvision, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   /usr/bin/python3 tools/bench_torch.py --device cuda --min-time "${KERNEL_MIN_TIME:-0.1}" --net-min-time "${NET_MIN_TIME:-3}" \
