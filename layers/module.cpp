@@ -1,6 +1,8 @@
 // Module tree, modes, placement, and the summary recorder.
 #include "layers/module.h"
 
+#include "layers/layer_span.h"
+
 #include <iomanip>
 #include <sstream>
 #include <unordered_map>
@@ -30,15 +32,20 @@ int64_t own_count(const std::vector<std::pair<std::string, Tensor*>>& params) {
 }  // namespace
 
 Tensor Module::operator()(const Tensor& x) {
-  if (prof::on() && active_profile_names != nullptr) {
-    auto it = active_profile_names->find(this);
-    if (it != active_profile_names->end()) {
-      prof::Scope span(prof::Kind::layer, it->second);
-      return recorded(x, forward(x));
-    }
+  if (prof::on()) {
+    LayerSpan span(*this);
+    return recorded(x, forward(x));
   }
   return recorded(x, forward(x));
 }
+
+LayerSpan::LayerSpan(const Module& m) {
+  if (!prof::on() || active_profile_names == nullptr) return;
+  auto it = active_profile_names->find(&m);
+  if (it != active_profile_names->end()) span_ = prof::open(prof::Kind::layer, it->second);
+}
+
+LayerSpan::~LayerSpan() { prof::close(span_); }
 
 ProfileLayers::ProfileLayers(Module& root) : previous_(active_profile_names) {
   for (auto& [name, m] : root.named_modules()) names_[m] = name.empty() ? "(model)" : name;
