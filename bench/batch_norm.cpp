@@ -53,7 +53,7 @@ void run_batch_norm(benchmark::State& state, Backend b, Op op, const Activation&
     p.save_mean = save_mean.get(), p.save_invstd = save_invstd.get(), p.running_mean = mean.get();
     p.running_var = var.get(), p.gx = y.get(), p.ggamma = ggamma.get(), p.gbeta = gbeta.get();
     auto& fn = batch_norm_backward_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn(p); });
+    bench::time_counted(state, b, fn, p);
   } else {
     BatchNormParams p;
     p.n = n, p.c = a.c, p.hw = a.hw * a.hw, p.training = op == Op::forward_train;
@@ -61,9 +61,8 @@ void run_batch_norm(benchmark::State& state, Backend b, Op op, const Activation&
     p.running_mean = mean.get(), p.running_var = var.get();
     p.save_mean = save_mean.get(), p.save_invstd = save_invstd.get();
     auto& fn = batch_norm_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn(p); });
+    bench::time_counted(state, b, fn, p);
   }
-  bench::set_throughput(state, 0, bytes_of(op, numel), d);
 }
 
 void register_batch_norm() {

@@ -15,15 +15,12 @@
 #include <functional>
 #include <string>
 
+#include "kernels/ceilings.h"
 #include "kernels/device.h"
 
 namespace glia::bench {
 
-struct Ceilings {
-  double peak_gflops = 0;  // float32 FLOP/s / 1e9 (an FMA counts 2)
-  double stream_gbs = 0;   // bytes/s / 1e9
-};
-// Measured (cpu, sim) or looked up (cuda) on first use, then cached.
+using kernels::Ceilings;  // kernels/ceilings.h: measured once, shared with `glia profile`
 const Ceilings& ceilings(Device device = Device::cpu);
 
 // Counters from counted work per iteration: "GFLOP/s" (when flops > 0), "GB/s" (when

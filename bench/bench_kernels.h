@@ -190,6 +190,15 @@ void time_calls(benchmark::State& state, Backend b, Call&& call) {
   }
 }
 
+// time_calls on fn(p), then the throughput counters from the family's cost(p)
+// (kernels/<family>.h): the count `glia profile` uses too, so the two cannot disagree.
+template <class Fn, class P>
+void time_counted(benchmark::State& state, Backend b, Fn& fn, const P& p) {
+  time_calls(state, b, [&] { fn(p); });
+  const kernels::OpCost c = cost(p);
+  set_throughput(state, c.flops, c.bytes, device_of(b));
+}
+
 // ---- shapes of the two networks ------------------------------------------------------------
 // An NCHW activation (per image): channels x hw x hw.
 struct Activation {

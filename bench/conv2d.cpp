@@ -125,15 +125,14 @@ void run_conv2d(benchmark::State& state, Backend b, Pass pass, const ConvLayer& 
   Buffer x = Buffer::floats(d, work.nx), w = Buffer::floats(d, work.nw), y = Buffer::floats(d, work.ny);
   if (pass == Pass::forward) {
     auto& fn = conv2d_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, x.get(), w.get(), nullptr, y.get()}); });
+    bench::time_counted(state, b, fn, Conv2dParams{DType::f32, s, x.get(), w.get(), nullptr, y.get()});
   } else if (pass == Pass::backward_input) {
     auto& fn = conv2d_backward_input_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, y.get(), w.get(), x.get()}); });
+    bench::time_counted(state, b, fn, Conv2dBackwardInputParams{DType::f32, s, y.get(), w.get(), x.get()});
   } else {
     auto& fn = conv2d_backward_weight_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, x.get(), y.get(), w.get()}); });
+    bench::time_counted(state, b, fn, Conv2dBackwardWeightParams{DType::f32, s, x.get(), y.get(), w.get()});
   }
-  bench::set_throughput(state, work.flops, work.bytes, d);
 }
 
 void register_conv2d() {

@@ -83,21 +83,19 @@ void run_conv_transpose2d(benchmark::State& state, Backend b, Pass pass, const U
   Buffer x = Buffer::floats(d, work.nx), w = Buffer::floats(d, work.nw), y = Buffer::floats(d, work.ny);
   if (pass == Pass::forward) {
     auto& fn = conv_transpose2d_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, x.get(), w.get(), nullptr, y.get()}); });
+    bench::time_counted(state, b, fn, ConvTranspose2dParams{DType::f32, s, x.get(), w.get(), nullptr, y.get()});
   } else if (pass == Pass::backward_input) {
     auto& fn = conv_transpose2d_backward_input_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, y.get(), w.get(), x.get()}); });
+    bench::time_counted(state, b, fn, ConvTranspose2dBackwardInputParams{DType::f32, s, y.get(), w.get(), x.get()});
   } else if (pass == Pass::backward_weight) {
     auto& fn = conv_transpose2d_backward_weight_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s, x.get(), y.get(), w.get()}); });
+    bench::time_counted(state, b, fn, ConvTranspose2dBackwardWeightParams{DType::f32, s, x.get(), y.get(), w.get()});
   } else {
     auto& fn = conv2d_backward_bias_kernel.get(b);
     Buffer gbias = Buffer::floats(d, s.c_out);
-    bench::time_calls(state, b, [&] { fn({DType::f32, s.n, s.c_out, s.h_out() * s.w_out(), y.get(), gbias.get()}); });
-    bench::set_throughput(state, double(work.ny), 4.0 * double(work.ny + s.c_out), d);
+    bench::time_counted(state, b, fn, Conv2dBackwardBiasParams{DType::f32, s.n, s.c_out, s.h_out() * s.w_out(), y.get(), gbias.get()});
     return;
   }
-  bench::set_throughput(state, work.flops, work.bytes, d);
 }
 
 void register_conv_transpose2d() {

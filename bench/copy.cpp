@@ -37,8 +37,7 @@ void run_copy(benchmark::State& state, Backend b, bool concat, const Activation&
   // concat: the second half of the channels, as the upsampled tensor goes after the skip
   p.dst = static_cast<char*>(dst.get()) + (concat ? a.c * hw * int64_t(sizeof(float)) : 0);
   auto& fn = copy_kernel.get(b);
-  bench::time_calls(state, b, [&] { fn(p); });
-  bench::set_throughput(state, 0, 8.0 * double(numel), d);
+  bench::time_counted(state, b, fn, p);
 }
 
 void register_copy() {

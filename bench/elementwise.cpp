@@ -72,10 +72,10 @@ void run_elementwise(benchmark::State& state, Backend b, const Op& op, const Act
   Buffer x = Buffer::floats(d, numel), y = Buffer::floats(d, numel), out = Buffer::floats(d, numel);
   if (op.kind == Kind::unary) {
     auto& fn = unary_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, op.unary, 0, numel, x.get(), out.get()}); });
+    bench::time_counted(state, b, fn, UnaryParams{DType::f32, op.unary, 0, numel, x.get(), out.get()});
   } else if (op.kind == Kind::unary_backward) {
     auto& fn = unary_backward_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, op.unary, 0, numel, x.get(), y.get(), out.get()}); });
+    bench::time_counted(state, b, fn, UnaryBackwardParams{DType::f32, op.unary, 0, numel, x.get(), y.get(), out.get()});
   } else {
     BinaryParams p;
     p.op = op.kind == Kind::add ? BinaryOp::add : BinaryOp::mul;
@@ -86,10 +86,8 @@ void run_elementwise(benchmark::State& state, Backend b, const Op& op, const Act
     else p.b_strides[0] = 1, p.b_strides[1] = 0;
     p.numel = numel, p.a = x.get(), p.b = y.get(), p.out = out.get();
     auto& fn = binary_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn(p); });
+    bench::time_counted(state, b, fn, p);
   }
-  bench::set_throughput(state, op.kind == Kind::unary || op.kind == Kind::unary_backward ? 0 : double(numel),
-                        bytes_of(op, numel, channels), d);
 }
 
 void register_elementwise() {

@@ -75,8 +75,7 @@ void run_gemm(benchmark::State& state, Backend b, const GemmShape& g, int64_t ba
   Buffer a = Buffer::floats(d, w.na), bm = Buffer::floats(d, w.nb), c = Buffer::floats(d, w.nc);
   w.p.a = a.get(), w.p.b = bm.get(), w.p.c = c.get();
   auto& fn = gemm_kernel.get(b);
-  bench::time_calls(state, b, [&] { fn(w.p); });
-  bench::set_throughput(state, w.flops, w.bytes, d);
+  bench::time_counted(state, b, fn, w.p);
 }
 
 // One case of the test harness's table, with its leading dimensions and batch layout.

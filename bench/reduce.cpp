@@ -49,8 +49,7 @@ void run_reduce(benchmark::State& state, Backend b, const Op& op, const Activati
   Buffer x = Buffer::floats(d, numel), out = Buffer::floats(d, out_numel);
   p.x = x.get(), p.out = out.get();
   auto& fn = reduce_kernel.get(b);
-  bench::time_calls(state, b, [&] { fn(p); });
-  bench::set_throughput(state, double(numel), 4.0 * double(numel + out_numel), d);
+  bench::time_counted(state, b, fn, p);
 }
 
 void register_reduce() {

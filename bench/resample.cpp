@@ -37,12 +37,11 @@ void run_upsample(benchmark::State& state, Backend b, UpsampleMode mode, bool ba
   Buffer x = Buffer::floats(d, nx), y = Buffer::floats(d, ny);
   if (backward) {
     auto& fn = upsample2d_backward_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, mode, n, a.c, a.hw, a.hw, kScale, y.get(), x.get()}); });
+    bench::time_counted(state, b, fn, Upsample2dBackwardParams{DType::f32, mode, n, a.c, a.hw, a.hw, kScale, y.get(), x.get()});
   } else {
     auto& fn = upsample2d_kernel.get(b);
-    bench::time_calls(state, b, [&] { fn({DType::f32, mode, n, a.c, a.hw, a.hw, kScale, x.get(), y.get()}); });
+    bench::time_counted(state, b, fn, Upsample2dParams{DType::f32, mode, n, a.c, a.hw, a.hw, kScale, x.get(), y.get()});
   }
-  bench::set_throughput(state, 0, bytes_of(a, n), d);
 }
 
 void register_resample() {

@@ -85,36 +85,35 @@ void run_softmax(benchmark::State& state, Backend b, Op op, Width width, int64_t
   switch (op) {
     case Op::softmax: {
       auto& fn = softmax_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn({DType::f32, false, n, width.size, 1, x.get(), out.get()}); });
+      bench::time_counted(state, b, fn, SoftmaxParams{DType::f32, false, n, width.size, 1, x.get(), out.get()});
       break;
     }
     case Op::softmax_backward: {
       auto& fn = softmax_backward_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn({DType::f32, false, n, width.size, 1, x.get(), gy.get(), out.get()}); });
+      bench::time_counted(state, b, fn, SoftmaxBackwardParams{DType::f32, false, n, width.size, 1, x.get(), gy.get(), out.get()});
       break;
     }
     case Op::cross_entropy: {
       auto& fn = cross_entropy_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn(ce); });
+      bench::time_counted(state, b, fn, ce);
       break;
     }
     case Op::cross_entropy_backward: {
       auto& fn = cross_entropy_backward_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn({ce, per_sample.get(), out.get()}); });
+      bench::time_counted(state, b, fn, CrossEntropyBackwardParams{ce, per_sample.get(), out.get()});
       break;
     }
     case Op::bce: {
       auto& fn = bce_with_logits_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn(bce); });
+      bench::time_counted(state, b, fn, bce);
       break;
     }
     case Op::bce_backward: {
       auto& fn = bce_with_logits_backward_kernel.get(b);
-      bench::time_calls(state, b, [&] { fn({bce, gy.get(), out.get()}); });
+      bench::time_counted(state, b, fn, BceWithLogitsBackwardParams{bce, gy.get(), out.get()});
       break;
     }
   }
-  bench::set_throughput(state, 0, bytes_of(op, n, width.size), d);
 }
 
 void register_softmax() {

@@ -15,6 +15,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -40,6 +41,16 @@ struct BatchNormParams {
   void* save_invstd = nullptr;  // [C]; training: written (required)
 };
 
+// Training: statistics (2 FLOPs per element) and the affine normalisation (2), eval the
+// normalisation alone; +1 per element for an activation or residual. x (and residual)
+// read once, y written once, the per-channel vectors once.
+inline OpCost cost(const BatchNormParams& p) {
+  const int64_t numel = p.n * p.c * p.hw;
+  const double per = (p.training ? 4.0 : 2.0) + (p.act != NormActivation::identity ? 1.0 : 0.0) +
+                     (p.residual != nullptr ? 1.0 : 0.0);
+  return {per * double(numel), bytes_of(p.dtype, numel * (p.residual != nullptr ? 3 : 2) + 6 * p.c)};
+}
+
 // training: statistics from save_mean / save_invstd (the batch's), gradients flow through
 // them. eval: the statistics are constants read from running_mean / running_var.
 struct BatchNormBackwardParams {
@@ -63,6 +74,15 @@ struct BatchNormBackwardParams {
   void* ggamma = nullptr;  // or null
   void* gbeta = nullptr;   // or null
 };
+
+// Training: the two per-channel sums and the input gradient (6 FLOPs per element), eval
+// 2; x and gy read, gx written (y read and gresidual written with a fused residual).
+inline OpCost cost(const BatchNormBackwardParams& p) {
+  const int64_t numel = p.n * p.c * p.hw;
+  const double per = (p.training ? 6.0 : 2.0) + (p.act != NormActivation::identity ? 1.0 : 0.0);
+  const int64_t tensors = 3 + (p.fused_residual ? 1 : 0) + (p.gresidual != nullptr ? 1 : 0);
+  return {per * double(numel), bytes_of(p.dtype, numel * tensors + 6 * p.c)};
+}
 
 namespace cpu {
 void batch_norm(const BatchNormParams& p);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -76,6 +77,23 @@ struct Conv2dBackwardBiasParams {
   const void* gy = nullptr;  // [N, C, HW]
   void* gbias = nullptr;     // [C]
 };
+
+// Conv2d's cost per call (forward and both backward products do the same multiply-adds):
+// 2 * N * C_out * Ho * Wo * (C_in / groups) * KH * KW FLOPs; x, w, y (and bias) once.
+inline OpCost conv2d_cost(const Conv2dShape& s, DType t, bool bias) {
+  const double ny = double(s.n) * double(s.c_out) * double(s.h_out()) * double(s.w_out());
+  const int64_t nx = s.n * s.c_in * s.h_in * s.w_in, nw = s.c_out * (s.c_in / std::max<int64_t>(s.groups, 1)) * s.kh * s.kw;
+  OpCost c;
+  c.flops = 2.0 * ny * double((s.c_in / std::max<int64_t>(s.groups, 1)) * s.kh * s.kw);
+  c.bytes = bytes_of(t, nx + nw + (bias ? s.c_out : 0)) + double(dtype_size(t)) * ny;
+  return c;
+}
+inline OpCost cost(const Conv2dParams& p) { return conv2d_cost(p.shape, p.dtype, p.bias != nullptr); }
+inline OpCost cost(const Conv2dBackwardInputParams& p) { return conv2d_cost(p.shape, p.dtype, false); }
+inline OpCost cost(const Conv2dBackwardWeightParams& p) { return conv2d_cost(p.shape, p.dtype, false); }
+inline OpCost cost(const Conv2dBackwardBiasParams& p) {
+  return {double(p.n) * double(p.c) * double(p.hw), bytes_of(p.dtype, p.n * p.c * p.hw + p.c)};
+}
 
 namespace cpu {
 void conv2d(const Conv2dParams& p);

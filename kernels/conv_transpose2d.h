@@ -56,6 +56,22 @@ struct ConvTranspose2dBackwardWeightParams {
   void* gw = nullptr;  // [C_in, C_out, KH, KW]
 };
 
+// ConvTranspose2d's cost per call (all three products): 2 * N * C_in * H_in * W_in *
+// C_out * KH * KW FLOPs; x, w, y (and bias) once.
+inline OpCost conv_transpose2d_cost(const ConvTranspose2dShape& s, DType t, bool bias) {
+  const double nx = double(s.n) * double(s.c_in) * double(s.h_in) * double(s.w_in);
+  const int64_t ny = s.n * s.c_out * s.h_out() * s.w_out(), nw = s.c_in * s.c_out * s.kh * s.kw;
+  OpCost c;
+  c.flops = 2.0 * nx * double(s.c_out * s.kh * s.kw);
+  c.bytes = double(dtype_size(t)) * nx + bytes_of(t, ny + nw + (bias ? s.c_out : 0));
+  return c;
+}
+inline OpCost cost(const ConvTranspose2dParams& p) { return conv_transpose2d_cost(p.shape, p.dtype, p.bias != nullptr); }
+inline OpCost cost(const ConvTranspose2dBackwardInputParams& p) { return conv_transpose2d_cost(p.shape, p.dtype, false); }
+inline OpCost cost(const ConvTranspose2dBackwardWeightParams& p) {
+  return conv_transpose2d_cost(p.shape, p.dtype, false);
+}
+
 namespace cpu {
 void conv_transpose2d(const ConvTranspose2dParams& p);
 void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p);

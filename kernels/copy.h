@@ -19,6 +19,9 @@ struct CopyParams {
   void* dst = nullptr;
 };
 
+// Moves data only: numel elements read in src's dtype and written in dst's.
+inline OpCost cost(const CopyParams& p) { return {0, bytes_of(p.src_dtype, p.numel) + bytes_of(p.dst_dtype, p.numel)}; }
+
 namespace cpu {
 void copy(const CopyParams& p);
 }

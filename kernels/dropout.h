@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/hd.h"
 #include "kernels/philox.h"
@@ -39,6 +40,11 @@ struct DropoutParams {
   uint8_t* mask = nullptr;  // optional: 1 kept, 0 dropped
 };
 
+// One comparison and one multiply per element; x read, y (and the byte mask) written.
+inline OpCost cost(const DropoutParams& p) {
+  return {2.0 * double(p.n), bytes_of(p.dtype, 2 * p.n) + (p.mask != nullptr ? double(p.n) : 0.0)};
+}
+
 // gx = gy * keep(i) / (1 - p), the mask recomputed from (seed, offset).
 struct DropoutBackwardParams {
   DType dtype = DType::f32;
@@ -48,6 +54,8 @@ struct DropoutBackwardParams {
   const void* gy = nullptr;
   void* gx = nullptr;
 };
+
+inline OpCost cost(const DropoutBackwardParams& p) { return {2.0 * double(p.n), bytes_of(p.dtype, 2 * p.n)}; }
 
 // Sample b of a [batch, per_sample] buffer is kept when dropout_keep(seed, offset, b, t):
 // one draw per sample, kept samples scaled by 1 / (1 - p), dropped ones zeroed. The
@@ -60,6 +68,10 @@ struct StochasticDepthParams {
   const void* x = nullptr;
   void* y = nullptr;
 };
+
+inline OpCost cost(const StochasticDepthParams& p) {
+  return {double(p.batch * p.per_sample), bytes_of(p.dtype, 2 * p.batch * p.per_sample)};
+}
 
 namespace cpu {
 void dropout(const DropoutParams& p);

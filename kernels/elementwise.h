@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -26,6 +27,17 @@ struct BinaryParams {
   void* out = nullptr;  // contiguous, numel elements
 };
 
+// One FLOP per output element; a and b read once each (a broadcast operand's distinct
+// elements only: the product of the sizes where its stride is not 0), out written once.
+inline OpCost cost(const BinaryParams& p) {
+  int64_t na = 1, nb = 1;
+  for (int d = 0; d < p.ndim; ++d) {
+    if (p.a_strides[d] != 0) na *= p.sizes[d];
+    if (p.b_strides[d] != 0) nb *= p.sizes[d];
+  }
+  return {double(p.numel), bytes_of(p.dtype, na + nb + p.numel)};
+}
+
 // y = f(x) on contiguous buffers. `scalar` is the exponent for pow_scalar, the addend for
 // add_scalar, the factor for mul_scalar, the negative slope for leaky_relu.
 enum class UnaryOp {
@@ -42,6 +54,8 @@ struct UnaryParams {
   void* y = nullptr;
 };
 
+inline OpCost cost(const UnaryParams& p) { return {double(p.n), bytes_of(p.dtype, 2 * p.n)}; }
+
 // gx = gy * f'(x); x is the forward input (every unary op's derivative is written in x).
 struct UnaryBackwardParams {
   DType dtype = DType::f32;
@@ -53,12 +67,17 @@ struct UnaryBackwardParams {
   void* gx = nullptr;
 };
 
+// f'(x) and the product: 2 FLOPs per element; x, gy read, gx written.
+inline OpCost cost(const UnaryBackwardParams& p) { return {2.0 * double(p.n), bytes_of(p.dtype, 3 * p.n)}; }
+
 struct FillParams {
   DType dtype = DType::f32;
   double value = 0;
   int64_t n = 0;
   void* out = nullptr;
 };
+
+inline OpCost cost(const FillParams& p) { return {0, bytes_of(p.dtype, p.n)}; }
 
 namespace cpu {
 void binary(const BinaryParams& p);

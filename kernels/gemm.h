@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -23,6 +24,16 @@ struct GemmParams {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
 };
+
+// 2 * batch * M * N * K FLOPs; A, B and C once (C read too when beta != 0; an operand
+// with batch stride 0, one matrix shared by every batch item, once in all).
+inline OpCost cost(const GemmParams& p) {
+  const double batch = double(p.batch);
+  const double na = double(p.m * p.k) * (p.stride_a == 0 ? 1.0 : batch);
+  const double nb = double(p.k * p.n) * (p.stride_b == 0 ? 1.0 : batch);
+  const double nc = double(p.m * p.n) * batch * (p.beta != 0 ? 2.0 : 1.0);
+  return {2.0 * batch * double(p.m) * double(p.n) * double(p.k), double(dtype_size(p.dtype)) * (na + nb + nc)};
+}
 
 namespace cpu {
 void gemm(const GemmParams& p);

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -30,6 +31,10 @@ struct AdamParams {
   int64_t step = 1;  // 1 on the first update (bias correction)
 };
 
+// About 12 FLOPs per element (moments, bias correction, square root, division, decay);
+// param, grad, both moments read, param and moments written: 7 values per element.
+inline OpCost cost(const AdamParams& p) { return {12.0 * double(p.n), bytes_of(p.dtype, 7 * p.n)}; }
+
 struct SgdParams {
   DType dtype = DType::f32;
   int64_t n = 0;
@@ -40,6 +45,12 @@ struct SgdParams {
   bool nesterov = false;
   bool first_step = true;
 };
+
+// About 4 FLOPs per element; param and grad read, param written (+ the momentum buffer
+// read and written).
+inline OpCost cost(const SgdParams& p) {
+  return {4.0 * double(p.n), bytes_of(p.dtype, p.n * (p.momentum_buffer != nullptr ? 5 : 3))};
+}
 
 namespace cpu {
 void adam_step(const AdamParams& p);

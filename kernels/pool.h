@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -32,6 +33,14 @@ struct MaxPool2dParams {
   int64_t* indices = nullptr;  // [N, C, H_out, W_out]: ih * W_in + iw of the max in its plane
 };
 
+// Pooling: one FLOP (compare or add) per window element per output; x read once, y
+// written once (+ the int64 argmax indices for max pooling).
+inline OpCost cost(const MaxPool2dParams& p) {
+  const auto& s = p.shape;
+  const int64_t ny = s.n * s.c * s.h_out() * s.w_out(), nx = s.n * s.c * s.h_in * s.w_in;
+  return {double(ny) * double(s.kh * s.kw), bytes_of(p.dtype, nx + ny) + (p.indices != nullptr ? 8.0 * double(ny) : 0.0)};
+}
+
 struct MaxPool2dBackwardParams {
   DType dtype = DType::f32;
   Pool2dShape shape;
@@ -39,6 +48,12 @@ struct MaxPool2dBackwardParams {
   const int64_t* indices = nullptr;
   void* gx = nullptr;
 };
+
+inline OpCost cost(const MaxPool2dBackwardParams& p) {
+  const auto& s = p.shape;
+  const int64_t ny = s.n * s.c * s.h_out() * s.w_out(), nx = s.n * s.c * s.h_in * s.w_in;
+  return {double(ny), bytes_of(p.dtype, nx + ny) + 8.0 * double(ny)};
+}
 
 struct AvgPool2dParams {
   DType dtype = DType::f32;
@@ -48,6 +63,12 @@ struct AvgPool2dParams {
   void* y = nullptr;
 };
 
+inline OpCost cost(const AvgPool2dParams& p) {
+  const auto& s = p.shape;
+  const int64_t ny = s.n * s.c * s.h_out() * s.w_out(), nx = s.n * s.c * s.h_in * s.w_in;
+  return {double(ny) * double(s.kh * s.kw), bytes_of(p.dtype, nx + ny)};
+}
+
 struct AvgPool2dBackwardParams {
   DType dtype = DType::f32;
   Pool2dShape shape;
@@ -55,6 +76,12 @@ struct AvgPool2dBackwardParams {
   const void* gy = nullptr;
   void* gx = nullptr;
 };
+
+inline OpCost cost(const AvgPool2dBackwardParams& p) {
+  const auto& s = p.shape;
+  const int64_t ny = s.n * s.c * s.h_out() * s.w_out(), nx = s.n * s.c * s.h_in * s.w_in;
+  return {double(ny) * double(s.kh * s.kw), bytes_of(p.dtype, nx + ny)};
+}
 
 // Output cell (i, j) averages rows [floor(i*H/Ho), ceil((i+1)*H/Ho)) and likewise columns.
 struct AdaptiveAvgPool2dParams {
@@ -64,12 +91,22 @@ struct AdaptiveAvgPool2dParams {
   void* y = nullptr;
 };
 
+inline OpCost cost(const AdaptiveAvgPool2dParams& p) {
+  const int64_t nx = p.n * p.c * p.h_in * p.w_in, ny = p.n * p.c * p.h_out * p.w_out;
+  return {double(nx), bytes_of(p.dtype, nx + ny)};
+}
+
 struct AdaptiveAvgPool2dBackwardParams {
   DType dtype = DType::f32;
   int64_t n = 0, c = 0, h_in = 0, w_in = 0, h_out = 0, w_out = 0;
   const void* gy = nullptr;
   void* gx = nullptr;
 };
+
+inline OpCost cost(const AdaptiveAvgPool2dBackwardParams& p) {
+  const int64_t nx = p.n * p.c * p.h_in * p.w_in, ny = p.n * p.c * p.h_out * p.w_out;
+  return {double(nx), bytes_of(p.dtype, nx + ny)};
+}
 
 // y[n, c] = mean over hw of x[n, c, hw]; the backward spreads gy / hw.
 struct GlobalAvgPoolParams {
@@ -79,12 +116,20 @@ struct GlobalAvgPoolParams {
   void* y = nullptr;  // [N, C]
 };
 
+inline OpCost cost(const GlobalAvgPoolParams& p) {
+  return {double(p.n * p.c * p.hw), bytes_of(p.dtype, p.n * p.c * (p.hw + 1))};
+}
+
 struct GlobalAvgPoolBackwardParams {
   DType dtype = DType::f32;
   int64_t n = 0, c = 0, hw = 0;
   const void* gy = nullptr;  // [N, C]
   void* gx = nullptr;
 };
+
+inline OpCost cost(const GlobalAvgPoolBackwardParams& p) {
+  return {double(p.n * p.c * p.hw), bytes_of(p.dtype, p.n * p.c * (p.hw + 1))};
+}
 
 namespace cpu {
 void max_pool2d(const MaxPool2dParams& p);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -19,6 +20,14 @@ struct ReduceParams {
   void* out = nullptr;          // [outer, inner]
   int64_t* indices = nullptr;   // optional for max/min: where the extreme was (first one)
 };
+
+// One FLOP per input element; x read once, out (and int64 indices) written once.
+inline OpCost cost(const ReduceParams& p) {
+  const int64_t nx = p.outer * p.reduce * p.inner, nout = p.outer * p.inner;
+  const bool index_out = p.op == ReduceOp::argmax || p.indices != nullptr;
+  return {double(nx), bytes_of(p.dtype, nx) + (p.op == ReduceOp::argmax ? 0.0 : bytes_of(p.dtype, nout)) +
+                          (index_out ? 8.0 * double(nout) : 0.0)};
+}
 
 namespace cpu {
 void reduce(const ReduceParams& p);

@@ -16,6 +16,7 @@
 
 #include "kernels/device.h"
 #include "kernels/error.h"
+#include "kernels/profile.h"
 
 namespace glia::kernels {
 
@@ -70,11 +71,45 @@ class KernelSlot : public KernelSlotBase {
 // naming the variable, on every device.
 Backend backend_for(Device device, const char* family_env_name);
 
+// What select() returns: the backend's kernel, called like it. The call is where the
+// profiler sees every kernel (kernels/profile.h): while a recording is on it records one
+// op span with the family's cost(); on cuda it opens an NVTX range named after the op.
+// Off, the extra work is one branch on a thread-local flag.
 template <class Fn>
-Fn& select(const KernelSlot<Fn>& slot, Device device, const char* family_env_name = nullptr) {
+class Launch;
+template <class P>
+class Launch<void(const P&)> {
+ public:
+  Launch(const char* name, void (*fn)(const P&), Backend backend) : name_(name), fn_(fn), backend_(backend) {}
+  void operator()(const P& p) const {
+#ifdef GLIA_HAVE_CUDA
+    const bool gpu = backend_ == Backend::cuda || backend_ == Backend::cudnn;
+    if (gpu) prof::nvtx_push(name_);
+#endif
+    if (prof::on()) {
+      const int span = prof::open(prof::Kind::op, name_, cost(p));  // cost(): kernels/<family>.h
+      fn_(p);
+      prof::close(span);
+    } else {
+      fn_(p);
+    }
+#ifdef GLIA_HAVE_CUDA
+    if (gpu) prof::nvtx_pop();
+#endif
+  }
+  Backend backend() const { return backend_; }
+
+ private:
+  const char* name_;
+  void (*fn_)(const P&);
+  Backend backend_;
+};
+
+template <class Fn>
+Launch<Fn> select(const KernelSlot<Fn>& slot, Device device, const char* family_env_name = nullptr) {
   Backend b = backend_for(device, family_env_name);
   if (b == Backend::cudnn && !slot.has(Backend::cudnn)) b = Backend::cuda;
-  return slot.get(b);
+  return Launch<Fn>(slot.name(), &slot.get(b), b);
 }
 
 }  // namespace glia::kernels

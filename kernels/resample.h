@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -21,6 +22,13 @@ struct Upsample2dParams {
   void* y = nullptr;        // [N, C, H_in * scale, W_in * scale]
 };
 
+// nearest moves data only; bilinear blends 4 neighbours (6 FLOPs per output). x read
+// once, y written once.
+inline OpCost cost(const Upsample2dParams& p) {
+  const int64_t nx = p.n * p.c * p.h_in * p.w_in, ny = nx * p.scale * p.scale;
+  return {p.mode == UpsampleMode::bilinear ? 6.0 * double(ny) : 0.0, bytes_of(p.dtype, nx + ny)};
+}
+
 struct Upsample2dBackwardParams {
   DType dtype = DType::f32;
   UpsampleMode mode = UpsampleMode::nearest;
@@ -29,6 +37,12 @@ struct Upsample2dBackwardParams {
   const void* gy = nullptr;
   void* gx = nullptr;
 };
+
+// Sums gy into gx: 1 FLOP per gy element (nearest), 8 (bilinear).
+inline OpCost cost(const Upsample2dBackwardParams& p) {
+  const int64_t nx = p.n * p.c * p.h_in * p.w_in, ny = nx * p.scale * p.scale;
+  return {(p.mode == UpsampleMode::bilinear ? 8.0 : 1.0) * double(ny), bytes_of(p.dtype, nx + ny)};
+}
 
 namespace cpu {
 void upsample2d(const Upsample2dParams& p);

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
@@ -19,6 +20,12 @@ struct SoftmaxParams {
   void* y = nullptr;
 };
 
+// Max, exp, sum and scale: 4 FLOPs per element; x read once, y written once.
+inline OpCost cost(const SoftmaxParams& p) {
+  const int64_t n = p.outer * p.dim * p.inner;
+  return {4.0 * double(n), bytes_of(p.dtype, 2 * n)};
+}
+
 // gx from the forward output y: softmax gx = y*(gy - sum(gy*y)); log: gx = gy - exp(y)*sum(gy).
 struct SoftmaxBackwardParams {
   DType dtype = DType::f32;
@@ -28,6 +35,11 @@ struct SoftmaxBackwardParams {
   const void* gy = nullptr;
   void* gx = nullptr;
 };
+
+inline OpCost cost(const SoftmaxBackwardParams& p) {
+  const int64_t n = p.outer * p.dim * p.inner;
+  return {3.0 * double(n), bytes_of(p.dtype, 3 * n)};
+}
 
 struct CrossEntropyParams {
   DType dtype = DType::f32;
@@ -39,11 +51,24 @@ struct CrossEntropyParams {
   void* loss = nullptr;                   // [n]
 };
 
+// A log-softmax and the target's pick/dot: 5 FLOPs per logit; logits and targets read,
+// the per-sample loss written.
+inline OpCost cost(const CrossEntropyParams& p) {
+  const int64_t nl = p.n * p.classes;
+  const double targets = p.target_index != nullptr ? 8.0 * double(p.n) : bytes_of(p.dtype, nl);
+  return {5.0 * double(nl), bytes_of(p.dtype, nl + p.n) + targets};
+}
+
 struct CrossEntropyBackwardParams {
   CrossEntropyParams forward;
   const void* grad_loss = nullptr;  // [n]
   void* grad_logits = nullptr;      // [n, classes]
 };
+
+inline OpCost cost(const CrossEntropyBackwardParams& p) {
+  const OpCost f = cost(p.forward);
+  return {f.flops, f.bytes + bytes_of(p.forward.dtype, p.forward.n * p.forward.classes)};
+}
 
 // loss_i = max(x,0) - x*t + log(1 + exp(-|x|)), stable for any x.
 struct BceWithLogitsParams {
@@ -54,11 +79,19 @@ struct BceWithLogitsParams {
   void* loss = nullptr;
 };
 
+// A stable log-sigmoid and the product with the target: about 6 FLOPs per element;
+// logits and target read, loss written.
+inline OpCost cost(const BceWithLogitsParams& p) { return {6.0 * double(p.n), bytes_of(p.dtype, 3 * p.n)}; }
+
 struct BceWithLogitsBackwardParams {
   BceWithLogitsParams forward;
   const void* grad_loss = nullptr;  // [n]
   void* grad_logits = nullptr;
 };
+
+inline OpCost cost(const BceWithLogitsBackwardParams& p) {
+  return {4.0 * double(p.forward.n), bytes_of(p.forward.dtype, 4 * p.forward.n)};
+}
 
 namespace cpu {
 void softmax(const SoftmaxParams& p);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "layers/layer_span.h"
 #include "tensor/autograd.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
@@ -29,6 +30,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) { return normalize(x, fused_activat
 Tensor BatchNorm2d::add_relu(const Tensor& x, const Tensor& residual) {
   GLIA_CHECK(fused_activation == NormActivation::identity,
              "BatchNorm2d::add_relu: this layer already fuses " << kernels::norm_activation_name(fused_activation));
+  LayerSpan span(*this);  // add_relu bypasses operator()
   return recorded(x, normalize(x, NormActivation::relu, residual));
 }
 

@@ -1,10 +1,13 @@
 // Module tree, modes, placement, and the summary recorder.
 #include "layers/module.h"
 
+#include "layers/layer_span.h"
+
 #include <iomanip>
 #include <sstream>
 #include <unordered_map>
 
+#include "kernels/profile.h"
 #include "tensor/autograd.h"
 
 namespace glia::nn {
@@ -17,6 +20,7 @@ struct Recorder {
 };
 thread_local Recorder* active_recorder = nullptr;
 thread_local const ForwardObserver* active_observer = nullptr;
+thread_local const std::unordered_map<const Module*, std::string>* active_profile_names = nullptr;
 
 int64_t own_count(const std::vector<std::pair<std::string, Tensor*>>& params) {
   int64_t n = 0;
@@ -27,7 +31,28 @@ int64_t own_count(const std::vector<std::pair<std::string, Tensor*>>& params) {
 
 }  // namespace
 
-Tensor Module::operator()(const Tensor& x) { return recorded(x, forward(x)); }
+Tensor Module::operator()(const Tensor& x) {
+  if (prof::on()) {
+    LayerSpan span(*this);
+    return recorded(x, forward(x));
+  }
+  return recorded(x, forward(x));
+}
+
+LayerSpan::LayerSpan(const Module& m) {
+  if (!prof::on() || active_profile_names == nullptr) return;
+  auto it = active_profile_names->find(&m);
+  if (it != active_profile_names->end()) span_ = prof::open(prof::Kind::layer, it->second);
+}
+
+LayerSpan::~LayerSpan() { prof::close(span_); }
+
+ProfileLayers::ProfileLayers(Module& root) : previous_(active_profile_names) {
+  for (auto& [name, m] : root.named_modules()) names_[m] = name.empty() ? "(model)" : name;
+  active_profile_names = &names_;
+}
+
+ProfileLayers::~ProfileLayers() { active_profile_names = previous_; }
 
 Tensor Module::recorded(const Tensor& x, Tensor y) {
   if (active_recorder != nullptr && children_.empty()) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -114,6 +115,23 @@ class ObserveForward {
  private:
   ForwardObserver observer_;
   const ForwardObserver* previous_;
+};
+
+// ---- profiling ----------------------------------------------------------------------------
+// While a ProfileLayers lives, every module of `root` that runs through operator() on this
+// thread during a profiler recording (kernels/profile.h) opens a layer span named by its
+// dotted path ("features.3.1.block.1"; "(model)" for root), so the recorder can say which
+// layer each kernel call belongs to. Outside a recording it costs one branch per call.
+class ProfileLayers {
+ public:
+  explicit ProfileLayers(Module& root);
+  ~ProfileLayers();
+  ProfileLayers(const ProfileLayers&) = delete;
+  ProfileLayers& operator=(const ProfileLayers&) = delete;
+
+ private:
+  std::unordered_map<const Module*, std::string> names_;
+  const std::unordered_map<const Module*, std::string>* previous_;
 };
 
 // A chain of modules named "0", "1", ... (nn.Sequential).

@@ -25,7 +25,7 @@ cd "$root"
 out=${GLIA_BUNDLE_DIR:-gpu-bundle}
 max_mib=${GLIA_BUNDLE_MAX_MIB:-50}
 build_dir=${BUILD_DIR:-build-cuda}
-tests=(test_kernels_sim test_tensor test_nets_ops test_reference)
+tests=(test_kernels_ops test_tensor test_nets_ops test_reference)
 benches=(bench_gemm bench_conv2d bench_batch_norm bench_networks)
 # The machine's own: the C runtime and compiler runtime of any Linux that runs CUDA.
 base_libs="linux-vdso.so.1 ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1
@@ -77,7 +77,7 @@ check_bundle() {
   for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && cuda_lib="$cuda_lib:$d"; done
   run() { (cd "$tmp" && LD_LIBRARY_PATH=$cuda_lib OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive timeout 300 "$@") >"$tmp/run.log" 2>&1 ||
             { echo "gpu-bundle --check: '$*' failed:" >&2; tail -20 "$tmp/run.log" >&2; fail=1; }; }
-  run env GLIA_TEST_DEVICES=cpu,sim bin/test_kernels_sim --gtest_brief=1
+  run env GLIA_TEST_DEVICES=cpu,sim bin/test_kernels_ops --gtest_brief=1
   run env GLIA_TEST_DEVICES=cpu,sim bin/test_tensor --gtest_brief=1
   run env GLIA_TEST_DEVICES=cpu,sim bin/test_nets_ops --gtest_brief=1 '--gtest_filter=*/cpu'
   run env GLIA_TEST_DEVICES=cpu,sim bin/test_reference --gtest_list_tests

@@ -8,10 +8,11 @@
 # Steps, each time-boxed (GLIA_CHECK_BUDGET seconds in all, default 450, unpacking
 # included; a step that overruns is killed, reported and the rest still run):
 #   device     nvidia-smi and PyTorch's view of the card; glia's own (the cuda cases listed)
-#   kernels    every kernel suite (test_kernels_sim) on cuda and cudnn against the CPU reference
+#   kernels    every kernel suite (test_kernels_ops) on cuda and cudnn against the CPU reference
 #   tensor     test_tensor and test_nets_ops on cuda
 #   refs, reference   PyTorch there writes the references; the networks' reference tests on cuda
 #   bench-glia, bench-torch-fp32, bench-torch-default   the quick benchmark set (below)
+#   profile    glia profile of a B1 training step (from a build folder; glia is not bundled)
 #   memcheck, racecheck, synccheck   compute-sanitizer over a few kernel suites
 # Benchmarks: SGEMM at 4096^2 and the networks' shapes, B1's depthwise and 1x1 convs, the
 # U-Net's 3x3 convs, batch norm, B1 training steps at batch 32 and 128, U-Net steps at 8 and
@@ -114,12 +115,12 @@ else
     else
       build=$root/build-gpu
       BUILD_DIR=build-gpu GLIA_CMAKE_ARGS="-DGLIA_CUDA=ON -DGLIA_CUDNN=ON -DCMAKE_CUDA_ARCHITECTURES=native -DCMAKE_BUILD_TYPE=Release" \
-        GLIA_BUILD_TARGETS="test_kernels_sim test_tensor test_nets_ops test_reference bench_gemm bench_conv2d bench_batch_norm bench_networks" \
+        GLIA_BUILD_TARGETS="test_kernels_ops test_tensor test_nets_ops test_reference bench_gemm bench_conv2d bench_batch_norm bench_networks" \
         scripts/setup.sh || { say "the CUDA build failed"; exit 2; }
     fi
   fi
   mkdir -p "$bin"
-  for t in test_kernels_sim test_tensor test_nets_ops test_reference; do ln -s "$build/tests/$t" "$bin/$t"; done
+  for t in test_kernels_ops test_tensor test_nets_ops test_reference; do ln -s "$build/tests/$t" "$bin/$t"; done
   for b in bench_gemm bench_conv2d bench_batch_norm bench_networks; do ln -s "$build/bench/$b" "$bin/$b"; done
 fi
 for f in "$bin"/*; do [ -x "$f" ] || { say "missing binary $(basename "$f") (build it, or rebuild the bundle)"; exit 2; }; done
@@ -162,7 +163,7 @@ if [ -n "$need" ]; then
   fi
 fi
 for lib in libcudnn.so.9 libcublas.so; do
-  where=$(ldd "$bin/test_kernels_sim" 2>/dev/null | sed -n "s/^[[:space:]]*$lib[^ ]* => \([^ ]*\).*/\1/p" | head -1)
+  where=$(ldd "$bin/test_kernels_ops" 2>/dev/null | sed -n "s/^[[:space:]]*$lib[^ ]* => \([^ ]*\).*/\1/p" | head -1)
   [ -n "$where" ] && say "$lib: $where"
 done
 
@@ -242,7 +243,7 @@ PY
   [ $dry = 0 ] && nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1 >"$work/driver"
   # glia's own view: its kernel suites list a case per device it can run.
   local n
-  n=$(GLIA_TEST_DEVICES=cpu,$dev "$bin/test_kernels_sim" --gtest_list_tests 2>"$work/devices.err" | grep -c "/$dev\b")
+  n=$(GLIA_TEST_DEVICES=cpu,$dev "$bin/test_kernels_ops" --gtest_list_tests 2>"$work/devices.err" | grep -c "/$dev\b")
   cat "$work/devices.err"
   echo "glia lists $n kernel test cases on $dev"
   [ "$n" -gt 0 ]
@@ -268,7 +269,7 @@ fi
 if [ $dry = 1 ]; then kfilter='*/sim'; else kfilter='*/cuda:*/cudnn'; fi
 if [ -z "$fatal" ]; then
   # ---- correctness --------------------------------------------------------------------------
-  step kernels 80 gtest_sharded kernels_sim "$shards" env GLIA_TEST_DEVICES=cpu,$dev "$bin/test_kernels_sim" "--gtest_filter=$kfilter"
+  step kernels 80 gtest_sharded kernels_ops "$shards" env GLIA_TEST_DEVICES=cpu,$dev "$bin/test_kernels_ops" "--gtest_filter=$kfilter"
 
   models=$(GLIA_TEST_DEVICES=cpu,$dev "$bin/test_reference" --gtest_list_tests 2>/dev/null |
            sed -n "s/^  [A-Za-z]*\/\(.*\)_float\(32\|64\)_${dev}\([_ ].*\)\{0,1\}$/\1/p" | sort -u | paste -sd, -)
@@ -329,15 +330,31 @@ if [ -z "$fatal" ]; then
       --quiet
   fi
 
+  # Where a B1 training step spends its time on this card, per op and layer (the ops to
+  # attack first), with its Chrome trace. glia itself links OpenCV, so it is not in the
+  # bundle: this step runs from a build folder (--build, or the one built here).
+  profile_step() {
+    if [ "$dry" = 1 ]; then set -- --model b0 --image-size 32 --batch-size 2 --steps 1 --warmup 0
+    else set -- --model b1 --batch-size 32 --steps 5; fi
+    "$build/apps/glia" profile --device "$dev" "$@" --top 30 --trace "$stem-profile-trace.json" | tee "$stem-profile.txt"
+  }
+  export -f profile_step
+  export build stem
+  if [ -n "$build" ] && [ -x "$build/apps/glia" ]; then
+    step profile 40 profile_step
+  else
+    skip profile "glia (it links OpenCV) is not in the bundle; --build DIR runs glia profile"
+  fi
+
   # ---- compute-sanitizer --------------------------------------------------------------------
   # A few suites cover each kind of kernel: shared-memory tiles and barriers (gemm, conv,
   # batch norm's reductions, softmax, reduce), plain elementwise indexing (copy, pool).
   # racecheck (the slowest) takes the shared-memory ones only.
-  sfilter='Backends/GemmSim.*/cuda:Backends/Conv2dSim.*/cuda:Backends/BatchNormSim.*/cuda:Backends/SoftmaxSim.*/cuda:Backends/ReduceSim.*/cuda:Backends/PoolSim.*/cuda:Backends/CopySim.*/cuda'
-  rfilter_shared='Backends/GemmSim.*/cuda:Backends/BatchNormSim.*/cuda:Backends/SoftmaxSim.*/cuda:Backends/ReduceSim.*/cuda'
+  sfilter='Backends/GemmOps.*/cuda:Backends/ConvOps.*/cuda:Backends/BatchNormOps.*/cuda:Backends/SoftmaxOps.*/cuda:Backends/ReduceOps.*/cuda:Backends/PoolOps.*/cuda:Backends/ElementwiseOps.*/cuda'
+  rfilter_shared='Backends/GemmOps.*/cuda:Backends/BatchNormOps.*/cuda:Backends/SoftmaxOps.*/cuda:Backends/ReduceOps.*/cuda'
   sanitize() {  # tool filter; the test binary is compute-sanitizer's own child (no env wrapper)
     GLIA_TEST_DEVICES=cpu,cuda compute-sanitizer --tool "$1" --error-exitcode 3 --print-limit 20 \
-      "$bin/test_kernels_sim" --gtest_brief=1 "--gtest_filter=$2"
+      "$bin/test_kernels_ops" --gtest_brief=1 "--gtest_filter=$2"
   }
   export -f sanitize
   if [ $dry = 1 ]; then
@@ -351,7 +368,7 @@ if [ -z "$fatal" ]; then
     step synccheck 30 sanitize synccheck "$sfilter"
   fi
 else
-  for s in kernels refs reference tensor nets_ops bench-glia bench-torch-fp32 bench-torch-default memcheck racecheck synccheck; do
+  for s in kernels refs reference tensor nets_ops bench-glia bench-torch-fp32 bench-torch-default profile memcheck racecheck synccheck; do
     skip "$s" "$fatal"
   done
 fi

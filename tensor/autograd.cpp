@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kernels/profile.h"
 #include "tensor/ops.h"
 
 namespace glia {
@@ -110,6 +111,7 @@ void record(const char* op, Tensor& out, const std::vector<Tensor>& inputs, cons
   auto node = std::make_shared<FunctionNode>(op, std::move(backward));
   for (const Tensor& t : inputs) node->add_edge(edge_for(t));
   for (const Tensor& t : to_save) node->save(t);
+  if (prof::on()) node->set_profile_layer(prof::current_layer());
   // `out` was just made by the op; a view shares storage but gets its own impl.
   out.impl()->requires_grad = true;
   out.impl()->grad_fn = std::move(node);
@@ -211,6 +213,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     // A node none of whose consumers produced a gradient passes nothing on, but still
     // releases its children's dependency counts.
     std::vector<Tensor> input_grads;
+    if (prof::on()) prof::enter_layer(node->profile_layer());  // the backward's layer spans
     if (grad.defined()) input_grads = node->apply(grad);
     if (!retain_graph) node->release_saved();
     for (size_t i = 0; i < node->next().size(); ++i) {
@@ -223,6 +226,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
       if (--dependencies[e.node.get()] == 0) ready.push_back(e.node);
     }
   }
+  if (prof::on()) prof::leave_layer();
 }
 
 }  // namespace glia

@@ -78,10 +78,15 @@ class Node {
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
   virtual void release_saved() {}
   void add_edge(Edge edge) { next_.push_back(std::move(edge)); }
+  // The profiler's id of the layer this node was recorded in (kernels/profile.h), so the
+  // backward's ops are attributed to the layer whose forward made them; -1: none.
+  int profile_layer() const { return profile_layer_; }
+  void set_profile_layer(int id) { profile_layer_ = id; }
 
  protected:
   std::string name_;
   std::vector<Edge> next_;
+  int profile_layer_ = -1;
 };
 
 // The node every op records: saved tensors plus a backward function.

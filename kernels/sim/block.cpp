@@ -6,6 +6,7 @@
 
 #include "kernels/sim/shared_memory.h"
 #include "kernels/sim/thread_state.h"
+#include "kernels/sim/trace_internal.h"
 
 namespace glia::sim::detail {
 namespace {
@@ -214,6 +215,7 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, Schedule schedul
     regs.dynamic_shared = nullptr;
   }
 
+  BlockTrace* trace = claim_trace(k, idx, schedule);  // null unless GLIA_SIM_TRACE asks for this block
   t_active = this;
   while (live > 0 && !error) {
     if (schedule == Schedule::random) {
@@ -232,7 +234,9 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, Schedule schedul
       f.state = FiberState::running;
       current = &f;
       regs.thread_idx = f.thread_idx;
+      if (trace != nullptr) trace->resumed(*this, f);
       resume(host, f.ctx, f.stack);
+      if (trace != nullptr) trace->parked(*this, f);
       current = nullptr;
       ++switches;
       progressed = true;

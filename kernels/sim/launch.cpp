@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/sim/block.h"
+#include "kernels/sim/trace_internal.h"
 #include "kernels/sim/checked.h"
 
 namespace glia::sim {
@@ -174,6 +175,7 @@ void launch_grid(const char* name, dim3 grid, dim3 block, size_t shared_bytes, B
   size_t num_blocks = static_cast<size_t>(grid.x) * grid.y * grid.z;
 
   std::lock_guard<std::mutex> lock(g_launch_mutex);
+  init_trace_from_env();
   std::exception_ptr error;
   if (checked() && check_races()) {
     prepare_thread_for_faults();
@@ -192,7 +194,14 @@ void launch_grid(const char* name, dim3 grid, dim3 block, size_t shared_bytes, B
   ++g_launches;
   g_blocks += num_blocks;
   g_threads_run += num_blocks * block.x * block.y * block.z;
-  if (error) std::rethrow_exception(error);
+  if (error) {
+    try {
+      finish_trace(kernel);  // a failed block's trace shows where its threads stopped
+    } catch (const Error&) {  // the kernel's own error is the one to report
+    }
+    std::rethrow_exception(error);
+  }
+  finish_trace(kernel);
   if (checked()) check_canaries(name);
 }
 
