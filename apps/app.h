@@ -169,6 +169,9 @@ struct ModelSpec {
 };
 std::shared_ptr<nn::Module> build_model(const ModelSpec& spec, uint64_t seed);
 void check_image_size(const ModelSpec& spec);  // UsageError naming --image-size
+// The model of `--model b0..b7|lite0..lite4|unet --width --depth --image-size` (info,
+// profile): the default size is the model's (240 classifier, 256 U-Net); checked.
+ModelSpec model_spec_from_flags(const std::string& model, int width, int depth, std::optional<int> image_size);
 // Side of the smallest feature map the model computes at spec.image_size, where batch
 // norm sees the fewest values per channel (EfficientNet: five stride-2 stages with
 // padding (k-1)/2, ceil(size/32); U-Net: the bottleneck, size/2^depth).

@@ -122,6 +122,22 @@ void check_image_size(const ModelSpec& spec) {
   }
 }
 
+ModelSpec model_spec_from_flags(const std::string& model, int width, int depth, std::optional<int> image_size) {
+  ModelSpec spec;
+  if (model == "unet") {
+    spec.kind = "unet";
+    spec.width = width;
+    spec.depth = depth;
+    spec.image_size = image_size.value_or(256);
+  } else {
+    spec.kind = "classifier";
+    spec.variant = model;
+    spec.image_size = image_size.value_or(240);
+  }
+  check_image_size(spec);
+  return spec;
+}
+
 int smallest_feature_map(const ModelSpec& spec) {
   if (spec.kind == "unet") return spec.image_size >> spec.depth;
   int side = spec.image_size;

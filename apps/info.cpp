@@ -13,15 +13,8 @@ int info(const InfoOptions& o) {
     require_path(o.checkpoint, "--checkpoint");
     GLIA_USAGE_CHECK(!o.image_size, "--image-size with --checkpoint: the checkpoint's model fixes the size");
     spec = checkpoint_spec(o.checkpoint);
-  } else if (o.model == "unet") {
-    spec.kind = "unet";
-    spec.width = o.width;
-    spec.depth = o.depth;
-    spec.image_size = o.image_size.value_or(256);
   } else {
-    spec.kind = "classifier";
-    spec.variant = o.model;
-    spec.image_size = o.image_size.value_or(240);
+    spec = model_spec_from_flags(o.model, o.width, o.depth, o.image_size);
   }
   check_image_size(spec);
   GLIA_USAGE_CHECK(o.batch >= 1, "--batch " << o.batch << " must be >= 1");

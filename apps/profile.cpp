@@ -18,19 +18,7 @@ namespace glia::app {
 namespace {
 
 ModelSpec spec_of(const ProfileOptions& o) {
-  ModelSpec spec;
-  if (o.model == "unet") {
-    spec.kind = "unet";
-    spec.width = o.width;
-    spec.depth = o.depth;
-    spec.image_size = o.image_size.value_or(256);
-  } else {
-    spec.kind = "classifier";
-    spec.variant = o.model;
-    spec.image_size = o.image_size.value_or(240);
-  }
-  check_image_size(spec);
-  return spec;
+  return model_spec_from_flags(o.model, o.width, o.depth, o.image_size);
 }
 
 std::string fixed(double v, int precision) {
