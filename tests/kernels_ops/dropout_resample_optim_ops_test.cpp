@@ -28,7 +28,7 @@ void check_dropout(Backend backend, const DropoutCase& c) {
   std::vector<double> y(n), gx(n);
   std::vector<uint8_t> mask(n);
   for (size_t i = 0; i < n; ++i) {
-    const bool keep = kernels::dropout_keep(c.seed, c.offset, i, float(c.p));
+    const bool keep = kernels::dropout_keep(c.seed, c.offset, i, kernels::dropout_threshold(c.p));
     mask[i] = keep;
     y[i] = keep ? double(x[i]) / (1 - c.p) : 0.0;
     gx[i] = keep ? double(gy[i]) / (1 - c.p) : 0.0;
@@ -50,7 +50,7 @@ void check_stochastic_depth(Backend backend, const StochasticDepthCase& c) {
   const std::vector<T> x = random_vector<T>(n, 53);
   std::vector<double> y(n);
   for (size_t i = 0; i < n; ++i) {
-    const bool keep = kernels::dropout_keep(c.seed, c.offset, i / size_t(c.per_sample), float(c.p));
+    const bool keep = kernels::dropout_keep(c.seed, c.offset, i / size_t(c.per_sample), kernels::dropout_threshold(c.p));
     y[i] = keep ? double(x[i]) / (1 - c.p) : 0.0;
   }
   DeviceBuffer<T> dx(backend, x), dy(backend, n);
