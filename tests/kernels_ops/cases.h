@@ -92,6 +92,15 @@ inline const std::vector<BinaryCase> kBinaryCases = {
     {"same_3x5x7_misaligned", {3, 5, 7}, {35, 7, 1}, {35, 7, 1}, 105, 105, 1},
     {"broadcast_3x1x7_by_5", {3, 5, 7}, {7, 0, 1}, {0, 1, 0}, 21, 5, 0},
     {"transposed_by_scalar", {3, 7}, {1, 3}, {0, 0}, 21, 1, 0},
+    {"scalar_a_4x9", {4, 9}, {0, 0}, {9, 1}, 1, 36, 0},
+    // a is a transposed [7,5,3] buffer, b every other column of a [3,5,14] buffer
+    {"both_strided_3x5x7", {3, 5, 7}, {1, 3, 15}, {70, 14, 2}, 105, 210, 0},
+    {"zero_dim", {}, {}, {}, 1, 1, 0},
+    // At or above kernels/cpu/dispatch.h's kParallelMin (2^15) the cpu runs threaded: many
+    // rows with a broadcast row, one long row, a broadcast scalar.
+    {"threaded_rows_301x257", {301, 257}, {257, 1}, {0, 1}, 301 * 257, 257, 0},
+    {"threaded_flat_70001", {70001}, {1}, {1}, 70001, 70001, 0},
+    {"threaded_scalar_70001", {70001}, {1}, {0}, 70001, 1, 0},
 };
 inline const kernels::BinaryOp kBinaryOps[] = {kernels::BinaryOp::add, kernels::BinaryOp::sub,
                                                kernels::BinaryOp::mul, kernels::BinaryOp::div,
@@ -100,24 +109,25 @@ inline const kernels::BinaryOp kBinaryOps[] = {kernels::BinaryOp::add, kernels::
 struct UnaryCase {
   kernels::UnaryOp op;
   double scalar;
-  bool positive_input;  // log, sqrt, pow need x > 0
+  bool positive_input;  // log, sqrt, pow need x > 0 (then x is in [0.05, hi])
+  double lo = -4.0, hi = 4.0;  // [-4, 4] crosses relu's 0 and hardswish's knees at -3 and 3
 };
 inline const std::vector<UnaryCase> kUnaryCases = {
     {kernels::UnaryOp::neg, 0, false},         {kernels::UnaryOp::exp, 0, false},
     {kernels::UnaryOp::log, 0, true},          {kernels::UnaryOp::sqrt, 0, true},
     {kernels::UnaryOp::abs, 0, false},         {kernels::UnaryOp::relu, 0, false},
-    {kernels::UnaryOp::relu6, 0, false},       {kernels::UnaryOp::sigmoid, 0, false},
-    {kernels::UnaryOp::silu, 0, false},        {kernels::UnaryOp::tanh, 0, false},
+    {kernels::UnaryOp::relu6, 0, false, -4.0, 10.0},  // and relu6's clamp at 6       {kernels::UnaryOp::sigmoid, 0, false, -8.0, 8.0},
+    {kernels::UnaryOp::silu, 0, false, -8.0, 8.0},        {kernels::UnaryOp::tanh, 0, false},
     {kernels::UnaryOp::hardswish, 0, false},   {kernels::UnaryOp::leaky_relu, 0.1, false},
     {kernels::UnaryOp::pow_scalar, 2.5, true}, {kernels::UnaryOp::add_scalar, 0.7, false},
     {kernels::UnaryOp::mul_scalar, -1.3, false},
 };
 // Lengths (and offsets into the buffer) every unary op runs at: a float4 body with a tail,
-// and a misaligned view.
+// a misaligned view, one element, and a length the cpu runs threaded (>= 2^15).
 struct UnaryLength {
   int64_t n, offset;
 };
-inline const std::vector<UnaryLength> kUnaryLengths = {{517, 0}, {130, 1}};
+inline const std::vector<UnaryLength> kUnaryLengths = {{517, 0}, {130, 1}, {1, 0}, {40001, 0}};
 
 struct CopyCase {
   const char* name;
@@ -129,6 +139,12 @@ inline const std::vector<CopyCase> kCopyCases = {
     {"into_narrowed_view_5x7of9x3", {5, 7, 3}, {21, 3, 1}, {27, 3, 1}, 105, 135, 6},
     {"transposed_11x7", {11, 7}, {1, 11}, {7, 1}, 77, 77, 0},
     {"contiguous_1029", {1029}, {1}, {1}, 1029, 1029, 0},
+    {"broadcast_and_stride2_3x4x5", {3, 4, 5}, {10, 0, 2}, {20, 5, 1}, 30, 60, 0},
+    // threaded on the cpu (>= 2^15 elements): one long row, many rows, a transposed matrix
+    {"threaded_flat_70001", {70001}, {1}, {1}, 70001, 70001, 0},
+    {"threaded_rows_300x257", {300, 257}, {257, 1}, {257, 1}, 300 * 257, 300 * 257, 0},
+    {"threaded_transposed_300x257", {300, 257}, {1, 300}, {257, 1}, 300 * 257, 300 * 257, 0},
+    {"empty_0x3", {0, 3}, {3, 1}, {3, 1}, 1, 1, 0},
     {"zero_dim", {}, {}, {}, 1, 1, 0},
 };
 
@@ -145,11 +161,19 @@ inline const std::vector<RowsCase> kReduceCases = {
     {"rows_3x37", 3, 37, 1},         {"rows_2x700", 2, 700, 1},     {"columns_3x37x5", 3, 37, 5},
     {"columns_2x19x45", 2, 19, 45},  {"columns_2x3x33", 2, 3, 33},  {"single_1x1x1", 1, 1, 1},
     {"long_row_1x4099", 1, 4099, 1}, {"single_3x1x4", 3, 1, 4},
+    // cpu paths: lane blocks of 64 with a remainder; rows of several 4096 chunks; at or
+    // above 2^15 elements threaded rows, a threaded long row and threaded columns.
+    {"lanes_4x33x70", 4, 33, 70},    {"chunks_2x10001", 2, 10001, 1}, {"threaded_rows_40x3001", 40, 3001, 1},
+    {"threaded_row_1x150001", 1, 150001, 1}, {"threaded_columns_3x200x131", 3, 200, 131},
 };
 inline const kernels::ReduceOp kReduceOps[] = {kernels::ReduceOp::sum, kernels::ReduceOp::mean, kernels::ReduceOp::max,
                                                kernels::ReduceOp::min, kernels::ReduceOp::argmax};
 inline const std::vector<RowsCase> kSoftmaxCases = {
     {"classes_4x10", 4, 10, 1}, {"wide_3x1000", 3, 1000, 1}, {"channels_2x5x33", 2, 5, 33}, {"one_class_3x1", 3, 1, 1},
+    // cpu paths: lane blocks of 32 with a remainder, one class with inner > 1, and
+    // threaded (>= 2^15 elements) columns and rows.
+    {"lanes_2x3x70", 2, 3, 70}, {"one_class_5x1x3", 5, 1, 3}, {"threaded_columns_4x201x41", 4, 201, 41},
+    {"threaded_rows_80x411", 80, 411, 1},
 };
 
 struct CrossEntropyCase {
@@ -265,12 +289,25 @@ inline kernels::ConvTranspose2dShape rows_dilated(kernels::ConvTranspose2dShape 
   s.kw = 2, s.stride_w = 1, s.pad_w = 0, s.output_pad_w = 0, s.dilation_h = 2;
   return s;
 }
+// kh 3 x kw 2, stride 2 x 3, output padding 1 x 2 (rectangular everything).
+inline kernels::ConvTranspose2dShape rect_transpose(kernels::ConvTranspose2dShape s) {
+  s.kw = 2, s.stride_w = 3, s.pad_w = 0, s.output_pad_w = 2;
+  return s;
+}
+inline kernels::ConvTranspose2dShape dilated_transpose(kernels::ConvTranspose2dShape s) {
+  s.dilation_h = s.dilation_w = 2;
+  return s;
+}
 inline const std::vector<ConvTranspose2dCase> kConvTranspose2dCases = {
     {"k2s2_6to5", up_shape(3, 6, 5, 7, 5, 2, 2, 0, 0), true},
     {"k3s2_p1_op1", up_shape(3, 5, 5, 3, 7, 3, 2, 1, 1), true},
     {"k3s2_p0_op1", up_shape(3, 4, 3, 5, 3, 3, 2, 0, 1), false},
     {"k3x2_dilated_rows", rows_dilated(up_shape(3, 3, 4, 5, 5, 3, 2, 1, 0)), true},
     {"k2s2_40to24", up_shape(2, 40, 6, 6, 24, 2, 2, 0, 0), true},
+    {"k3s2_p1", up_shape(3, 5, 7, 9, 6, 3, 2, 1, 0), true},
+    {"k3s1_p1", up_shape(2, 4, 5, 7, 3, 3, 1, 1, 0), false},
+    {"k3x2_s2x3_op1x2", rect_transpose(up_shape(2, 3, 5, 4, 5, 3, 2, 1, 1)), true},
+    {"k3s1_dilated2", dilated_transpose(up_shape(2, 3, 4, 5, 2, 3, 1, 1, 0)), true},
 };
 
 // ---- batch norm (kernels/batch_norm.h) ---------------------------------------------------
