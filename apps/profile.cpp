@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "apps/app.h"
-#include "io/roofline.h"
+#include "apps/roofline.h"
 #include "kernels/runtime.h"
 #include "tensor/autograd.h"
 #include "tensor/random.h"
@@ -169,18 +169,18 @@ int profile(const ProfileOptions& o) {
     std::cout << "trace: " << o.trace << " (chrome://tracing or ui.perfetto.dev)\n";
   }
   if (!o.roofline.empty()) {
-    std::vector<io::RooflinePoint> points;
+    std::vector<RooflinePoint> points;
     const double total_us = r.step_us * r.steps;
     for (const auto& row : r.rows) {
       if (row.total_us <= 0) continue;
-      io::RooflinePoint p;
+      RooflinePoint p;
       p.label = row.op + " " + row.layer + " (" + row.pass + ")";
       p.intensity = row.bytes > 0 ? row.flops / row.bytes : 0;
       p.gflops = row.flops / (row.total_us * 1e3);
       p.share = total_us > 0 ? row.total_us / total_us : 0;
       points.push_back(p);
     }
-    io::write_roofline_png(o.roofline, points, r.ceilings.peak_gflops, r.ceilings.stream_gbs,
+    write_roofline_png(o.roofline, points, r.ceilings.peak_gflops, r.ceilings.stream_gbs,
                            "glia profile " + r.model + " on " + r.device + ", batch " + std::to_string(r.batch));
     std::cout << "roofline: " << o.roofline << "\n";
   }

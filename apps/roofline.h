@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace glia::io {
+namespace glia::app {
 
 struct RooflinePoint {
   std::string label;       // e.g. "conv2d features.3.1.block.1 (forward)"
@@ -20,4 +20,4 @@ struct RooflinePoint {
 void write_roofline_png(const std::string& path, const std::vector<RooflinePoint>& points, double peak_gflops,
                         double stream_gbs, const std::string& title, int labelled = 8);
 
-}  // namespace glia::io
+}  // namespace glia::app

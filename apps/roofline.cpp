@@ -1,5 +1,5 @@
 // Roofline chart with OpenCV (see roofline.h).
-#include "io/roofline.h"
+#include "apps/roofline.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "io/plots.h"
+#include "apps/plots.h"
 #include "kernels/error.h"
 
-namespace glia::io {
+namespace glia::app {
 
 void write_roofline_png(const std::string& path, const std::vector<RooflinePoint>& points, double peak_gflops,
                         double stream_gbs, const std::string& title, int labelled) {
@@ -70,4 +70,4 @@ void write_roofline_png(const std::string& path, const std::vector<RooflinePoint
   write_png(path, img);
 }
 
-}  // namespace glia::io
+}  // namespace glia::app
