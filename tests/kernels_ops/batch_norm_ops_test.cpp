@@ -1,8 +1,8 @@
 // Batch norm (kernels/batch_norm.h) on every backend against a double reference written
 // from the formulas: training forward (y, saved mean / invstd, running statistics with the
 // unbiased variance), eval forward, the fused activations and residual, and the backward
-// in every mode, over the cases of cases.h. The backward runs from the backend's own
-// saved statistics, as training does.
+// in every mode (also without gx), over the cases of cases.h. The backward runs from the
+// backend's own saved statistics, as training does.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -149,6 +149,13 @@ void check(Backend backend, const BatchNormCase& c) {
   if (c.residual) {
     EXPECT_TRUE(close_rel(dgres.download(), e.gresidual, 1.0, 64)) << name << " gresidual";
   }
+  // Without gx (a frozen input, or the first layer) the kernel computes the per-channel
+  // sums alone, in its own scratch.
+  dgg.upload(poisoned<T>(nc)), dgb.upload(poisoned<T>(nc));
+  b.gx = nullptr, b.gresidual = nullptr;
+  kernels::batch_norm_backward_kernel.get(backend)(b);
+  EXPECT_TRUE(close_rel(dgg.download(), e.ggamma, count, 512)) << name << " ggamma without gx";
+  EXPECT_TRUE(close_rel(dgb.download(), e.gbeta, count, 512)) << name << " gbeta without gx";
 }
 
 TEST_P(BatchNormOps, EveryCaseForwardAndBackward) {

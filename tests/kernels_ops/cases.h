@@ -236,6 +236,18 @@ inline kernels::Conv2dShape with_padding(kernels::Conv2dShape s, int64_t top, in
   return s;
 }
 
+// TensorFlow "same" padding (the odd pixel after), as EfficientNet's stride-2 convs use.
+inline kernels::Conv2dShape same_padded(kernels::Conv2dShape s) {
+  const auto ph = kernels::same_padding(s.h_in, s.kh, s.stride_h, s.dilation_h);
+  const auto pw = kernels::same_padding(s.w_in, s.kw, s.stride_w, s.dilation_w);
+  return with_padding(s, ph.before, ph.after, pw.before, pw.after);
+}
+// kh 3 x kw 2, stride 2 x 1, padding 1/1 rows and 0/2 columns (rectangular everything).
+inline kernels::Conv2dShape rect_kernel(kernels::Conv2dShape s) {
+  s.kw = 2, s.stride_h = 2, s.stride_w = 1;
+  return with_padding(s, 1, 1, 0, 2);
+}
+
 inline const std::vector<Conv2dCase> kConv2dCases = {
     {"3x3_5to6", conv_shape(3, 5, 7, 9, 6, 3, 1, 1), true},
     {"3x3s2_6to10", conv_shape(3, 6, 9, 7, 10, 3, 2, 1), false},
@@ -254,6 +266,22 @@ inline const std::vector<Conv2dCase> kConv2dCases = {
     {"dw3x3_dilated2", conv_shape(3, 5, 9, 9, 5, 3, 1, 2, 2, 5), false},
     {"dw4x4_pad1_2", with_padding(conv_shape(3, 5, 7, 9, 5, 4, 1, 0, 1, 5), 1, 2, 1, 2), true},
     {"dw_multiplier2", conv_shape(3, 3, 7, 5, 6, 3, 1, 1, 1, 3), true},
+    // No padding, a dense 5x5, a rectangular kernel and stride, padding wider than the
+    // kernel's reach, and a kernel as large as the input (one output pixel).
+    {"3x3_unpadded", conv_shape(3, 5, 7, 9, 6, 3, 1, 0), true},
+    {"5x5s2_same", same_padded(conv_shape(2, 3, 9, 8, 4, 5, 2, 0)), false},
+    {"3x2_s2x1_rect", rect_kernel(conv_shape(3, 5, 7, 9, 6, 3, 1, 1)), true},
+    {"dw3x3_unpadded", conv_shape(2, 5, 7, 9, 5, 3, 1, 0, 1, 5), true},
+    {"dw5x5s2_unpadded", conv_shape(2, 5, 11, 12, 5, 5, 2, 0, 1, 5), true},
+    {"dw3x3_pad3", conv_shape(2, 3, 5, 6, 3, 3, 1, 3, 1, 3), true},
+    {"kernel_equals_input_5x5", conv_shape(2, 3, 5, 5, 4, 5, 1, 0), true},
+    // Depthwise rows wide enough for the cpu's vector blocks (16 f32 / 8 f64 outputs per
+    // block) with a partial last block, and a row narrower than the kernel.
+    {"dw3x3s1_wide41", same_padded(conv_shape(2, 3, 5, 41, 3, 3, 1, 0, 1, 3)), true},
+    {"dw3x3s2_wide70", same_padded(conv_shape(2, 3, 6, 70, 3, 3, 2, 0, 1, 3)), true},
+    {"dw5x5s1_wide37", same_padded(conv_shape(2, 3, 6, 37, 3, 5, 1, 0, 1, 3)), true},
+    {"dw5x5s2_wide45", same_padded(conv_shape(2, 3, 7, 45, 3, 5, 2, 0, 1, 3)), false},
+    {"dw3x3s2_narrow_w2", same_padded(conv_shape(3, 4, 9, 2, 4, 3, 2, 0, 1, 4)), true},
     // Winograd F(2x2, 3x3) on cpu (3x3 stride 1 pad 1, >= 16 channels): odd sizes, and more
     // than 64 input channels (its second, partial channel block), 130 -> 72.
     {"winograd_16to20_odd", conv_shape(2, 16, 9, 7, 20, 3, 1, 1), true},
@@ -356,6 +384,8 @@ inline const std::vector<Pool2dCase> kPool2dCases = {
     {"k2s2_odd", pool_shape(3, 4, 9, 7, 2, 2, 0)},
     {"k3s2_pad1", pool_shape(2, 3, 8, 9, 3, 2, 1)},
     {"k3s1_pad1_overlap", pool_shape(2, 3, 5, 6, 3, 1, 1)},
+    {"k3s3_tiling", pool_shape(3, 5, 7, 9, 3, 3, 0)},  // windows that tile, rows left over
+    {"k5s2_pad2", pool_shape(2, 3, 11, 8, 5, 2, 2)},
 };
 struct AdaptivePoolCase {
   const char* name;
@@ -363,6 +393,8 @@ struct AdaptivePoolCase {
 };
 inline const std::vector<AdaptivePoolCase> kAdaptivePoolCases = {
     {"7x9_to_3x4", 2, 3, 7, 9, 3, 4}, {"5x5_to_1x1", 2, 3, 5, 5, 1, 1}, {"4x6_to_4x6", 1, 2, 4, 6, 4, 6},
+    {"7x9_to_5x2", 2, 3, 7, 9, 5, 2},  // overlapping windows
+    {"7x9_to_9x10", 2, 3, 7, 9, 9, 10},  // more outputs than inputs: windows of one repeat
 };
 struct GlobalPoolCase {
   const char* name;
