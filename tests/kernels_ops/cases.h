@@ -116,7 +116,8 @@ inline const std::vector<UnaryCase> kUnaryCases = {
     {kernels::UnaryOp::neg, 0, false},         {kernels::UnaryOp::exp, 0, false},
     {kernels::UnaryOp::log, 0, true},          {kernels::UnaryOp::sqrt, 0, true},
     {kernels::UnaryOp::abs, 0, false},         {kernels::UnaryOp::relu, 0, false},
-    {kernels::UnaryOp::relu6, 0, false, -4.0, 10.0},  // and relu6's clamp at 6       {kernels::UnaryOp::sigmoid, 0, false, -8.0, 8.0},
+    {kernels::UnaryOp::relu6, 0, false, -4.0, 10.0},  // and relu6's clamp at 6
+    {kernels::UnaryOp::sigmoid, 0, false, -8.0, 8.0},
     {kernels::UnaryOp::silu, 0, false, -8.0, 8.0},        {kernels::UnaryOp::tanh, 0, false},
     {kernels::UnaryOp::hardswish, 0, false},   {kernels::UnaryOp::leaky_relu, 0.1, false},
     {kernels::UnaryOp::pow_scalar, 2.5, true}, {kernels::UnaryOp::add_scalar, 0.7, false},
