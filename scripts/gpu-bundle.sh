@@ -144,8 +144,9 @@ done
 
 # The check and what it runs besides the binaries.
 cp scripts/gpu-check.sh "$stage/scripts/"
-cp tools/gpu_check_report.py tools/make_refs.py tools/export_torchvision.py tools/safetensors_lite.py tools/unet.py \
-   tools/bench_torch.py tools/bench_torch_kernels.py tools/bench_torch_nets.py "$stage/tools/"
+# Every python tool (a few hundred KiB): a helper that one of them starts importing must
+# not be the thing a first GPU run finds missing.
+cp tools/*.py "$stage/tools/"
 
 {
   echo "glia GPU bundle"
