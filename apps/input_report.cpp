@@ -89,14 +89,16 @@ Json inputs_json(const std::vector<InputReport>& reports, const std::vector<std:
 
 void print_inputs(const std::string& command, const std::vector<InputReport>& reports,
                   const std::vector<std::string>& skipped_bad, const std::string& unit, bool quiet) {
+  // Data left out is a warning even with --quiet (which silences progress, not this).
+  if (!skipped_bad.empty())
+    std::cerr << command << ": warning: " << skipped_bad.size() << " bad input"
+              << (skipped_bad.size() == 1 ? "" : "s") << " skipped (--skip-bad), first " << skipped_bad.front()
+              << "; all listed in metrics.json" << std::endl;
   if (quiet) return;
   for (const auto& r : reports) {
     const std::string line = r.describe(unit);
     if (!line.empty()) std::cout << command << ": " << line << std::endl;
   }
-  if (!skipped_bad.empty())
-    std::cout << command << ": " << skipped_bad.size() << " bad input" << (skipped_bad.size() == 1 ? "" : "s")
-              << " skipped (--skip-bad; listed in metrics.json)" << std::endl;
 }
 
 }  // namespace glia::app

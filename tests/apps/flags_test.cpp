@@ -281,6 +281,22 @@ TEST_F(Flags, SkipBadThatLeavesAClassTooFewImagesIsRefused) {
   EXPECT_TRUE(said(files[0])) << err_;
 }
 
+// The success path: one bad file of five is left out, the run trains on the rest and
+// metrics.json names what it skipped (issue 15, item 4).
+TEST_F(Flags, SkipBadTrainsOnTheRestAndRecordsWhatItLeftOut) {
+  const auto files = sorted_files(cls_ + "/Training/glioma");
+  ASSERT_EQ(files.size(), 5u);
+  { std::ofstream(files[2], std::ios::binary | std::ios::trunc) << "\x13\x37 random bytes, not an image"; }
+  const std::string out = root_ + "/run";
+  auto args = train_cls(out, 1);
+  args.push_back("--skip-bad");
+  ASSERT_EQ(glia(args), 0) << err_;
+  EXPECT_TRUE(said(files[2])) << "the warning should name the skipped file: " << err_;
+  const Json inputs = Json::parse(read(out + "/metrics.json")).at("inputs");
+  ASSERT_EQ(inputs.at("skipped_as_bad").size(), 1u);
+  EXPECT_NE(inputs.at("skipped_as_bad")[0].as_string().find(files[2]), std::string::npos);
+}
+
 // ---- item 4: predict on bad images -------------------------------------------------------
 
 class FlagsPredict : public Flags {
