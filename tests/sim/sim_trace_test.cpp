@@ -32,7 +32,7 @@ __global__ void traced_barriers(float* out) {
   out[blockIdx.x * blockDim.x + t] = v + s[t];
 }
 
-__global__ void other_kernel(float* out) { out[threadIdx.x] = 1.0f; }
+__global__ void other_kernel(float* out) { out[blockIdx.x * blockDim.x + threadIdx.x] = 1.0f; }
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()) + ".json")).string();
