@@ -13,39 +13,15 @@
 #include "io/phantom.h"
 #include "kernels/error.h"
 #include "tests/io/io_test_util.h"
+#include "tests/io/loader_test_util.h"
 
 namespace glia::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<Batch> run_epochs(std::shared_ptr<const ExampleSource> source, LoaderOptions options, int epochs,
-                              std::vector<size_t> order = {}) {
-  Loader loader(std::move(source), options, std::move(order));
-  std::vector<Batch> out;
-  for (int e = 0; e < epochs; ++e) {
-    loader.start_epoch(static_cast<uint64_t>(e));
-    Batch b;
-    while (loader.next(b)) out.push_back(b);
-  }
-  return out;
-}
-
-void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].n, b[i].n) << "batch " << i;
-    EXPECT_EQ(a[i].indices, b[i].indices) << "batch " << i;
-    EXPECT_EQ(a[i].labels, b[i].labels) << "batch " << i;
-    // Bit-for-bit: memcmp, so even NaNs or -0 would count as different.
-    ASSERT_EQ(a[i].images.size(), b[i].images.size());
-    EXPECT_EQ(0, std::memcmp(a[i].images.data(), b[i].images.data(), a[i].images.size() * sizeof(float))) << "batch " << i;
-    ASSERT_EQ(a[i].masks.size(), b[i].masks.size());
-    if (!a[i].masks.empty()) {
-      EXPECT_EQ(0, std::memcmp(a[i].masks.data(), b[i].masks.data(), a[i].masks.size() * sizeof(float))) << "batch " << i;
-    }
-  }
-}
+using test::expect_same_batches;
+using test::run_epochs;
 
 ImagePipeline small_pipeline(int channels, bool augment) {
   ImagePipeline p;
@@ -72,12 +48,12 @@ TEST_F(LoaderTest, SameBatchesWithOneAndThreeWorkers) {
   o.batch_size = 6;  // 20 samples: 3 full batches and one of 2
   o.seed = 123;
   o.workers = 1;
-  std::vector<Batch> one = run_epochs(source, o, 2);
+  std::vector<Batch> one = run_epochs(source, o, 0, 2);
   o.workers = 3;
   o.prefetch = 2;
-  std::vector<Batch> three = run_epochs(source, o, 2);
+  std::vector<Batch> three = run_epochs(source, o, 0, 2);
   o.workers = 0;
-  std::vector<Batch> inline_ = run_epochs(source, o, 2);
+  std::vector<Batch> inline_ = run_epochs(source, o, 0, 2);
   ASSERT_EQ(one.size(), 8u);
   EXPECT_EQ(one[3].n, 2);
   EXPECT_EQ(one[0].c, 3);
@@ -88,7 +64,7 @@ TEST_F(LoaderTest, SameBatchesWithOneAndThreeWorkers) {
   expect_same_batches(one, inline_);
   // Another seed gives other batches.
   o.seed = 124;
-  std::vector<Batch> other = run_epochs(source, o, 1);
+  std::vector<Batch> other = run_epochs(source, o, 0, 1);
   EXPECT_NE(other[0].indices, one[0].indices);
 }
 
@@ -152,7 +128,7 @@ TEST_F(LoaderTest, UnaugmentedBatchEqualsDirectDecode) {
   LoaderOptions o;
   o.batch_size = 4;
   o.shuffle = false;
-  std::vector<Batch> batches = run_epochs(source, o, 1);
+  std::vector<Batch> batches = run_epochs(source, o, 0, 1);
   const Batch& b = batches[1];
   const size_t plane = 20 * 24;
   for (int i = 0; i < b.n; ++i) {
@@ -182,7 +158,7 @@ TEST_F(LoaderTest, BadSampleIsAnErrorOrASkip) {
   o.workers = 2;
   o.shuffle = false;
   try {
-    run_epochs(source, o, 1);
+    run_epochs(source, o, 0, 1);
     FAIL() << "expected an error for the corrupt file";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(samples[3].path), std::string::npos) << e.what();
@@ -215,9 +191,9 @@ TEST(SegmentationLoader, MasksBinaryAndWorkerIndependent) {
   o.batch_size = 5;
   o.seed = 77;
   o.workers = 1;
-  auto one = run_epochs(source, o, 2, order);
+  auto one = run_epochs(source, o, 0, 2, order);
   o.workers = 3;
-  auto three = run_epochs(source, o, 2, order);
+  auto three = run_epochs(source, o, 0, 2, order);
   expect_same_batches(one, three);
   size_t total = 0;
   bool any_tumour = false;
@@ -239,14 +215,14 @@ TEST_F(LoaderTest, LastBatchOfOneIsMergedIntoThePreviousOne) {
   o.batch_size = 19;  // 20 samples: 19 + 1 without merging
   o.seed = 9;
   o.workers = 2;
-  const std::vector<Batch> plain = run_epochs(source, o, 1);
+  const std::vector<Batch> plain = run_epochs(source, o, 0, 1);
   ASSERT_EQ(plain.size(), 2u);
   EXPECT_EQ(plain[1].n, 1);
   o.merge_single_last = true;
   EXPECT_EQ(smallest_batch(20, o), 19u);
   Loader loader(source, o);
   EXPECT_EQ(loader.batches_per_epoch(), 1u);
-  const std::vector<Batch> merged = run_epochs(source, o, 2);
+  const std::vector<Batch> merged = run_epochs(source, o, 0, 2);
   ASSERT_EQ(merged.size(), 2u);  // one batch of all 20 per epoch
   for (const Batch& b : merged) {
     EXPECT_EQ(b.n, 20);
@@ -263,7 +239,7 @@ TEST_F(LoaderTest, LastBatchOfOneIsMergedIntoThePreviousOne) {
   EXPECT_EQ(0, std::memcmp(merged[0].images.data(), plain_images.data(), plain_images.size() * sizeof(float)));
   // Deterministic whatever the workers.
   o.workers = 0;
-  expect_same_batches(merged, run_epochs(source, o, 2));
+  expect_same_batches(merged, run_epochs(source, o, 0, 2));
   // Remainders other than one are left alone.
   o.batch_size = 6;  // 6, 6, 6, 2
   EXPECT_EQ(Loader(source, o).batches_per_epoch(), 4u);
