@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -161,7 +162,17 @@ std::string format_profile(const ProfileReport& r, int top) {
   return os.str();
 }
 
+// An output file's folder must exist before the (possibly long) run, not after it.
+void check_output_folder(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  GLIA_USAGE_CHECK(folder.empty() || std::filesystem::is_directory(folder),
+                   flag << " " << path << ": folder " << folder.string() << " does not exist");
+}
+
 int profile(const ProfileOptions& o) {
+  check_output_folder(o.trace, "--trace");
+  check_output_folder(o.roofline, "--roofline");
   const ProfileReport r = run_profile(o);
   std::cout << format_profile(r, o.top) << std::flush;
   if (!o.trace.empty()) {

@@ -258,6 +258,13 @@ TEST(Profile, BadFlagsAreUsageErrors) {
   o = small_unet();
   o.device = "tpu";
   EXPECT_THROW(app::run_profile(o), app::UsageError);
+  // Output folders are checked before anything runs.
+  o = small_unet();
+  o.trace = "/nonexistent-glia-folder/trace.json";
+  EXPECT_THROW(app::profile(o), app::UsageError);
+  o = small_unet();
+  o.roofline = "/nonexistent-glia-folder/roofline.png";
+  EXPECT_THROW(app::profile(o), app::UsageError);
 }
 
 }  // namespace
