@@ -49,7 +49,8 @@ struct TrainOptions {
   double val_fraction = 0.2;
   // Not given: the command's default. train-cls follows the paper (early stopping 5,
   // plateau patience 2, no floor); train-seg, whose schedule the paper leaves open, waits
-  // longer on its noisier validation Dice (10 and 5) and floors the plateau at --lr / 100,
+  // longer on its noisier validation Dice (10 and 5) and floors the plateau at --lr / 100
+  // (derived from --lr when the schedule is built, apps/train_common.cpp),
   // so a long run neither stalls at 1e-8 nor stops on one bad epoch.
   std::optional<int> patience;  // early stopping
   // Learning-rate schedule (train/lr_schedule.h) and time budget.

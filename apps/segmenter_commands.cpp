@@ -102,7 +102,6 @@ RunResult train_segmenter(TrainOptions o) {
   if (!o.lr) o.lr = 1e-4;
   if (!o.patience) o.patience = 10;
   if (!o.lr_patience) o.lr_patience = 5;
-  if (o.min_lr < 0 && o.lr_schedule == "plateau") o.min_lr = *o.lr / 100;
   check_train_options(o);
   const int size = *o.image_size;
   GLIA_USAGE_CHECK(o.test_fraction >= 0 && o.val_fraction + o.test_fraction < 1,

@@ -237,7 +237,10 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.schedule.kind = parse_lr_schedule(o.lr_schedule);
   to.schedule.plateau.patience = o.lr_patience.value_or(0);
   to.schedule.plateau.factor = o.lr_factor;
-  to.schedule.plateau.min_lr = std::max(0.0, o.min_lr);
+  // train-seg's plateau floor follows --lr (derived, not stored, so a resume that
+  // changes --lr moves the floor with it); train-cls's is the paper's 0.
+  const double default_floor = spec.kind == "unet" ? o.lr.value_or(0) / 100 : 0.0;
+  to.schedule.plateau.min_lr = o.min_lr >= 0 ? o.min_lr : default_floor;
   to.schedule.min_lr = o.min_lr;
   to.schedule.warmup_epochs = o.warmup_epochs;
   to.time_limit_seconds = o.time_limit * 60;

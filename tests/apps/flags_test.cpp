@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/app.h"
+#include "apps/train_common.h"
 #include "io/classification_dataset.h"
 #include "io/phantom.h"
 #include "io/segmentation_dataset.h"
@@ -210,7 +211,21 @@ TEST_F(Flags, ScheduleDefaultsDifferPerCommandAndAreRecorded) {
   const Json s = Json::parse(read(root_ + "/s/run.json")).at("config");
   EXPECT_EQ(s.at("patience").as_integer(), 10);
   EXPECT_EQ(s.at("lr_patience").as_integer(), 5);
-  EXPECT_DOUBLE_EQ(s.at("min_lr").as_number(), 1e-6);
+  // The floor is derived from --lr when the schedule is built (not stored), so it is
+  // lr / 100 = 1e-6 here and follows a --lr that a resume changes.
+  EXPECT_LT(s.at("min_lr").as_number(), 0);
+  app::TrainOptions defaults;
+  defaults.lr = 1e-4;
+  app::ModelSpec unet, classifier;
+  unet.kind = "unet";
+  classifier.kind = "classifier";
+  EXPECT_DOUBLE_EQ(app::trainer_options(defaults, unet, Device::cpu).schedule.plateau.min_lr, 1e-6);
+  EXPECT_DOUBLE_EQ(app::trainer_options(defaults, classifier, Device::cpu).schedule.plateau.min_lr, 0.0);
+  auto resume = train_seg(root_ + "/s");
+  set_flag(resume, "--epochs", "2");
+  set_flag(resume, "--lr", "2e-4");
+  resume.push_back("--resume");
+  ASSERT_EQ(glia(resume), 0) << "a resume that changes --lr must not trip over the derived floor: " << err_;
   ASSERT_EQ(glia(train_cls(root_ + "/c", 1)), 0) << err_;
   const Json c = Json::parse(read(root_ + "/c/run.json")).at("config");
   EXPECT_EQ(c.at("patience").as_integer(), 5);
