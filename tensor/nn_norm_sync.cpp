@@ -20,6 +20,7 @@
 // gradients stay this replica's: the data-parallel all-reduce of parameter gradients sums
 // them, as for every other parameter (PyTorch's SyncBatchNorm does the same).
 #include <memory>
+#include <optional>
 
 #include "kernels/batch_norm.h"
 #include "tensor/autograd.h"
@@ -51,6 +52,9 @@ Tensor batch_norm_synced(const Tensor& x, const Tensor& weight, const Tensor& bi
   Tensor r = residual.defined() ? residual.contiguous() : Tensor();
   Tensor y = empty(x.sizes(), dt, dev);
   auto bn_kernel = kernels::select(kernels::batch_norm_kernel, dev, kBatchNormFamily);
+
+  // Steps 1-4 are constants to autograd: the node recorded below is the whole op.
+  std::optional<NoGradGuard> no_grad(std::in_place);
 
   // 1. This replica's mean and biased variance, float64 [C].
   Tensor local_mean = zeros({c}, DType::f64, dev), local_var = zeros({c}, DType::f64, dev);
@@ -93,7 +97,6 @@ Tensor batch_norm_synced(const Tensor& x, const Tensor& weight, const Tensor& bi
 
   // 3. Running statistics (identical on every replica: same inputs, same order).
   if (running_mean.defined()) {
-    NoGradGuard no_grad;
     running_mean.copy_(running_mean.to(DType::f64) * (1 - momentum) + mean * momentum);
     running_var.copy_(running_var.to(DType::f64) * (1 - momentum) + var * (momentum * total / (total - 1)));
   }
@@ -118,6 +121,7 @@ Tensor batch_norm_synced(const Tensor& x, const Tensor& weight, const Tensor& bi
     p.running_var = var_t.data_ptr();
     bn_kernel(p);
   }
+  no_grad.reset();
 
   const bool has_w = w.defined();
   const bool has_b = b.defined() && act != kernels::NormActivation::identity;  // the backward recomputes y
