@@ -2,8 +2,8 @@
 // training with a cross-replica reducer installed, synchronised over replicas:
 // tensor/nn_norm_sync.cpp), or, where a device has no such kernel yet, a composition of
 // the differentiable ops of tensor/ops.h (mean, sub, mul, pow) whose backward autograd
-// derives. Either way the
-// running statistics are updated in place outside autograd, as PyTorch does.
+// derives. Either way the running statistics are updated in place outside autograd, as
+// PyTorch does.
 #include "kernels/batch_norm.h"
 #include "tensor/autograd.h"
 #include "tensor/cross_replica.h"
