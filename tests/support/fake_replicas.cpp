@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "kernels/device.h"
+#include "kernels/runtime.h"
 #include "tensor/cross_replica.h"
 #include "tensor/ops.h"
 
@@ -16,7 +18,7 @@ namespace glia::test {
 namespace {
 
 struct Rendezvous {
-  explicit Rendezvous(int world) : world(world), deposits(size_t(world)) {}
+  explicit Rendezvous(int world) : world(world), deposits(size_t(world)), gpu(device_available(Device::cuda)) {}
   const int world;
   std::mutex mutex;  // held by the rank that is computing
   std::condition_variable changed;
@@ -26,6 +28,12 @@ struct Rendezvous {
   std::vector<double> result;
   int finished = 0;
   std::string failure;  // the first one
+  // On cuda every thread queues work on its own stream (cudaStreamPerThread): a rank lets
+  // the device finish before another thread may read what it wrote.
+  const bool gpu;
+  void settle() const {
+    if (gpu) rt::synchronize(Device::cuda);
+  }
   void fail(const std::string& why) {
     if (failure.empty()) failure = why;
     changed.notify_all();
@@ -63,6 +71,7 @@ class FakeReducer : public CrossReplicaReducer {
       ++rv_.generation;
       rv_.changed.notify_all();
     } else {
+      rv_.settle();
       rv_.changed.wait(*lock_, [&] {
         return rv_.generation != generation || !rv_.failure.empty() || rv_.finished > 0;
       });
@@ -88,6 +97,7 @@ std::vector<int64_t> run_replicas(int world, const std::function<void(int rank)>
   Rendezvous rv(world);
   std::vector<std::shared_ptr<FakeReducer>> reducers;
   for (int r = 0; r < world; ++r) reducers.push_back(std::make_shared<FakeReducer>(rv, r));
+  rv.settle();  // the caller's work, which the ranks may read
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&rv, &body, reducer = reducers[size_t(r)], r] {
@@ -96,6 +106,11 @@ std::vector<int64_t> run_replicas(int world, const std::function<void(int rank)>
       try {
         SyncBatchNormScope scope(reducer);
         body(r);
+      } catch (const std::exception& e) {
+        rv.fail("rank " + std::to_string(r) + ": " + e.what());
+      }
+      try {
+        rv.settle();
       } catch (const std::exception& e) {
         rv.fail("rank " + std::to_string(r) + ": " + e.what());
       }

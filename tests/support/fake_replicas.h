@@ -7,7 +7,9 @@
 // rank runs), and the last rank to arrive adds the deposits in rank order (0, 1, ...,
 // like a deterministic all-reduce) and continues; the others read the same sum when they
 // next get the lock. So the library needs no thread safety here, the sums do not depend on
-// scheduling, and the ranks block in their sums exactly as MPI ranks would.
+// scheduling, and the ranks block in their sums exactly as MPI ranks would. On cuda each
+// thread has its own stream, so the device is synchronised whenever control passes from
+// one thread to another (the caller's inputs and the ranks' results are then complete).
 // A rank that throws, that finishes while others wait in a sum, or whose sum has another
 // length than the others' fails the job: every waiting rank is woken and throws, and
 // run_replicas throws naming the first failure.
