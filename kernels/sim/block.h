@@ -21,6 +21,8 @@
 
 namespace glia::sim::detail {
 
+struct WarpCollective;  // wmma.h
+
 // Errors the emulator raises inside a kernel; the message already names the kernel,
 // block and thread.
 class Fault : public glia::Error {
@@ -51,6 +53,8 @@ struct Fiber {
   unsigned warp_src = 0;
   uint64_t warp_result = 0;
   unsigned warp_ballot = 0;
+  // A wmma collective in progress: the lane's arguments (on its own stack).
+  const WarpCollective* collective = nullptr;
   // __activemask() in progress: the call's source location.
   const char* site_file = nullptr;
   int site_line = 0;
@@ -64,6 +68,8 @@ struct Kernel {
   Body body;
   const void* closure;
   const void* entry;  // the kernel function
+  // Seeds the wmma fragment layout (which element sits in which lane), per launch.
+  uint64_t layout_seed = 0;
 };
 
 class BlockRunner {
