@@ -77,6 +77,13 @@ struct ForwardProblem {
   __device__ void k_range(int64_t, int& begin, int& end) const { begin = 0, end = k; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return true; }
+  bool vec_w;  // k % 8 == 0 and w 16-byte aligned: weight rows load 8 at a time
+  __device__ bool a_vec() const { return vec_w; }
+  __device__ bool b_vec() const { return false; }
+  __device__ uint4 a8(int64_t g, int row, int kk) const {
+    return tensor_core::load16(w + (g * s.cog + row) * static_cast<int64_t>(k) + kk);
+  }
+  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
   __device__ bf16 a(int64_t g, int row, int kk) const { return w[(g * s.cog + row) * static_cast<int64_t>(k) + kk]; }
   __device__ bf16 b(int64_t g, int kk, int col) const { return s.im2col_x(x, static_cast<int>(g), kk, col); }
   __device__ void store(int64_t g, int row, int col, float acc) const {
@@ -94,6 +101,10 @@ struct BackwardInputProblem {
   bf16* gx;
   __device__ int64_t batches() const { return s.groups; }
   __device__ void k_range(int64_t, int& begin, int& end) const { begin = 0, end = k; }
+  __device__ bool a_vec() const { return false; }
+  __device__ bool b_vec() const { return false; }
+  __device__ uint4 a8(int64_t, int, int) const { return uint4{}; }
+  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return true; }
   __device__ bf16 a(int64_t g, int row, int kk) const {
@@ -132,6 +143,10 @@ struct BackwardWeightProblem {
     begin = split * k_chunk;
     end = k - begin < k_chunk ? k : begin + k_chunk;
   }
+  __device__ bool a_vec() const { return false; }
+  __device__ bool b_vec() const { return false; }
+  __device__ uint4 a8(int64_t, int, int) const { return uint4{}; }
+  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return false; }
   __device__ bf16 a(int64_t z, int row, int kk) const {
@@ -174,10 +189,11 @@ constexpr int kSumThreads = 256;
 void conv2d_bf16(const Conv2dParams& p) {
   const Conv2dShape& sh = p.shape;
   ForwardProblem f{conv_shape(sh, "conv2d"), 0, 0, 0, static_cast<const bf16*>(p.w), static_cast<const bf16*>(p.x),
-                   static_cast<const bf16*>(p.bias), static_cast<bf16*>(p.y)};
+                   static_cast<const bf16*>(p.bias), static_cast<bf16*>(p.y), false};
   f.m = f.s.cog;
   f.n = checked_int(sh.n * sh.h_out() * sh.w_out(), "conv2d", "output pixels");
   f.k = f.s.cig * f.s.kh * f.s.kw;
+  f.vec_w = f.k % 8 == 0 && reinterpret_cast<uintptr_t>(p.w) % 16 == 0;
   tensor_core::launch_wmma_gemm(f, sh.groups, "conv2d");
 }
 

@@ -29,11 +29,20 @@ struct GemmBf16Problem {
   const void* bias;
   int activation;
   int64_t batch;
+  bool vec_a, vec_b;  // 16-byte loads along K of A / N of B (host: contiguous and aligned)
 
   __device__ int64_t batches() const { return batch; }
   __device__ void k_range(int64_t, int& begin, int& end) const { begin = 0, end = k; }
   __device__ bool a_k_contiguous() const { return !trans_a; }
   __device__ bool b_n_contiguous() const { return !trans_b; }
+  __device__ bool a_vec() const { return vec_a; }
+  __device__ bool b_vec() const { return vec_b; }
+  __device__ uint4 a8(int64_t z, int row, int kk) const {
+    return tensor_core::load16(a_ptr + z * stride_a + row * lda + kk);
+  }
+  __device__ uint4 b8(int64_t z, int kk, int col) const {
+    return tensor_core::load16(b_ptr + z * stride_b + kk * ldb + col);
+  }
   __device__ __nv_bfloat16 a(int64_t z, int row, int kk) const {
     const __nv_bfloat16* base = a_ptr + z * stride_a;
     return trans_a ? base[kk * lda + row] : base[row * lda + kk];
@@ -76,7 +85,14 @@ void gemm_bf16(const GemmParams& p) {
                     static_cast<const __nv_bfloat16*>(p.b), p.ldb, p.stride_b,
                     p.c, p.ldc, p.stride_c, p.c_dtype == DType::bf16,
                     static_cast<float>(p.alpha), static_cast<float>(p.beta), p.bias,
-                    static_cast<int>(p.activation), p.batch};
+                    static_cast<int>(p.activation), p.batch, false, false};
+  // 16-byte loads need the run contiguous (A not transposed, B not transposed) and every
+  // row start (and batch item) on a 16-byte boundary.
+  auto rows_aligned = [&](const void* base, int64_t ld, int64_t stride) {
+    return reinterpret_cast<uintptr_t>(base) % 16 == 0 && ld % 8 == 0 && (p.batch == 1 || stride % 8 == 0);
+  };
+  g.vec_a = !p.trans_a && rows_aligned(p.a, p.lda, p.stride_a);
+  g.vec_b = !p.trans_b && rows_aligned(p.b, p.ldb, p.stride_b);
   tensor_core::launch_wmma_gemm(g, p.batch, "gemm");
 }
 

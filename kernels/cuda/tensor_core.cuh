@@ -9,6 +9,10 @@
 //     __device__ void k_range(int64_t z, int& begin, int& end) const;  // K slice of item z
 //     __device__ bool a_k_contiguous() const;       // which walk over A's tile coalesces
 //     __device__ bool b_n_contiguous() const;
+//     __device__ bool a_vec() const;                // a8/b8 usable: 16-byte aligned runs
+//     __device__ bool b_vec() const;
+//     __device__ uint4 a8(int64_t z, int row, int k) const;   // A(row, k..k+7)
+//     __device__ uint4 b8(int64_t z, int k, int col) const;   // B(k, col..col+7)
 //     __device__ __nv_bfloat16 a(int64_t z, int row, int k) const;  // in range only
 //     __device__ __nv_bfloat16 b(int64_t z, int k, int col) const;
 //     __device__ void store(int64_t z, int row, int col, float acc) const;  // the epilogue
@@ -20,6 +24,8 @@
 // so any m, n, k works), synchronises, and each warp does 2 k-steps of 4 mma_sync. The
 // accumulators go through shared memory (store_matrix_sync) so the epilogue sees C as
 // (row, col) whatever the fragment layout, and the store is bounds-checked per element.
+// Where a problem's rows are contiguous and 16-byte aligned (a plain GEMM's usual case,
+// a convolution's weights) the slices load 8 bf16 per 16-byte access.
 // Shared rows are padded (+8 bf16, +4 float): every fragment pointer stays 32-byte
 // aligned and ldm a multiple of 16 bytes, as WMMA requires, and a warp's rows start in
 // different banks.
@@ -46,27 +52,73 @@ struct __align__(32) Tiles {
 
 __device__ __forceinline__ __nv_bfloat16 bf16_zero() { return __ushort_as_bfloat16(static_cast<unsigned short>(0)); }
 
+// 8 consecutive bf16 as one 16-byte word (the vector paths' unit). Under the emulator the
+// copy goes through memcpy: g++ would otherwise see a bf16 array read as uint4 (an
+// aliasing violation it may optimise on); nvcc makes it one 128-bit access.
+constexpr int kVec = 8;
+__device__ __forceinline__ uint4 load16(const void* src) {
+#if defined(__CUDACC__)
+  return *static_cast<const uint4*>(src);
+#else
+  uint4 v;
+  memcpy(&v, src, sizeof(v));
+  return v;
+#endif
+}
+__device__ __forceinline__ void store16(void* dst, uint4 v) {
+#if defined(__CUDACC__)
+  *static_cast<uint4*>(dst) = v;
+#else
+  memcpy(dst, &v, sizeof(v));
+#endif
+}
+
 template <class P>
 __device__ __forceinline__ void load_slices(const P& p, Tiles& t, int64_t z, int m0, int n0, int k0, int k_end) {
-  for (int i = threadIdx.x; i < kTileM * kTileK; i += kThreads) {
-    int r, c;
-    if (p.a_k_contiguous()) {
-      r = i / kTileK, c = i % kTileK;
-    } else {
-      c = i / kTileM, r = i % kTileM;
+  if (p.a_vec()) {
+    // Rows k-contiguous and 16-byte aligned: 8 k of one row per load where all 8 are in range.
+    for (int i = threadIdx.x; i < kTileM * kTileK / kVec; i += kThreads) {
+      int r = i / (kTileK / kVec), c = (i % (kTileK / kVec)) * kVec;
+      int gm = m0 + r, gk = k0 + c;
+      if (gm < p.m && gk + kVec <= k_end) {
+        store16(&t.a[r][c], p.a8(z, gm, gk));
+      } else {
+        for (int j = 0; j < kVec; ++j) t.a[r][c + j] = (gm < p.m && gk + j < k_end) ? p.a(z, gm, gk + j) : bf16_zero();
+      }
     }
-    int gm = m0 + r, gk = k0 + c;
-    t.a[r][c] = (gm < p.m && gk < k_end) ? p.a(z, gm, gk) : bf16_zero();
+  } else {
+    for (int i = threadIdx.x; i < kTileM * kTileK; i += kThreads) {
+      int r, c;
+      if (p.a_k_contiguous()) {
+        r = i / kTileK, c = i % kTileK;
+      } else {
+        c = i / kTileM, r = i % kTileM;
+      }
+      int gm = m0 + r, gk = k0 + c;
+      t.a[r][c] = (gm < p.m && gk < k_end) ? p.a(z, gm, gk) : bf16_zero();
+    }
   }
-  for (int i = threadIdx.x; i < kTileK * kTileN; i += kThreads) {
-    int r, c;
-    if (p.b_n_contiguous()) {
-      r = i / kTileN, c = i % kTileN;
-    } else {
-      c = i / kTileK, r = i % kTileK;
+  if (p.b_vec()) {
+    for (int i = threadIdx.x; i < kTileK * kTileN / kVec; i += kThreads) {
+      int r = i / (kTileN / kVec), c = (i % (kTileN / kVec)) * kVec;
+      int gk = k0 + r, gn = n0 + c;
+      if (gk < k_end && gn + kVec <= p.n) {
+        store16(&t.b[r][c], p.b8(z, gk, gn));
+      } else {
+        for (int j = 0; j < kVec; ++j) t.b[r][c + j] = (gk < k_end && gn + j < p.n) ? p.b(z, gk, gn + j) : bf16_zero();
+      }
     }
-    int gk = k0 + r, gn = n0 + c;
-    t.b[r][c] = (gn < p.n && gk < k_end) ? p.b(z, gk, gn) : bf16_zero();
+  } else {
+    for (int i = threadIdx.x; i < kTileK * kTileN; i += kThreads) {
+      int r, c;
+      if (p.b_n_contiguous()) {
+        r = i / kTileN, c = i % kTileN;
+      } else {
+        c = i / kTileK, r = i % kTileK;
+      }
+      int gk = k0 + r, gn = n0 + c;
+      t.b[r][c] = (gn < p.n && gk < k_end) ? p.b(z, gk, gn) : bf16_zero();
+    }
   }
 }
 

@@ -114,6 +114,7 @@ struct Bf16GemmCase {
   bool bias;
   kernels::GemmActivation activation;
   int64_t batch = 1, pad = 0;
+  int64_t gap = 5;  // elements between batch items beyond the matrix (8 keeps 16-byte alignment)
 };
 
 double activate(double v, kernels::GemmActivation a) {
@@ -126,7 +127,7 @@ void run_gemm_case(Backend backend, const Bf16GemmCase& c) {
   const int64_t a_rows = c.trans_a ? c.k : c.m, a_cols = c.trans_a ? c.m : c.k;
   const int64_t b_rows = c.trans_b ? c.n : c.k, b_cols = c.trans_b ? c.k : c.n;
   const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.n + c.pad;
-  const int64_t stride_a = a_rows * lda + 5, stride_b = b_rows * ldb + 5, stride_c = c.m * ldc + 5;
+  const int64_t stride_a = a_rows * lda + c.gap, stride_b = b_rows * ldb + c.gap, stride_c = c.m * ldc + c.gap;
   const bool bf16_out = c.c_dtype == DType::bf16;
   Bf16Data a = random_bf16(size_t(stride_a * c.batch), 91), b = random_bf16(size_t(stride_b * c.batch), 92);
   // C (read when beta != 0) and bias in C's type.
@@ -203,6 +204,10 @@ const Bf16GemmCase kGemmCases[] = {
     {"5x7x3 A^T B^T bf16-out beta padded batch 3", 5, 7, 3, true, true, DType::bf16, 1.0, -1.0, false,
      kernels::GemmActivation::none, 3, 9},
     {"130x66x97 batch 2 padded", 130, 66, 97, false, false, DType::f32, 1.0, 0.0, false, kernels::GemmActivation::none, 2, 8},
+    // Rows 16-byte aligned: the 16-byte load path, with partial runs at the N and K edges.
+    {"45x40x64 aligned rows", 45, 40, 64, false, false, DType::f32, 1.0, 0.0, false, kernels::GemmActivation::none},
+    {"50x44x68 aligned rows batch 2 bf16-out relu", 50, 44, 68, false, false, DType::bf16, 1.0, 0.0, false,
+     kernels::GemmActivation::relu, 2, 12, 8},
     {"9x10x0 bias (K = 0)", 9, 10, 0, false, false, DType::f32, 1.0, 0.0, true, kernels::GemmActivation::none, 1, 1},
 };
 
@@ -304,7 +309,7 @@ void run_conv_case(Backend backend, const Bf16ConvCase& c) {
 const Bf16ConvCase kConvCases[] = {
     {"3x3 pad 1, 2x5x9x9 -> 7, bias", 2, 5, 9, 9, 7, 3, 1, 1, 1, true},
     {"1x1, 2x19x6x7 -> 13", 2, 19, 6, 7, 13, 1, 1, 0, 1, false},
-    {"3x3 stride 2 pad 1, 1x6x11x10 -> 9, bias", 1, 6, 11, 10, 9, 3, 2, 1, 1, true},
+    {"3x3 stride 2 pad 1, 1x8x11x10 -> 9, bias (weight rows 16-byte aligned)", 1, 8, 11, 10, 9, 3, 2, 1, 1, true},
     {"1x1 stride 2, 2x8x9x9 -> 5", 2, 8, 9, 9, 5, 1, 2, 0, 1, false},
     {"3x3 pad 1, 2x3x17x16 -> 4 (split-K weight gradient)", 2, 3, 17, 16, 4, 3, 1, 1, 1, false},
     {"3x3 pad 1, 2 groups, 1x6x7x7 -> 4", 1, 6, 7, 7, 4, 3, 1, 1, 2, true},
