@@ -540,6 +540,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
   GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0,
              "op 'conv2d_backward_bias': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
+  if (p.dtype == DType::bf16) return conv2d_backward_bias_bf16(p);  // conv2d_bf16.cu
   dispatch_floating(p.dtype, "conv2d_backward_bias", [&](auto tag) {
     using T = decltype(tag);
     GLIA_LAUNCH(bias_backward<T>, blocks_for(p.c, 1), kThreads, 0, p.n, p.c, p.hw,

@@ -19,6 +19,8 @@
 // when asked in bf16 (one output channel per group fills 1/64 of a tile's rows): correct,
 // not fast; mixed precision keeps them on the CUDA-core float32 kernels.
 //
+// The bias gradient (a per-channel sum, no products) is a float reduction on CUDA cores.
+//
 // Cost: 2 * N * C_out * Ho * Wo * (C_in/groups) * KH * KW FLOPs for each product.
 #include <climits>
 
@@ -184,7 +186,24 @@ int weight_splits(int64_t k, int64_t tiles) {
 
 constexpr int kSumThreads = 256;
 
+// gbias[ch] = sum of gy[:, ch, :] in float, one block per channel (a CUDA-core reduction:
+// no products to put on tensor cores), rounded to bf16 once.
+__global__ void bias_backward_bf16(int64_t n, int64_t c, int64_t hw, const bf16* gy, bf16* gbias) {
+  __shared__ float scratch[kWarpSize];
+  for (int64_t ch : block_stride(c)) {
+    float acc = 0.0f;
+    for (int64_t e = threadIdx.x; e < n * hw; e += blockDim.x) acc += __bfloat162float(gy[((e / hw) * c + ch) * hw + e % hw]);
+    acc = block_sum(acc, scratch);
+    if (threadIdx.x == 0) gbias[ch] = __float2bfloat16(acc);
+  }
+}
+
 }  // namespace
+
+void conv2d_backward_bias_bf16(const Conv2dBackwardBiasParams& p) {
+  GLIA_LAUNCH(bias_backward_bf16, blocks_for(p.c, 1), kSumThreads, 0, p.n, p.c, p.hw, static_cast<const bf16*>(p.gy),
+              static_cast<bf16*>(p.gbias));
+}
 
 void conv2d_bf16(const Conv2dParams& p) {
   const Conv2dShape& sh = p.shape;

@@ -49,6 +49,7 @@ void conv2d_backward_bias(const Conv2dBackwardBiasParams& p);
 void conv2d_bf16(const Conv2dParams& p);
 void conv2d_backward_input_bf16(const Conv2dBackwardInputParams& p);
 void conv2d_backward_weight_bf16(const Conv2dBackwardWeightParams& p);
+void conv2d_backward_bias_bf16(const Conv2dBackwardBiasParams& p);
 // conv_transpose2d.cu
 void conv_transpose2d(const ConvTranspose2dParams& p);
 void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p);

@@ -304,6 +304,19 @@ void run_conv_case(Backend backend, const Bf16ConvCase& c) {
     kernels::conv2d_backward_weight_kernel.get(backend)(p);
     check_bounded(bf16_download(dgw), ref, sum, c.n * ho * wo, true, "conv2d_backward_weight " + where);
   }
+  // backward to the bias (a float reduction over N*Ho*Wo, same bound with K = N*Ho*Wo)
+  if (c.bias) {
+    std::vector<double> ref(size_t(c.c_out)), sum(size_t(c.c_out));
+    std::vector<double> agy = absolute(gy.values);
+    kernels::Conv2dBackwardBiasParams r{DType::f64, c.n, c.c_out, ho * wo, gy.values.data(), ref.data()};
+    kernels::conv2d_backward_bias_kernel.get(Backend::cpu)(r);
+    kernels::Conv2dBackwardBiasParams ra{DType::f64, c.n, c.c_out, ho * wo, agy.data(), sum.data()};
+    kernels::conv2d_backward_bias_kernel.get(Backend::cpu)(ra);
+    DeviceBuffer<uint16_t> dgy(backend, gy.bits), dgb(backend, size_t(c.c_out));
+    kernels::Conv2dBackwardBiasParams p{DType::bf16, c.n, c.c_out, ho * wo, dgy.data(), dgb.data()};
+    kernels::conv2d_backward_bias_kernel.get(backend)(p);
+    check_bounded(bf16_download(dgb), ref, sum, c.n * ho * wo, true, "conv2d_backward_bias " + where);
+  }
 }
 
 const Bf16ConvCase kConvCases[] = {
