@@ -82,10 +82,8 @@ struct ForwardProblem {
   bool vec_w;  // k % 8 == 0 and w 16-byte aligned: weight rows load 8 at a time
   __device__ bool a_vec() const { return vec_w; }
   __device__ bool b_vec() const { return false; }
-  __device__ uint4 a8(int64_t g, int row, int kk) const {
-    return tensor_core::load16(w + (g * s.cog + row) * static_cast<int64_t>(k) + kk);
-  }
-  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
+  __device__ const bf16* a8(int64_t g, int row, int kk) const { return w + (g * s.cog + row) * static_cast<int64_t>(k) + kk; }
+  __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
   __device__ bf16 a(int64_t g, int row, int kk) const { return w[(g * s.cog + row) * static_cast<int64_t>(k) + kk]; }
   __device__ bf16 b(int64_t g, int kk, int col) const { return s.im2col_x(x, static_cast<int>(g), kk, col); }
   __device__ void store(int64_t g, int row, int col, float acc) const {
@@ -105,8 +103,8 @@ struct BackwardInputProblem {
   __device__ void k_range(int64_t, int& begin, int& end) const { begin = 0, end = k; }
   __device__ bool a_vec() const { return false; }
   __device__ bool b_vec() const { return false; }
-  __device__ uint4 a8(int64_t, int, int) const { return uint4{}; }
-  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
+  __device__ const bf16* a8(int64_t, int, int) const { return nullptr; }
+  __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return true; }
   __device__ bf16 a(int64_t g, int row, int kk) const {
@@ -147,8 +145,8 @@ struct BackwardWeightProblem {
   }
   __device__ bool a_vec() const { return false; }
   __device__ bool b_vec() const { return false; }
-  __device__ uint4 a8(int64_t, int, int) const { return uint4{}; }
-  __device__ uint4 b8(int64_t, int, int) const { return uint4{}; }
+  __device__ const bf16* a8(int64_t, int, int) const { return nullptr; }
+  __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return false; }
   __device__ bf16 a(int64_t z, int row, int kk) const {

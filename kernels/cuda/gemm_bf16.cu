@@ -37,12 +37,8 @@ struct GemmBf16Problem {
   __device__ bool b_n_contiguous() const { return !trans_b; }
   __device__ bool a_vec() const { return vec_a; }
   __device__ bool b_vec() const { return vec_b; }
-  __device__ uint4 a8(int64_t z, int row, int kk) const {
-    return tensor_core::load16(a_ptr + z * stride_a + row * lda + kk);
-  }
-  __device__ uint4 b8(int64_t z, int kk, int col) const {
-    return tensor_core::load16(b_ptr + z * stride_b + kk * ldb + col);
-  }
+  __device__ const __nv_bfloat16* a8(int64_t z, int row, int kk) const { return a_ptr + z * stride_a + row * lda + kk; }
+  __device__ const __nv_bfloat16* b8(int64_t z, int kk, int col) const { return b_ptr + z * stride_b + kk * ldb + col; }
   __device__ __nv_bfloat16 a(int64_t z, int row, int kk) const {
     const __nv_bfloat16* base = a_ptr + z * stride_a;
     return trans_a ? base[kk * lda + row] : base[row * lda + kk];

@@ -11,8 +11,8 @@
 //     __device__ bool b_n_contiguous() const;
 //     __device__ bool a_vec() const;                // a8/b8 usable: 16-byte aligned runs
 //     __device__ bool b_vec() const;
-//     __device__ uint4 a8(int64_t z, int row, int k) const;   // A(row, k..k+7)
-//     __device__ uint4 b8(int64_t z, int k, int col) const;   // B(k, col..col+7)
+//     __device__ const __nv_bfloat16* a8(int64_t z, int row, int k) const;  // &A(row, k): 8 contiguous
+//     __device__ const __nv_bfloat16* b8(int64_t z, int k, int col) const;  // &B(k, col)
 //     __device__ __nv_bfloat16 a(int64_t z, int row, int k) const;  // in range only
 //     __device__ __nv_bfloat16 b(int64_t z, int k, int col) const;
 //     __device__ void store(int64_t z, int row, int col, float acc) const;  // the epilogue
@@ -22,16 +22,20 @@
 // accumulator fragments). K in steps of 32: the block gathers a 64 x 32 slice of A and a
 // 32 x 64 slice of B into shared memory as bf16 (zero outside the matrix or the K slice,
 // so any m, n, k works), synchronises, and each warp does 2 k-steps of 4 mma_sync. The
+// slices are double-buffered: while the warps multiply slice s, the copies of slice s+1
+// are in flight (cp.async where a run of 8 is contiguous and aligned, plain loads
+// elsewhere), and a wait for all but the newest batch plus a barrier start each step. The
 // accumulators go through shared memory (store_matrix_sync) so the epilogue sees C as
 // (row, col) whatever the fragment layout, and the store is bounds-checked per element.
 // Where a problem's rows are contiguous and 16-byte aligned (a plain GEMM's usual case,
-// a convolution's weights) the slices load 8 bf16 per 16-byte access.
+// a convolution's weights) the slices load 8 bf16 per 16-byte cp.async.
 // Shared rows are padded (+8 bf16, +4 float): every fragment pointer stays 32-byte
 // aligned and ldm a multiple of 16 bytes, as WMMA requires, and a warp's rows start in
 // different banks.
 #pragma once
 #if defined(__CUDACC__)
 #include <cuda_bf16.h>
+#include <cuda_pipeline_primitives.h>
 #include <mma.h>
 #endif
 #include <cstdint>
@@ -45,45 +49,32 @@ constexpr int kTileM = 64, kTileN = 64, kTileK = 32, kThreads = 128;
 constexpr int kLdA = kTileK + 8, kLdB = kTileN + 8, kLdC = kTileN + 4;
 
 struct __align__(32) Tiles {
-  __nv_bfloat16 a[kTileM][kLdA];  // A slice, (row, k)
-  __nv_bfloat16 b[kTileK][kLdB];  // B slice, (k, col)
-  float c[kTileM][kLdC];          // the finished tile, (row, col)
+  __nv_bfloat16 a[2][kTileM][kLdA];  // A slices (double-buffered), (row, k)
+  __nv_bfloat16 b[2][kTileK][kLdB];  // B slices, (k, col)
+  float c[kTileM][kLdC];             // the finished tile, (row, col)
 };
+static_assert(sizeof(Tiles) <= 48 * 1024, "static shared memory is limited to 48 KiB");
 
 __device__ __forceinline__ __nv_bfloat16 bf16_zero() { return __ushort_as_bfloat16(static_cast<unsigned short>(0)); }
 
-// 8 consecutive bf16 as one 16-byte word (the vector paths' unit). Under the emulator the
-// copy goes through memcpy: g++ would otherwise see a bf16 array read as uint4 (an
-// aliasing violation it may optimise on); nvcc makes it one 128-bit access.
+// 8 consecutive bf16: one 16-byte cp.async.
 constexpr int kVec = 8;
-__device__ __forceinline__ uint4 load16(const void* src) {
-#if defined(__CUDACC__)
-  return *static_cast<const uint4*>(src);
-#else
-  uint4 v;
-  memcpy(&v, src, sizeof(v));
-  return v;
-#endif
-}
-__device__ __forceinline__ void store16(void* dst, uint4 v) {
-#if defined(__CUDACC__)
-  *static_cast<uint4*>(dst) = v;
-#else
-  memcpy(dst, &v, sizeof(v));
-#endif
-}
 
+// Starts the copies of the K slice [k0, k0 + 32) of A and B into buffer `buf` (see the
+// top of the file). Plain stores land at once; cp.async copies at the next wait.
 template <class P>
-__device__ __forceinline__ void load_slices(const P& p, Tiles& t, int64_t z, int m0, int n0, int k0, int k_end) {
+__device__ __forceinline__ void issue_slices(const P& p, Tiles& t, int buf, int64_t z, int m0, int n0, int k0,
+                                             int k_end) {
   if (p.a_vec()) {
-    // Rows k-contiguous and 16-byte aligned: 8 k of one row per load where all 8 are in range.
+    // Rows k-contiguous and 16-byte aligned: 8 k of one row per copy where all 8 are in range.
     for (int i = threadIdx.x; i < kTileM * kTileK / kVec; i += kThreads) {
       int r = i / (kTileK / kVec), c = (i % (kTileK / kVec)) * kVec;
       int gm = m0 + r, gk = k0 + c;
       if (gm < p.m && gk + kVec <= k_end) {
-        store16(&t.a[r][c], p.a8(z, gm, gk));
+        __pipeline_memcpy_async(&t.a[buf][r][c], p.a8(z, gm, gk), 16);
       } else {
-        for (int j = 0; j < kVec; ++j) t.a[r][c + j] = (gm < p.m && gk + j < k_end) ? p.a(z, gm, gk + j) : bf16_zero();
+        for (int j = 0; j < kVec; ++j)
+          t.a[buf][r][c + j] = (gm < p.m && gk + j < k_end) ? p.a(z, gm, gk + j) : bf16_zero();
       }
     }
   } else {
@@ -95,7 +86,7 @@ __device__ __forceinline__ void load_slices(const P& p, Tiles& t, int64_t z, int
         c = i / kTileM, r = i % kTileM;
       }
       int gm = m0 + r, gk = k0 + c;
-      t.a[r][c] = (gm < p.m && gk < k_end) ? p.a(z, gm, gk) : bf16_zero();
+      t.a[buf][r][c] = (gm < p.m && gk < k_end) ? p.a(z, gm, gk) : bf16_zero();
     }
   }
   if (p.b_vec()) {
@@ -103,9 +94,10 @@ __device__ __forceinline__ void load_slices(const P& p, Tiles& t, int64_t z, int
       int r = i / (kTileN / kVec), c = (i % (kTileN / kVec)) * kVec;
       int gk = k0 + r, gn = n0 + c;
       if (gk < k_end && gn + kVec <= p.n) {
-        store16(&t.b[r][c], p.b8(z, gk, gn));
+        __pipeline_memcpy_async(&t.b[buf][r][c], p.b8(z, gk, gn), 16);
       } else {
-        for (int j = 0; j < kVec; ++j) t.b[r][c + j] = (gk < k_end && gn + j < p.n) ? p.b(z, gk, gn + j) : bf16_zero();
+        for (int j = 0; j < kVec; ++j)
+          t.b[buf][r][c + j] = (gk < k_end && gn + j < p.n) ? p.b(z, gk, gn + j) : bf16_zero();
       }
     }
   } else {
@@ -117,7 +109,7 @@ __device__ __forceinline__ void load_slices(const P& p, Tiles& t, int64_t z, int
         c = i / kTileK, r = i % kTileK;
       }
       int gk = k0 + r, gn = n0 + c;
-      t.b[r][c] = (gn < p.n && gk < k_end) ? p.b(z, gk, gn) : bf16_zero();
+      t.b[buf][r][c] = (gn < p.n && gk < k_end) ? p.b(z, gk, gn) : bf16_zero();
     }
   }
 }
@@ -135,23 +127,30 @@ __global__ void __launch_bounds__(kThreads) wmma_gemm(P p) {
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-    for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
-      __syncthreads();  // every warp is done reading the previous slices
-      load_slices(p, t, z, m0, n0, k0, k_end);
-      __syncthreads();
+    // Slice k0 is in buffer `buf`; the next one is issued into the other before the wait.
+    // (The previous item's last step ended at a barrier: buffer 0 is free.)
+    int buf = 0;
+    if (k_begin < k_end) issue_slices(p, t, 0, z, m0, n0, k_begin, k_end);
+    __pipeline_commit();
+    for (int k0 = k_begin; k0 < k_end; k0 += kTileK, buf ^= 1) {
+      if (k0 + kTileK < k_end) issue_slices(p, t, buf ^ 1, z, m0, n0, k0 + kTileK, k_end);
+      __pipeline_commit();
+      __pipeline_wait_prior(1);  // every batch but the one just issued has landed
+      __syncthreads();           // ... in every thread
 #pragma unroll
       for (int kk = 0; kk < kTileK; kk += 16) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[2];
         wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fb[2];
 #pragma unroll
-        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &t.a[wm * 32 + i * 16][kk], kLdA);
+        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &t.a[buf][wm * 32 + i * 16][kk], kLdA);
 #pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &t.b[kk][wn * 32 + j * 16], kLdB);
+        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &t.b[buf][kk][wn * 32 + j * 16], kLdB);
 #pragma unroll
         for (int i = 0; i < 2; ++i)
 #pragma unroll
           for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
       }
+      __syncthreads();  // every warp is done reading `buf` before the next step refills it
     }
 
     __syncthreads();  // the previous item's epilogue is done reading t.c
