@@ -15,6 +15,9 @@
 //                    split over K (blockIdx.z = split * groups + group) into a float
 //                    workspace when C is a few tiles, then summed in split order and
 //                    rounded: deterministic, no atomics.
+// 16-byte cp.async where runs of 8 are contiguous and aligned: the weights' rows (forward,
+// C_in*KH*KW a multiple of 8), pixels of x or gy in a pointwise conv and gy's pixels in
+// the weight gradient (planes a multiple of 8 pixels).
 // Any kernel size, stride, padding, dilation and group count. Depthwise convs run here too
 // when asked in bf16 (one output channel per group fills 1/64 of a tile's rows): correct,
 // not fast; mixed precision keeps them on the CUDA-core float32 kernels.
@@ -80,10 +83,14 @@ struct ForwardProblem {
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return true; }
   bool vec_w;  // k % 8 == 0 and w 16-byte aligned: weight rows load 8 at a time
+  bool vec_x;  // a pointwise conv with 16-byte aligned planes: 8 pixels of x at a time
   __device__ bool a_vec() const { return vec_w; }
-  __device__ bool b_vec() const { return false; }
+  __device__ bool b_vec() const { return vec_x; }
   __device__ const bf16* a8(int64_t g, int row, int kk) const { return w + (g * s.cog + row) * static_cast<int64_t>(k) + kk; }
-  __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
+  __device__ const bf16* b8(int64_t g, int kk, int col) const {
+    int plane = s.h_in * s.w_in, b = col / plane, q = col - b * plane;
+    return x + (static_cast<int64_t>(b) * s.c_in + g * s.cig + kk) * plane + q;
+  }
   __device__ bf16 a(int64_t g, int row, int kk) const { return w[(g * s.cog + row) * static_cast<int64_t>(k) + kk]; }
   __device__ bf16 b(int64_t g, int kk, int col) const { return s.im2col_x(x, static_cast<int>(g), kk, col); }
   __device__ void store(int64_t g, int row, int col, float acc) const {
@@ -101,10 +108,14 @@ struct BackwardInputProblem {
   bf16* gx;
   __device__ int64_t batches() const { return s.groups; }
   __device__ void k_range(int64_t, int& begin, int& end) const { begin = 0, end = k; }
+  bool vec_gy;  // a pointwise conv with 16-byte aligned planes: 8 pixels of gy at a time
   __device__ bool a_vec() const { return false; }
-  __device__ bool b_vec() const { return false; }
+  __device__ bool b_vec() const { return vec_gy; }
   __device__ const bf16* a8(int64_t, int, int) const { return nullptr; }
-  __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
+  __device__ const bf16* b8(int64_t g, int kk, int col) const {
+    int plane = s.h_out * s.w_out, b = col / plane, q = col - b * plane;
+    return gy + (static_cast<int64_t>(b) * s.c_out + g * s.cog + kk) * plane + q;
+  }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return true; }
   __device__ bf16 a(int64_t g, int row, int kk) const {
@@ -143,9 +154,13 @@ struct BackwardWeightProblem {
     begin = split * k_chunk;
     end = k - begin < k_chunk ? k : begin + k_chunk;
   }
-  __device__ bool a_vec() const { return false; }
+  bool vec_gy;  // output planes 16-byte aligned: 8 pixels of gy at a time (A's K runs)
+  __device__ bool a_vec() const { return vec_gy; }
   __device__ bool b_vec() const { return false; }
-  __device__ const bf16* a8(int64_t, int, int) const { return nullptr; }
+  __device__ const bf16* a8(int64_t z, int row, int kk) const {
+    int g = static_cast<int>(z % s.groups), plane = s.h_out * s.w_out, b = kk / plane, q = kk - b * plane;
+    return gy + (static_cast<int64_t>(b) * s.c_out + g * s.cog + row) * plane + q;
+  }
   __device__ const bf16* b8(int64_t, int, int) const { return nullptr; }
   __device__ bool a_k_contiguous() const { return true; }
   __device__ bool b_n_contiguous() const { return false; }
@@ -176,6 +191,16 @@ __global__ void sum_splits_to_bf16(int64_t total, int splits, const float* works
 // Split-K count for the weight gradient (K = N*Ho*Wo is long, C often a few tiles): about
 // 256 blocks, each split at least 256 deep. A function of the shape only, so the result
 // does not depend on the device.
+// A run of 8 pixels starting at a multiple of 8 stays in one plane and is 16-byte aligned
+// when the plane is a multiple of 8 pixels and the tensor 16-byte aligned.
+bool pixel_runs_aligned(const void* t, int64_t plane) { return plane % 8 == 0 && reinterpret_cast<uintptr_t>(t) % 16 == 0; }
+
+// 1x1, stride 1, no padding: im2col(x) is x itself, pixels contiguous.
+bool is_pointwise(const Conv2dShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
+         s.pad_left == 0 && s.pad_right == 0;
+}
+
 int weight_splits(int64_t k, int64_t tiles) {
   int64_t by_depth = (k + 255) / 256, by_blocks = tiles >= 256 ? 1 : 256 / tiles;
   int64_t s = by_depth < by_blocks ? by_depth : by_blocks;
@@ -206,18 +231,20 @@ void conv2d_backward_bias_bf16(const Conv2dBackwardBiasParams& p) {
 void conv2d_bf16(const Conv2dParams& p) {
   const Conv2dShape& sh = p.shape;
   ForwardProblem f{conv_shape(sh, "conv2d"), 0, 0, 0, static_cast<const bf16*>(p.w), static_cast<const bf16*>(p.x),
-                   static_cast<const bf16*>(p.bias), static_cast<bf16*>(p.y), false};
+                   static_cast<const bf16*>(p.bias), static_cast<bf16*>(p.y), false, false};
   f.m = f.s.cog;
   f.n = checked_int(sh.n * sh.h_out() * sh.w_out(), "conv2d", "output pixels");
   f.k = f.s.cig * f.s.kh * f.s.kw;
   f.vec_w = f.k % 8 == 0 && reinterpret_cast<uintptr_t>(p.w) % 16 == 0;
+  f.vec_x = is_pointwise(sh) && pixel_runs_aligned(p.x, sh.h_in * sh.w_in);
   tensor_core::launch_wmma_gemm(f, sh.groups, "conv2d");
 }
 
 void conv2d_backward_input_bf16(const Conv2dBackwardInputParams& p) {
   const Conv2dShape& sh = p.shape;
   BackwardInputProblem b{conv_shape(sh, "conv2d_backward_input"), 0, 0, 0, static_cast<const bf16*>(p.w),
-                         static_cast<const bf16*>(p.gy), static_cast<bf16*>(p.gx)};
+                         static_cast<const bf16*>(p.gy), static_cast<bf16*>(p.gx),
+                         is_pointwise(sh) && pixel_runs_aligned(p.gy, sh.h_out() * sh.w_out())};
   b.m = b.s.cig;
   b.n = checked_int(sh.n * sh.h_in * sh.w_in, "conv2d_backward_input", "input pixels");
   b.k = b.s.cog * b.s.kh * b.s.kw;
@@ -228,7 +255,8 @@ void conv2d_backward_weight_bf16(const Conv2dBackwardWeightParams& p) {
   const Conv2dShape& sh = p.shape;
   const char* op = "conv2d_backward_weight";
   BackwardWeightProblem b{conv_shape(sh, op), 0, 0, 0, 1, 0, static_cast<const bf16*>(p.x),
-                          static_cast<const bf16*>(p.gy), static_cast<bf16*>(p.gw), nullptr, 0};
+                          static_cast<const bf16*>(p.gy), static_cast<bf16*>(p.gw), nullptr, 0,
+                          pixel_runs_aligned(p.gy, sh.h_out() * sh.w_out())};
   b.m = b.s.cog;
   b.n = b.s.cig * b.s.kh * b.s.kw;
   b.k = checked_int(sh.n * sh.h_out() * sh.w_out(), op, "output pixels");

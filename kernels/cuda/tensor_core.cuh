@@ -176,8 +176,8 @@ void launch_wmma_gemm(const P& p, int64_t batches, const char* op) {
   GLIA_CHECK(grid_y <= kMaxGridBlocks, "op '" << op << "': " << p.m << " GEMM rows need more than 65535 row tiles");
   dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y),
             static_cast<unsigned>(batches < kMaxGridBlocks ? batches : kMaxGridBlocks));
-  auto* kernel = &wmma_gemm<P>;
-  GLIA_LAUNCH(kernel, grid, kThreads, 0, p);
+  auto* tensor_core_gemm = &wmma_gemm<P>;  // the name errors and GLIA_SIM_TRACE_KERNEL see
+  GLIA_LAUNCH(tensor_core_gemm, grid, kThreads, 0, p);
 }
 
 // Applies a GEMM epilogue activation (kernels/gemm.h, GemmActivation) to one value.

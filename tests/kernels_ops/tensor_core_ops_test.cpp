@@ -327,6 +327,10 @@ const Bf16ConvCase kConvCases[] = {
     {"3x3 pad 1, 2x3x17x16 -> 4 (split-K weight gradient)", 2, 3, 17, 16, 4, 3, 1, 1, 1, false},
     {"3x3 pad 1, 2 groups, 1x6x7x7 -> 4", 1, 6, 7, 7, 4, 3, 1, 1, 2, true},
     {"3x3 depthwise pad 1, 1x4x6x6", 1, 4, 6, 6, 4, 3, 1, 1, 4, false},
+    // Planes of 64 pixels and channel counts of 8: the 16-byte paths (weights' rows, the
+    // pointwise conv's pixels, gy's pixels in the weight gradient).
+    {"1x1, 2x16x8x8 -> 24, bias (aligned pixel runs)", 2, 16, 8, 8, 24, 1, 1, 0, 1, true},
+    {"3x3 pad 1, 2x8x8x8 -> 16 (aligned pixel runs)", 2, 8, 8, 8, 16, 3, 1, 1, 1, false},
 };
 
 TEST_P(TensorCoreOps, ConvBf16MatchesFloat64ReferenceOnOddShapes) {
