@@ -116,6 +116,10 @@ __device__ __forceinline__ void issue_slices(const P& p, Tiles& t, int buf, int6
 
 template <class P>
 __global__ void __launch_bounds__(kThreads) wmma_gemm(P p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  (void)p;
+  __trap();  // bf16 WMMA and cp.async need sm_80 or newer (glia builds sm_80 and sm_90)
+#else
   using namespace nvcuda;
   __shared__ Tiles t;
   const int warp = threadIdx.x / kWarpSize, wm = warp / 2, wn = warp % 2;
@@ -165,6 +169,7 @@ __global__ void __launch_bounds__(kThreads) wmma_gemm(P p) {
       if (m0 + r < p.m && n0 + c < p.n) p.store(z, m0 + r, n0 + c, t.c[r][c]);
     }
   }
+#endif
 }
 
 // Launches P's GEMM over ceil(n/64) x ceil(m/64) tiles and `batches` items (capped at the
