@@ -27,6 +27,8 @@
 // (a bias is first written into y, then the GEMM adds with beta = 1). The weight gradient
 // sums over the batch too; it stays on the split-K implicit GEMM, which already spreads
 // that long K over many blocks in a fixed order.
+// bfloat16: tensor-core implicit GEMMs in kernels/cuda/conv2d_bf16.cu (the entry points
+// below route there).
 // Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
 // (forward; for 3x3 and 5x5 the weights sit in registers and the tap loops unroll) or input
 // pixel (backward input, a gather over the taps that reach it), and
@@ -432,6 +434,7 @@ void pointwise_gemm(const Conv2dShape& s, bool transpose_w, const void* w, const
 
 void conv2d(const Conv2dParams& p) {
   validate_conv2d(p.shape, "conv2d");
+  if (p.dtype == DType::bf16) return conv2d_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
   dispatch_floating(p.dtype, "conv2d", [&](auto tag) {
     using T = decltype(tag);
@@ -477,6 +480,7 @@ void conv2d(const Conv2dParams& p) {
 
 void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
   validate_conv2d(p.shape, "conv2d_backward_input");
+  if (p.dtype == DType::bf16) return conv2d_backward_input_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
   dispatch_floating(p.dtype, "conv2d_backward_input", [&](auto tag) {
     using T = decltype(tag);
@@ -511,6 +515,7 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
   validate_conv2d(p.shape, "conv2d_backward_weight");
+  if (p.dtype == DType::bf16) return conv2d_backward_weight_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
   dispatch_floating(p.dtype, "conv2d_backward_weight", [&](auto tag) {
     using T = decltype(tag);
@@ -535,6 +540,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
   GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0,
              "op 'conv2d_backward_bias': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
+  if (p.dtype == DType::bf16) return conv2d_backward_bias_bf16(p);  // conv2d_bf16.cu
   dispatch_floating(p.dtype, "conv2d_backward_bias", [&](auto tag) {
     using T = decltype(tag);
     GLIA_LAUNCH(bias_backward<T>, blocks_for(p.c, 1), kThreads, 0, p.n, p.c, p.hw,

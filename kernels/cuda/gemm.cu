@@ -208,6 +208,13 @@ GemmArgs<T> gemm_args(const GemmParams& p) {
 
 void gemm(const GemmParams& p) {
   check_gemm(p);
+  if (p.dtype == DType::bf16) {
+    gemm_bf16(p);  // tensor cores, kernels/cuda/gemm_bf16.cu
+    return;
+  }
+  GLIA_CHECK(p.bias == nullptr && p.activation == GemmActivation::none,
+             "op 'gemm' on backend " GLIA_BACKEND_NAME ": a bias or activation epilogue needs bf16 inputs, not "
+                 << dtype_name(p.dtype));
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
   unsigned batch_blocks = static_cast<unsigned>(p.batch < kMaxGridBlocks ? p.batch : kMaxGridBlocks);
   if (p.dtype == DType::f32) {
@@ -222,7 +229,7 @@ void gemm(const GemmParams& p) {
               static_cast<unsigned>((p.m + kSimpleTile - 1) / kSimpleTile), batch_blocks);
     GLIA_LAUNCH(gemm_simple_tiled<double>, grid, dim3(kSimpleTile, kSimpleTile), 0, g);
   } else {
-    GLIA_FAIL("op 'gemm' on backend " GLIA_BACKEND_NAME " supports float32 and float64, not " << dtype_name(p.dtype));
+    GLIA_FAIL("op 'gemm' on backend " GLIA_BACKEND_NAME " supports float32, float64 and bfloat16, not " << dtype_name(p.dtype));
   }
 }
 

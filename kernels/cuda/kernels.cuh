@@ -35,6 +35,8 @@ void bce_with_logits(const BceWithLogitsParams& p);
 void bce_with_logits_backward(const BceWithLogitsBackwardParams& p);
 // gemm.cu
 void gemm(const GemmParams& p);
+// gemm_bf16.cu: dtype bf16, on tensor cores (gemm() routes there)
+void gemm_bf16(const GemmParams& p);
 // optim.cu
 void adam_step(const AdamParams& p);
 void sgd_step(const SgdParams& p);
@@ -43,6 +45,11 @@ void conv2d(const Conv2dParams& p);
 void conv2d_backward_input(const Conv2dBackwardInputParams& p);
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p);
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p);
+// conv2d_bf16.cu: dtype bf16, implicit GEMM on tensor cores (the conv2d*() entry points route there)
+void conv2d_bf16(const Conv2dParams& p);
+void conv2d_backward_input_bf16(const Conv2dBackwardInputParams& p);
+void conv2d_backward_weight_bf16(const Conv2dBackwardWeightParams& p);
+void conv2d_backward_bias_bf16(const Conv2dBackwardBiasParams& p);
 // conv_transpose2d.cu
 void conv_transpose2d(const ConvTranspose2dParams& p);
 void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p);

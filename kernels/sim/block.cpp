@@ -75,6 +75,7 @@ std::string BlockRunner::where(const Fiber& f) const {
 std::string BlockRunner::where() const { return where(*current); }
 
 void fiber_finished(BlockRunner& r, Fiber& f) {
+  if (!r.error) finish_async_copies(f);
   f.state = FiberState::done;
   --r.live;
   ++r.exited;
@@ -178,6 +179,9 @@ std::exception_ptr BlockRunner::run(const Kernel& k, uint3 idx, Schedule schedul
         f.state = FiberState::not_started;
         f.abandoned = false;
         f.stack = Stack{};
+        f.collective = nullptr;
+        f.async_copies.clear();
+        f.async_batch_ends.clear();
       }
     }
   }

@@ -21,6 +21,15 @@
 
 namespace glia::sim::detail {
 
+struct WarpCollective;  // wmma.h
+
+// One cp.async copy issued and not yet performed (pipeline.h).
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  size_t size, zfill;
+};
+
 // Errors the emulator raises inside a kernel; the message already names the kernel,
 // block and thread.
 class Fault : public glia::Error {
@@ -51,6 +60,11 @@ struct Fiber {
   unsigned warp_src = 0;
   uint64_t warp_result = 0;
   unsigned warp_ballot = 0;
+  // A wmma collective in progress: the lane's arguments (on its own stack).
+  const WarpCollective* collective = nullptr;
+  // cp.async: copies issued and not yet performed, and where each committed batch ends.
+  std::vector<AsyncCopy> async_copies;
+  std::vector<size_t> async_batch_ends;
   // __activemask() in progress: the call's source location.
   const char* site_file = nullptr;
   int site_line = 0;
@@ -64,6 +78,8 @@ struct Kernel {
   Body body;
   const void* closure;
   const void* entry;  // the kernel function
+  // Seeds the wmma fragment layout (which element sits in which lane), per launch.
+  uint64_t layout_seed = 0;
 };
 
 class BlockRunner {
@@ -112,6 +128,8 @@ BlockRunner* active_runner();
 void fiber_finished(BlockRunner& r, Fiber& f);
 // Releases the lanes of `warp` parked in __activemask() once no lane of the warp can run.
 void settle_activemask(BlockRunner& r, unsigned warp);
+// Performs a finishing thread's cp.async copies still pending (pipeline.cpp).
+void finish_async_copies(Fiber& f);
 // Ends the current fiber after a memory fault (checked.cpp's signal path).
 [[noreturn]] void fail_current_fiber_after_fault();
 

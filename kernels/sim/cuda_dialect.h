@@ -294,3 +294,9 @@ template <class T>
 inline T __ldg(const T* p) {
   return *p;
 }
+
+// ---- 16-bit floats (cuda_fp16.h, cuda_bf16.h) and the warp matrix API (mma.h) ---------
+#include "kernels/sim/half_types.h"
+#include "kernels/sim/wmma.h"
+// ---- cp.async (cuda_pipeline_primitives.h) ----------------------------------------------
+#include "kernels/sim/pipeline.h"

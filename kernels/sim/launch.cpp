@@ -175,6 +175,8 @@ void launch_grid(const char* name, dim3 grid, dim3 block, size_t shared_bytes, B
   size_t num_blocks = static_cast<size_t>(grid.x) * grid.y * grid.z;
 
   std::lock_guard<std::mutex> lock(g_launch_mutex);
+  // A fresh wmma element-to-lane mapping for every launch, repeatable from the seed.
+  kernel.layout_seed = schedule_seed() * 0x9e3779b97f4a7c15ull + g_launches.load() + 1;
   init_trace_from_env();
   std::exception_ptr error;
   if (checked() && check_races()) {

@@ -18,6 +18,7 @@
 
 #include "kernels/sim/block.h"
 #include "kernels/sim/cuda_dialect.h"
+#include "kernels/sim/wmma.h"
 
 namespace glia::sim::detail {
 namespace {
@@ -99,7 +100,117 @@ WarpResult warp_exchange(const char* op, unsigned mask, uint64_t value, unsigned
   return {f.warp_result, f.warp_ballot};
 }
 
+const char* layout_name(int layout) { return layout == 0 ? "row-major" : "column-major"; }
+
+// What lane `l`'s call differs in from lane `first`'s, or "" when they are the same call.
+std::string collective_difference(const WarpCollective& a, const WarpCollective& b) {
+  std::ostringstream s;
+  if (a.compute != b.compute) {
+    s << "other fragment types or operation";
+  } else if (a.ptr != b.ptr) {
+    s << "pointer " << b.ptr << " where lane 0 passed " << a.ptr;
+  } else if (a.ldm != b.ldm) {
+    s << "ldm " << b.ldm << " where lane 0 passed " << a.ldm;
+  } else if (a.layout != b.layout) {
+    s << "layout " << layout_name(b.layout) << " where lane 0 passed " << layout_name(a.layout);
+  }
+  return s.str();
+}
+
 }  // namespace
+
+void warp_collective(const WarpCollective& call) {
+  const char* op = call.op;
+  BlockRunner& r = in_kernel(op);
+  Fiber& f = *r.current;
+  unsigned warp = f.linear / 32, lane = f.linear % 32;
+  std::string who = r.where() + " (lane " + std::to_string(lane) + ")";
+  if (r.warp_exists[warp] != 0xffffffffu) {
+    throw Fault("sim: " + who + ": " + op + " in a warp of " + std::to_string(__builtin_popcount(r.warp_exists[warp])) +
+                " threads: wmma operations need all 32 lanes of the warp (make the block a multiple of 32 threads)");
+  }
+  if (call.ptr != nullptr || call.layout >= 0) {  // a load or a store
+    if (reinterpret_cast<uintptr_t>(call.ptr) % 32 != 0) {
+      std::ostringstream s;
+      s << "sim: " << who << ": " << op << " with pointer " << call.ptr
+        << ", which is not 256-bit (32-byte) aligned, as CUDA requires";
+      throw Fault(s.str());
+    }
+    if (call.ldm % call.ldm_multiple != 0 || call.ldm < 16) {
+      throw Fault("sim: " + who + ": " + op + " with ldm " + std::to_string(call.ldm) + ": ldm must be a multiple of " +
+                  std::to_string(call.ldm_multiple) + " elements (16 bytes) and at least 16");
+    }
+    if (call.layout != 0 && call.layout != 1) {
+      throw Fault("sim: " + who + ": " + op + " with layout " + std::to_string(call.layout) +
+                  ": expected mem_row_major or mem_col_major");
+    }
+  }
+  if (r.warp_exited[warp] != 0) {
+    throw Fault("sim: " + who + ": " + op + " waits for lane(s) " + hex(r.warp_exited[warp]) +
+                " that already finished: every lane of the warp must make the same wmma call");
+  }
+  f.state = FiberState::at_warp_op;
+  f.waiting_op = op;
+  f.warp_mask = 0xffffffffu;
+  f.collective = &call;
+  r.warp_waiting[warp] |= 1u << lane;
+
+  if (r.warp_waiting[warp] == 0xffffffffu) {
+    const WarpCollective* lanes[32];
+    for (unsigned l = 0; l < 32; ++l) {
+      const Fiber& w = r.fiber(warp * 32 + l);
+      std::string lane_who = r.where(w) + " (lane " + std::to_string(l) + ")";
+      if (std::strcmp(w.waiting_op, op) != 0 || w.collective == nullptr) {
+        throw Fault("sim: " + lane_who + ": waits in " + w.waiting_op + " while lane " + std::to_string(lane) +
+                    " calls " + op + ": every lane of the warp must make the same wmma call");
+      }
+      lanes[l] = w.collective;
+      std::string diff = collective_difference(*lanes[0], *lanes[l]);
+      if (!diff.empty()) {
+        throw Fault("sim: " + lane_who + ": " + op + " with " + diff +
+                    ": every lane of the warp must make the same wmma call (same pointer, ldm and layout)");
+      }
+    }
+    call.compute(lanes, r.kernel->layout_seed);
+    for (unsigned l = 0; l < 32; ++l) {
+      Fiber& w = r.fiber(warp * 32 + l);
+      w.collective = nullptr;
+      w.state = FiberState::ready;
+    }
+    r.warp_waiting[warp] = 0;
+  } else {
+    settle_activemask(r, warp);
+  }
+  suspend(r.host, f.ctx);
+}
+
+const uint16_t* fragment_layout(int kind, int elements_per_lane, uint64_t layout_seed) {
+  // Cached per worker thread: a launch's blocks draw the same mapping many times.
+  struct Cached {
+    uint64_t seed = 0;
+    bool valid = false;
+    uint16_t map[512];
+  };
+  static thread_local Cached cache[8];
+  GLIA_CHECK(kind >= 0 && kind < 8 && (elements_per_lane == 8 || elements_per_lane == 16),
+             "sim: bad wmma fragment kind " << kind);
+  Cached& c = cache[kind];
+  if (!c.valid || c.seed != layout_seed) {
+    int slots = 32 * elements_per_lane;
+    for (int s = 0; s < slots; ++s) c.map[s] = static_cast<uint16_t>(s);
+    uint64_t state = layout_seed ^ (0xd1b54a32d192ed03ull * static_cast<uint64_t>(kind + 1));
+    for (int n = slots; n > 1; --n) {
+      uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // splitmix64
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      std::swap(c.map[n - 1], c.map[z % static_cast<uint64_t>(n)]);
+    }
+    c.seed = layout_seed;
+    c.valid = true;
+  }
+  return c.map;
+}
 
 uint64_t warp_shuffle(const char* op, unsigned mask, uint64_t value, unsigned src_lane) {
   return warp_exchange(op, mask, value, src_lane).value;
