@@ -5,7 +5,13 @@
 // matrix C^T, and C = op(A) op(B) is the same as C^T = op(B)^T op(A)^T. So the call
 // swaps A and B and M and N, keeps each operand's own transpose flag and leading
 // dimension, and no data is moved.
+//
+// bf16/f16 inputs go through cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F: tensor
+// cores multiply, float32 accumulates, C is bf16/f16 or float32 (GemmParams::c_dtype).
+// Not yet run on a GPU (none lent so far): scripts/gpu-check.sh runs it against a
+// float64 reference (tests/kernels_ops/gemm_16bit_ops_test.cpp) and times it.
 #include <cublas_v2.h>
+#include <library_types.h>
 
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #include "kernels/cudnn/cudnn_common.h"
@@ -54,6 +60,33 @@ int as_int(int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
+// cudaDataType of a 16-bit GEMM's operand or output; false for a type it cannot take.
+bool cuda_type_of(DType t, cudaDataType_t* out) {
+  switch (t) {
+    case DType::bf16: *out = CUDA_R_16BF; return true;
+    case DType::f16: *out = CUDA_R_16F; return true;
+    case DType::f32: *out = CUDA_R_32F; return true;
+    default: return false;
+  }
+}
+
+// bf16 x bf16 -> bf16 or float32 (f16 likewise), float32 compute, tensor cores.
+void gemm_16bit(cublasHandle_t h, const GemmParams& p, int m, int n, int k, int lda, int ldb, int ldc, int batch) {
+  const DType out = gemm_output_dtype(p);
+  cudaDataType_t in_type{}, out_type{};
+  cuda_type_of(p.dtype, &in_type);
+  GLIA_CHECK(out == p.dtype || out == DType::f32,
+             "op 'gemm' on backend 'cudnn' (cuBLAS): " << dtype_name(p.dtype) << " inputs give " << dtype_name(p.dtype)
+                                                       << " or float32 output, not " << dtype_name(out));
+  cuda_type_of(out, &out_type);
+  // CUBLAS_COMPUTE_32F takes float scaling factors whatever the operand types.
+  const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
+  check(cublasGemmStridedBatchedEx(h, op_of(p.trans_b), op_of(p.trans_a), n, m, k, &alpha, p.b, in_type, ldb,
+                                   p.stride_b, p.a, in_type, lda, p.stride_a, &beta, p.c, out_type, ldc, p.stride_c,
+                                   batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmStridedBatchedEx");
+}
+
 }  // namespace
 
 void gemm(const GemmParams& p) {
@@ -64,7 +97,13 @@ void gemm(const GemmParams& p) {
   int lda = as_int(p.lda, "lda"), ldb = as_int(p.ldb, "ldb"), ldc = as_int(p.ldc, "ldc");
   cublasHandle_t h = cublas_handle();
   check(cublasSetStream(h, static_cast<cudaStream_t>(cuda_rt::current_stream())), "cublasSetStream");
-  if (p.dtype == DType::f32) {
+  const bool sixteen_bit = p.dtype == DType::bf16 || p.dtype == DType::f16;
+  GLIA_CHECK(sixteen_bit || gemm_output_dtype(p) == p.dtype,
+             "op 'gemm' on backend 'cudnn' (cuBLAS): " << dtype_name(p.dtype) << " inputs need " << dtype_name(p.dtype)
+                                                       << " output, not " << dtype_name(gemm_output_dtype(p)));
+  if (sixteen_bit) {
+    gemm_16bit(h, p, m, n, k, lda, ldb, ldc, batch);
+  } else if (p.dtype == DType::f32) {
     float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
     check(cublasSgemmStridedBatched(h, op_of(p.trans_b), op_of(p.trans_a), n, m, k, &alpha,
                                     static_cast<const float*>(p.b), ldb, p.stride_b,
@@ -79,7 +118,8 @@ void gemm(const GemmParams& p) {
                                     static_cast<double*>(p.c), ldc, p.stride_c, batch),
           "cublasDgemmStridedBatched");
   } else {
-    GLIA_FAIL("op 'gemm' on backend 'cudnn' (cuBLAS) supports float32 and float64, not " << dtype_name(p.dtype));
+    GLIA_FAIL("op 'gemm' on backend 'cudnn' (cuBLAS) supports float32, float64, bfloat16 and float16, not "
+                                                               << dtype_name(p.dtype));
   }
 }
 
