@@ -12,9 +12,6 @@ namespace {
 void check_gemm(const GemmParams& p) {
   GLIA_CHECK(p.m >= 0 && p.n >= 0 && p.k >= 0 && p.batch >= 0,
              "cpu kernel 'gemm': negative size m=" << p.m << " n=" << p.n << " k=" << p.k << " batch=" << p.batch);
-  GLIA_CHECK(gemm_output_dtype(p) == p.dtype, "cpu kernel 'gemm': C in " << dtype_name(gemm_output_dtype(p))
-                                                                           << " with " << dtype_name(p.dtype)
-                                                                           << " inputs is not supported here");
   GLIA_CHECK(p.m <= INT_MAX && p.n <= INT_MAX && p.k <= INT_MAX,
              "cpu kernel 'gemm': size m=" << p.m << " n=" << p.n << " k=" << p.k << " exceeds the BLAS int range");
   // Row-major: each leading dimension is at least the stored row length (BLAS is only

@@ -180,9 +180,6 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 void check_gemm(const GemmParams& p) {
   GLIA_CHECK(p.m >= 0 && p.n >= 0 && p.k >= 0 && p.batch >= 0,
              "op 'gemm': negative size m=" << p.m << " n=" << p.n << " k=" << p.k << " batch=" << p.batch);
-  GLIA_CHECK(gemm_output_dtype(p) == p.dtype, "op 'gemm' on backend " GLIA_BACKEND_NAME ": C in "
-                                                  << dtype_name(gemm_output_dtype(p)) << " with " << dtype_name(p.dtype)
-                                                  << " inputs is not supported here");
   int64_t a_cols = p.trans_a ? p.m : p.k, b_cols = p.trans_b ? p.k : p.n;
   GLIA_CHECK(p.lda >= (a_cols > 1 ? a_cols : 1), "op 'gemm': lda=" << p.lda << " is smaller than the " << a_cols
                                                                    << " columns of A as stored (trans_a=" << p.trans_a << ")");
