@@ -131,7 +131,7 @@ void run_gemm_bf16(benchmark::State& state, Backend b, const GemmShape& g, int64
   if (!bench::runnable(state, b, gemm_kernel)) return;
   const Device d = bench::device_of(b);
   Work w = work_of(g, batch);
-  w.p.dtype = DType::bf16;  // C bf16 too, as torch.matmul of bf16 tensors gives
+  w.p.dtype = DType::bf16, w.p.c_dtype = DType::bf16;  // C bf16 too, as torch.matmul of bf16 tensors gives
   Buffer a = bench::bf16_ramp(d, w.na), bm = bench::bf16_ramp(d, w.nb), c = bench::bf16_ramp(d, w.nc);
   w.p.a = a.get(), w.p.b = bm.get(), w.p.c = c.get();
   auto& fn = gemm_kernel.get(b);

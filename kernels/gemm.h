@@ -1,19 +1,18 @@
 // Batched GEMM, row-major: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], where op
 // transposes when trans_* is set. A is M x K after op, B is K x N, C is M x N.
-// cpu: OpenBLAS; cuda/sim: glia's tiled register-blocked kernel; cudnn: cuBLAS.
-//
-// 16-bit inputs (dtype bf16 or f16, stored as raw 16-bit bits): products accumulate in
-// float32; C is dtype, or float32 when c_dtype says so (the mixed-precision layout:
-// bf16 operands, fp32 result). alpha and beta are applied in float32.
+// cpu: OpenBLAS; cuda/sim: glia's tiled register-blocked kernel (bf16: the WMMA tensor-core
+// kernel, kernels/cuda/gemm_bf16.cu); cudnn: cuBLAS.
 #pragma once
 #include <cstdint>
-#include <optional>
 
 #include "kernels/cost.h"
 #include "kernels/dtype.h"
 #include "kernels/registry.h"
 
 namespace glia::kernels {
+
+// Applied to every element of C after alpha, beta and the bias (bf16 GEMMs only).
+enum class GemmActivation : uint8_t { none = 0, relu = 1, silu = 2 };
 
 struct GemmParams {
   DType dtype = DType::f32;
@@ -28,12 +27,14 @@ struct GemmParams {
   int64_t ldc = 0;
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
-  // C's element type when it is not dtype: only float32 with bf16/f16 inputs.
-  std::optional<DType> c_dtype;
+  // dtype == bf16 only (A and B bf16, stored as raw 16-bit words; fp32 accumulation):
+  // C's type, f32 or bf16, and an epilogue C = act(alpha * op(A) op(B) + beta * C + bias)
+  // with bias[col] a vector of N elements of C's type (null: none). Other dtypes refuse a
+  // bias or an activation.
+  DType c_dtype = DType::f32;
+  const void* bias = nullptr;
+  GemmActivation activation = GemmActivation::none;
 };
-
-// The element type of C.
-inline DType gemm_output_dtype(const GemmParams& p) { return p.c_dtype.value_or(p.dtype); }
 
 // 2 * batch * M * N * K FLOPs; A, B and C once (C read too when beta != 0; an operand
 // with batch stride 0, one matrix shared by every batch item, once in all).
@@ -42,8 +43,9 @@ inline OpCost cost(const GemmParams& p) {
   const double na = double(p.m * p.k) * (p.stride_a == 0 ? 1.0 : batch);
   const double nb = double(p.k * p.n) * (p.stride_b == 0 ? 1.0 : batch);
   const double nc = double(p.m * p.n) * batch * (p.beta != 0 ? 2.0 : 1.0);
+  const DType c_type = p.dtype == DType::bf16 ? p.c_dtype : p.dtype;
   return {2.0 * batch * double(p.m) * double(p.n) * double(p.k),
-          double(dtype_size(p.dtype)) * (na + nb) + double(dtype_size(gemm_output_dtype(p))) * nc};
+          double(dtype_size(p.dtype)) * (na + nb) + double(dtype_size(c_type)) * nc};
 }
 
 namespace cpu {

@@ -12,6 +12,7 @@
 // is an error of the order of sum |terms| and fails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -97,8 +98,9 @@ std::vector<double> widen(const std::vector<uint16_t>& v, DType t) {
 
 class Library16BitOps : public OpTest {};
 
-// One GEMM case in dtype t, C in t or (c_f32) float32.
-void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32) {
+// One GEMM case in dtype t, C in t or (c_f32, bf16 only: GemmParams::c_dtype) float32;
+// with `epilogue` (bf16, float32 C), C = relu(alpha A B + beta C + bias[col]).
+void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32, bool epilogue = false) {
   const int64_t a_rows = c.trans_a ? c.k : c.m, a_cols = c.trans_a ? c.m : c.k;
   const int64_t b_rows = c.trans_b ? c.n : c.k, b_cols = c.trans_b ? c.k : c.n;
   const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.n + c.pad;
@@ -113,6 +115,7 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32) {
     const std::vector<uint16_t> c16 = random_16bit(nc, 83, t);
     for (size_t i = 0; i < nc; ++i) c0[i] = c.beta != 0 ? from_bits(c16[i], t) : std::nan("");
   }
+  const std::vector<float> bias = random_vector<float>(size_t(c.n), 84);
   std::vector<double> ref = c0, bound(nc, 0.0);
   for (int64_t item = 0; item < c.batch; ++item)
     for (int64_t i = 0; i < c.m; ++i)
@@ -128,9 +131,14 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32) {
         const double old = c.beta != 0 ? c0[at] : 0.0;
         ref[at] = c.alpha * acc + c.beta * old;
         bound[at] = std::fabs(c.alpha) * abs_acc + std::fabs(c.beta * old) + 1e-300;
+        if (epilogue) {
+          ref[at] = std::max(ref[at] + double(bias[size_t(j)]), 0.0);
+          bound[at] += std::fabs(double(bias[size_t(j)]));
+        }
       }
 
   DeviceBuffer<uint16_t> da(backend, a), db(backend, b);
+  DeviceBuffer<float> dbias(backend, bias);
   kernels::GemmParams p;
   p.dtype = t;
   p.trans_a = c.trans_a, p.trans_b = c.trans_b;
@@ -138,7 +146,9 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32) {
   p.alpha = c.alpha, p.beta = c.beta;
   p.a = da.data(), p.lda = lda, p.b = db.data(), p.ldb = ldb, p.ldc = ldc;
   p.batch = c.batch, p.stride_a = stride_a, p.stride_b = stride_b, p.stride_c = stride_c;
-  const std::string name = std::string(c.name) + " " + dtype_name(t) + (c_f32 ? " -> float32" : "") + " on " +
+  if (epilogue) p.bias = dbias.data(), p.activation = kernels::GemmActivation::relu;
+  const std::string name = std::string(c.name) + " " + dtype_name(t) + (c_f32 ? " -> float32" : "") +
+                           (epilogue ? " +bias relu" : "") + " on " +
                            backend_name(backend) + " trans_a=" + std::to_string(c.trans_a) +
                            " trans_b=" + std::to_string(c.trans_b);
   if (c_f32) {
@@ -153,7 +163,7 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32) {
     std::vector<uint16_t> c016(nc);
     for (size_t i = 0; i < nc; ++i) c016[i] = std::isnan(c0[i]) ? uint16_t(t == DType::bf16 ? 0x7FC0u : 0x7E00u) : to_bits(float(c0[i]), t);
     DeviceBuffer<uint16_t> dc(backend, c016);
-    p.c = dc.data();
+    p.c = dc.data(), p.c_dtype = t;  // (read for bf16 only: f16 gives f16)
     kernels::gemm_kernel.get(backend)(p);
     EXPECT_TRUE(close_16(widen(dc.download(), t), ref, bound, unit_roundoff_16(t), c.k)) << name;
   }
@@ -164,8 +174,21 @@ TEST_P(Library16BitOps, GemmMatchesTheDoubleReference) {
   int ran = 0;
   for (const GemmCase& c : gemm_cases()) {
     if (c.work() > 4e6) continue;  // a few small shapes per transpose say what this can say
-    for (DType t : {DType::bf16, DType::f16})
-      for (bool c_f32 : {false, true}) check_gemm_16(backend(), c, t, c_f32);
+    check_gemm_16(backend(), c, DType::bf16, false);
+    check_gemm_16(backend(), c, DType::bf16, true);
+    check_gemm_16(backend(), c, DType::f16, false);
+    ++ran;
+  }
+  EXPECT_GT(ran, 10);
+}
+
+// cuBLAS's GemmEx has no epilogue: a bf16 GEMM with bias and activation goes to the hand
+// tensor-core kernel from the cudnn slot (gemm_cublas.cpp); the result must be the same.
+TEST_P(Library16BitOps, GemmWithAnEpilogueMatchesTheDoubleReference) {
+  int ran = 0;
+  for (const GemmCase& c : gemm_cases()) {
+    if (c.work() > 4e6 || c.m == 0 || c.n == 0) continue;
+    check_gemm_16(backend(), c, DType::bf16, true, /*epilogue=*/true);
     ++ran;
   }
   EXPECT_GT(ran, 10);
@@ -234,6 +257,9 @@ TEST_P(Library16BitOps, AnUnsupportedDtypeIsAClearError) {
   p.m = p.n = p.k = 1, p.lda = p.ldb = p.ldc = 1;
   EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
   p.dtype = DType::bf16, p.c_dtype = DType::f64;  // only bf16 or float32 output
+  EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
+  float bias = 0;
+  p.dtype = DType::f32, p.c_dtype = DType::f32, p.bias = &bias;  // an epilogue needs bf16
   EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
 }
 
