@@ -17,13 +17,6 @@
 //   bench_networks --benchmark_filter=unet
 // The ctest smoke run keeps to the light cases (bench/CMakeLists.txt: B1 inference at
 // batch 1 and the width-16 U-Net's training step and inference).
-//
-// bf16 training steps (effnet_b1_train_bf16, unet_train_bf16; the float32 steps'
-// batches): forward and loss under an AutocastGuard(bf16) (tensor/autocast.h, PyTorch's
-// op policy), backward and Adam outside it, parameters and Adam state float32, no loss
-// scaling; PyTorch's side runs torch.autocast(dtype=torch.bfloat16). Until glia has
-// autocast these cases are registered and skipped, saying so; a device whose kernels
-// lack bf16 skips with the kernel's error.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -39,10 +32,6 @@
 #include "tensor/random.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
-#if __has_include("tensor/autocast.h")
-#include "tensor/autocast.h"
-#define GLIA_BENCH_HAVE_AUTOCAST 1
-#endif
 
 namespace {
 
@@ -149,66 +138,6 @@ void unet_infer(benchmark::State& state, Device device, int64_t width, int64_t b
   bench::run_steps(state, device, batch, 2 * macs * batch, [&] { benchmark::DoNotOptimize((*model)(x)); });
 }
 
-// ---- bf16 training steps ------------------------------------------------------------------------
-// Runs `step` under bench::run_steps with forward and loss inside an AutocastGuard(bf16).
-// forward_loss() returns the loss; the rest of the step is the float32 one.
-template <class ForwardLoss>
-void run_bf16_steps(benchmark::State& state, Device device, int64_t batch, double flops, Optimizer& optimizer,
-                    ForwardLoss&& forward_loss) {
-#ifdef GLIA_BENCH_HAVE_AUTOCAST
-  auto step = [&] {
-    optimizer.zero_grad();
-    Tensor loss;
-    {
-      AutocastGuard autocast(DType::bf16);
-      loss = forward_loss();
-    }
-    loss.backward();
-    optimizer.step();
-  };
-  try {
-    step();  // one untimed step: a kernel without bf16 on this device says so here
-  } catch (const Error& e) {
-    state.SkipWithError((std::string("bf16 training on ") + device_name(device) + ": " + e.what()).c_str());
-    return;
-  }
-  bench::run_steps(state, device, batch, flops, step);
-#else
-  (void)device, (void)batch, (void)flops, (void)optimizer, (void)forward_loss;
-  state.SkipWithError("glia has no mixed precision yet (tensor/autocast.h: issue 17 item 5)");
-#endif
-}
-
-void effnet_b1_train_bf16(benchmark::State& state, Device device, int64_t batch) {
-  if (bench::skip_if_unavailable(state, device)) return;
-  manual_seed(1);
-  auto model = nets::paper_classifier(4, false);
-  const double macs = double(forward_macs_per_image("b1_paper", *model, {1, 3, kEffnetSize, kEffnetSize}));
-  model->to(device);
-  model->train();
-  Adam optimizer(model->named_parameters(), Adam::Options{});
-  const Tensor x = randn({batch, 3, kEffnetSize, kEffnetSize}, DType::f32, device);
-  std::vector<int64_t> label_values;
-  for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
-  const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
-  run_bf16_steps(state, device, batch, 6 * macs * batch, optimizer,
-                 [&] { return categorical_cross_entropy((*model)(x), labels); });
-}
-
-void unet_train_bf16(benchmark::State& state, Device device, int64_t width, int64_t batch) {
-  if (bench::skip_if_unavailable(state, device)) return;
-  double macs = 0;
-  auto model_ptr = make_unet(width, device, macs);
-  nets::UNet& model = *model_ptr;
-  model.train();
-  Adam optimizer(model.named_parameters(), Adam::Options{});
-  const Tensor x = randn({batch, 3, kUnetSize, kUnetSize}, DType::f32, device);
-  std::vector<float> mask(static_cast<size_t>(batch * kUnetSize * kUnetSize));
-  for (size_t i = 0; i < mask.size(); ++i) mask[i] = ((i / kUnetSize) % 64 < 20 && i % kUnetSize < 100) ? 1.f : 0.f;
-  const Tensor target = from_vector<float>(mask, {batch, 1, kUnetSize, kUnetSize}, device);
-  run_bf16_steps(state, device, batch, 6 * macs * batch, optimizer, [&] { return bce_dice_loss(model(x), target); });
-}
-
 // Names: net/<workload>/<device>/<parameters>, the same in tools/bench_torch.py.
 const bool registered = [] {
   std::vector<Device> devices{Device::cpu};
@@ -247,29 +176,6 @@ const bool registered = [] {
         benchmark::RegisterBenchmark(("net/unet_infer/" + dev + "/width:" + std::to_string(width) + "/batch:" +
                                       std::to_string(batch)).c_str(),
                                      unet_infer, d, width, batch)
-            ->Unit(benchmark::kMillisecond)->UseRealTime();
-  }
-  return true;
-}();
-
-// net/effnet_b1_train_bf16/<device>/batch:<n>, net/unet_train_bf16/<device>/width:<w>/batch:<n>.
-const bool bf16_registered = [] {
-  std::vector<Device> devices{Device::cpu};
-#ifdef GLIA_HAVE_CUDA
-  devices.push_back(Device::cuda);
-#endif
-  for (Device d : devices) {
-    const std::string dev = device_name(d);
-    const bool gpu = d == Device::cuda;
-    for (int64_t batch : gpu ? std::vector<int64_t>{32, 128} : std::vector<int64_t>{8})
-      benchmark::RegisterBenchmark(("net/effnet_b1_train_bf16/" + dev + "/batch:" + std::to_string(batch)).c_str(),
-                                   effnet_b1_train_bf16, d, batch)
-          ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (int64_t batch : gpu ? std::vector<int64_t>{8, 32} : std::vector<int64_t>{1})
-      for (int64_t width : {int64_t{64}, int64_t{16}})
-        benchmark::RegisterBenchmark(("net/unet_train_bf16/" + dev + "/width:" + std::to_string(width) + "/batch:" +
-                                      std::to_string(batch)).c_str(),
-                                     unet_train_bf16, d, width, batch)
             ->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   return true;

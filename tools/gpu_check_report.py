@@ -5,7 +5,7 @@ and one markdown summary, from the check's work folder:
   gtest/<label>.<i>.json   GoogleTest's JSON output of each suite (shards)
   bench/glia_*.json, bench/torch_fp32.json, bench/torch_default.json,
   bench/torch_bf16.json   Google Benchmark JSON (glia_bf16_*.json and torch_bf16.json:
-                          the tensor-core cases, families *_bf16 and net/*_train_bf16)
+                          the tensor-core cases: families *_bf16, net/.../precision:bf16)
   device.json, driver   what the device step found
 Exit status (the check's): 2 when --fatal is set or no test ran on the device, 1 when a
 step failed or overran or a test failed, else 0. Issue 17's tensor-core goals (hand bf16
@@ -120,12 +120,13 @@ def read_bench(work):
 
 
 def is_bf16(workload):
-    return "_bf16" in workload
+    """The tensor-core rows: kernel families <family>_bf16, training steps at precision:bf16/fp16."""
+    return workload.split("/")[0].endswith("_bf16") or "/precision:" in workload
 
 
 # Issue 17's goals for the first GPU run: (name, workload key, what is compared, target).
 GEMM_GOAL_KEY = "gemm_bf16/forward/square_4096/n:1"
-TRAIN_GOAL_KEY = "net/effnet_b1_train_bf16/batch:32"
+TRAIN_GOAL_KEY = "net/effnet_b1_train/batch:32/precision:bf16"
 
 
 def tensor_core_goals(rows, errors, dry_run):

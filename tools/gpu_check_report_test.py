@@ -46,8 +46,8 @@ def check(cond, what):
 
 
 GEMM = "gemm_bf16/forward/{}/square_4096/n:1/manual_time"
-NET = "net/effnet_b1_train_bf16/cuda/batch:32/real_time"
-G_KEY, N_KEY = "gemm_bf16/forward/square_4096/n:1", "net/effnet_b1_train_bf16/batch:32"
+NET = "net/effnet_b1_train/cuda/batch:32/precision:bf16/real_time"
+G_KEY, N_KEY = "gemm_bf16/forward/square_4096/n:1", "net/effnet_b1_train/batch:32/precision:bf16"
 
 # Hand at 0.4 ms, cuBLAS 0.25 ms: 62.5 % >= 60 %, met. B1: 1.2x < 1.25x, not met.
 g = goals({"glia_bf16_gemm.json": [row(GEMM.format("cuda"), 0.4), row(GEMM.format("cudnn"), 0.25)],
