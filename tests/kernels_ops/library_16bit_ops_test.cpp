@@ -194,7 +194,7 @@ TEST_P(Library16BitOps, GemmWithAnEpilogueMatchesTheDoubleReference) {
   EXPECT_GT(ran, 10);
 }
 
-// Forward (with bias), backward to input and to weight of one conv in dtype t.
+// Forward (with bias), backward to input, weight and bias of one conv in dtype t.
 void check_conv_16(Backend backend, const Conv2dCase& c, DType t) {
   const Conv2dShape& s = c.shape;
   const size_t nx = size_t(s.n * s.c_in * s.h_in * s.w_in), nw = size_t(s.c_out * (s.c_in / s.groups) * s.kh * s.kw);
@@ -237,6 +237,14 @@ void check_conv_16(Backend backend, const Conv2dCase& c, DType t) {
   EXPECT_TRUE(close_16(widen(dgx.download(), t), gx, gxb, u, cog * s.kh * s.kw)) << name << " backward input";
   kernels::conv2d_backward_weight_kernel.get(backend)({t, s, dx.data(), dgy.data(), dgw.data()});
   EXPECT_TRUE(close_16(widen(dgw.download(), t), gw, gwb, u, s.n * plane)) << name << " backward weight";
+  std::vector<double> gb(size_t(s.c_out), 0.0), gbb(size_t(s.c_out), 1e-300);
+  for (size_t i = 0; i < ny; ++i) {
+    const size_t ch = size_t(int64_t(i) / plane % s.c_out);
+    gb[ch] += gyv[i], gbb[ch] += std::fabs(gyv[i]);
+  }
+  DeviceBuffer<uint16_t> dgb(backend, size_t(s.c_out));
+  kernels::conv2d_backward_bias_kernel.get(backend)({t, s.n, s.c_out, plane, dgy.data(), dgb.data()});
+  EXPECT_TRUE(close_16(widen(dgb.download(), t), gb, gbb, u, s.n * plane)) << name << " backward bias";
 }
 
 TEST_P(Library16BitOps, Conv2dMatchesTheDoubleReference) {
