@@ -8,7 +8,7 @@
 // run on cpu and sim (emulator time is meaningless: they prove the path and count work).
 //   bench_conv2d --benchmark_filter='conv2d/forward/cpu/b1_'
 //   bench_conv2d --benchmark_filter='/cudnn/|/cuda/'        (a CUDA build on a GPU)
-// bf16 (family conv2d_bf16, register_conv2d_bf16 below): the same layers with bfloat16
+// bf16 (family conv2d_bf16, register_conv2d_bf16_family below): the same layers with bfloat16
 // x, w and y, float32 accumulate, on every backend whose kernel takes bf16 (cudnn: cuDNN
 // with CUDNN_DATA_BFLOAT16; cuda: the hand implicit-GEMM kernels once they exist; others
 // skip with the kernel's error).
@@ -159,7 +159,7 @@ void register_conv2d() {
 GLIA_BENCH_REGISTER(register_conv2d);
 
 // ---- bf16 ----------------------------------------------------------------------------------------
-void run_conv2d_bf16(benchmark::State& state, Backend b, Pass pass, const ConvLayer& layer, int64_t n) {
+void run_conv2d_bf16_family(benchmark::State& state, Backend b, Pass pass, const ConvLayer& layer, int64_t n) {
   if (!pass_runnable(state, b, pass)) return;
   const Device d = bench::device_of(b);
   const Conv2dShape s = shape_of(layer, n);
@@ -178,12 +178,12 @@ void run_conv2d_bf16(benchmark::State& state, Backend b, Pass pass, const ConvLa
 }
 
 // The float32 tables again, as conv2d_bf16/<pass>/<backend>/<layer>/n:<batch>.
-void register_conv2d_bf16() {
+void register_conv2d_bf16_family() {
   for (Backend b : bench::backends(/*library_variant=*/true)) {
     for (Pass pass : {Pass::forward, Pass::backward_input, Pass::backward_weight}) {
       auto add = [&](const ConvLayer& l, int64_t n) {
         bench::add_case(bench::case_name("conv2d_bf16", pass_name(pass), b, l.name, n), b,
-                        [=](benchmark::State& state) { run_conv2d_bf16(state, b, pass, l, n); });
+                        [=](benchmark::State& state) { run_conv2d_bf16_family(state, b, pass, l, n); });
       };
       if (b == Backend::cpu || b == Backend::sim)
         for (const ConvLayer& l : kTinyLayers) add(l, kTinyBatch);
@@ -194,6 +194,6 @@ void register_conv2d_bf16() {
     }
   }
 }
-GLIA_BENCH_REGISTER(register_conv2d_bf16);
+GLIA_BENCH_REGISTER(register_conv2d_bf16_family);
 
 }  // namespace

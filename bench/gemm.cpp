@@ -9,7 +9,7 @@
 //   harness_<case>_<ta><tb>  the GEMM cases of the kernel test harness
 //                     (tests/kernels_ops/cases.h), on cpu and, where small enough, sim.
 //   bench_gemm --benchmark_filter=square
-// bf16 (family gemm_bf16, register_gemm_bf16 below): the same shapes with bfloat16 A, B
+// bf16 (family gemm_bf16, register_gemm_bf16_family below): the same shapes with bfloat16 A, B
 // and C, float32 accumulate, on every backend whose kernel takes bf16 (cudnn: cuBLAS
 // GemmEx; cuda: the hand tensor-core kernel once it exists; others skip with the
 // kernel's error). gpu-check compares gemm_bf16/forward/cuda/square_4096 (hand) with
@@ -127,7 +127,7 @@ void register_gemm() {
 GLIA_BENCH_REGISTER(register_gemm);
 
 // ---- bf16 ----------------------------------------------------------------------------------------
-void run_gemm_bf16(benchmark::State& state, Backend b, const GemmShape& g, int64_t batch) {
+void run_gemm_bf16_family(benchmark::State& state, Backend b, const GemmShape& g, int64_t batch) {
   if (!bench::runnable(state, b, gemm_kernel)) return;
   const Device d = bench::device_of(b);
   Work w = work_of(g, batch);
@@ -140,11 +140,11 @@ void run_gemm_bf16(benchmark::State& state, Backend b, const GemmShape& g, int64
 }
 
 // The float32 tables again, as gemm_bf16/forward/<backend>/<shape>/n:<batch>.
-void register_gemm_bf16() {
+void register_gemm_bf16_family() {
   for (Backend b : bench::backends(/*library_variant=*/true)) {
     auto add = [&](const GemmShape& g, int64_t n) {
       bench::add_case(bench::case_name("gemm_bf16", "forward", b, g.name, n), b,
-                      [=](benchmark::State& state) { run_gemm_bf16(state, b, g, n); });
+                      [=](benchmark::State& state) { run_gemm_bf16_family(state, b, g, n); });
     };
     if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
     if (b == Backend::sim) continue;
@@ -155,6 +155,6 @@ void register_gemm_bf16() {
     }
   }
 }
-GLIA_BENCH_REGISTER(register_gemm_bf16);
+GLIA_BENCH_REGISTER(register_gemm_bf16_family);
 
 }  // namespace
