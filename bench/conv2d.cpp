@@ -8,6 +8,10 @@
 // run on cpu and sim (emulator time is meaningless: they prove the path and count work).
 //   bench_conv2d --benchmark_filter='conv2d/forward/cpu/b1_'
 //   bench_conv2d --benchmark_filter='/cudnn/|/cuda/'        (a CUDA build on a GPU)
+// bf16 (family conv2d_bf16, register_conv2d_bf16_family below): the same layers with bfloat16
+// x, w and y, float32 accumulate, on every backend whose kernel takes bf16 (cudnn: cuDNN
+// with CUDNN_DATA_BFLOAT16; cuda: the hand implicit-GEMM kernels once they exist; others
+// skip with the kernel's error).
 // PyTorch's side: tools/bench_torch_kernels.py (same names).
 #include <benchmark/benchmark.h>
 
@@ -15,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_16bit.h"
 #include "bench/bench_kernels.h"
 #include "kernels/conv2d.h"
 
@@ -152,5 +157,43 @@ void register_conv2d() {
   }
 }
 GLIA_BENCH_REGISTER(register_conv2d);
+
+// ---- bf16 ----------------------------------------------------------------------------------------
+void run_conv2d_bf16_family(benchmark::State& state, Backend b, Pass pass, const ConvLayer& layer, int64_t n) {
+  if (!pass_runnable(state, b, pass)) return;
+  const Device d = bench::device_of(b);
+  const Conv2dShape s = shape_of(layer, n);
+  const Work work = work_of(s);
+  Buffer x = bench::bf16_ramp(d, work.nx), w = bench::bf16_ramp(d, work.nw), y = bench::bf16_ramp(d, work.ny);
+  // time_counted's bytes come from cost(p), which counts 2 per bf16 element.
+  auto timed = [&](auto& fn, const auto& p) {
+    if (bench::takes_bf16(state, b, [&] { fn(p); })) bench::time_counted(state, b, fn, p);
+  };
+  if (pass == Pass::forward)
+    timed(conv2d_kernel.get(b), Conv2dParams{DType::bf16, s, x.get(), w.get(), nullptr, y.get()});
+  else if (pass == Pass::backward_input)
+    timed(conv2d_backward_input_kernel.get(b), Conv2dBackwardInputParams{DType::bf16, s, y.get(), w.get(), x.get()});
+  else
+    timed(conv2d_backward_weight_kernel.get(b), Conv2dBackwardWeightParams{DType::bf16, s, x.get(), y.get(), w.get()});
+}
+
+// The float32 tables again, as conv2d_bf16/<pass>/<backend>/<layer>/n:<batch>.
+void register_conv2d_bf16_family() {
+  for (Backend b : bench::backends(/*library_variant=*/true)) {
+    for (Pass pass : {Pass::forward, Pass::backward_input, Pass::backward_weight}) {
+      auto add = [&](const ConvLayer& l, int64_t n) {
+        bench::add_case(bench::case_name("conv2d_bf16", pass_name(pass), b, l.name, n), b,
+                        [=](benchmark::State& state) { run_conv2d_bf16_family(state, b, pass, l, n); });
+      };
+      if (b == Backend::cpu || b == Backend::sim)
+        for (const ConvLayer& l : kTinyLayers) add(l, kTinyBatch);
+      for (const ConvLayer& l : kNetworkLayers) {
+        const Work one = work_of(shape_of(l, 1));
+        for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(l, n);
+      }
+    }
+  }
+}
+GLIA_BENCH_REGISTER(register_conv2d_bf16_family);
 
 }  // namespace

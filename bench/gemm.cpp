@@ -9,6 +9,11 @@
 //   harness_<case>_<ta><tb>  the GEMM cases of the kernel test harness
 //                     (tests/kernels_ops/cases.h), on cpu and, where small enough, sim.
 //   bench_gemm --benchmark_filter=square
+// bf16 (family gemm_bf16, register_gemm_bf16_family below): the same shapes with bfloat16 A, B
+// and C, float32 accumulate, on every backend whose kernel takes bf16 (cudnn: cuBLAS
+// GemmEx; cuda: the hand tensor-core kernel once it exists; others skip with the
+// kernel's error). gpu-check compares gemm_bf16/forward/cuda/square_4096 (hand) with
+// .../cudnn/square_4096 (cuBLAS).
 // PyTorch's side: tools/bench_torch_kernels.py (same names).
 #include <benchmark/benchmark.h>
 
@@ -16,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_16bit.h"
 #include "bench/bench_kernels.h"
 #include "kernels/gemm.h"
 #include "tests/kernels_ops/cases.h"
@@ -119,5 +125,36 @@ void register_gemm() {
   }
 }
 GLIA_BENCH_REGISTER(register_gemm);
+
+// ---- bf16 ----------------------------------------------------------------------------------------
+void run_gemm_bf16_family(benchmark::State& state, Backend b, const GemmShape& g, int64_t batch) {
+  if (!bench::runnable(state, b, gemm_kernel)) return;
+  const Device d = bench::device_of(b);
+  Work w = work_of(g, batch);
+  w.p.dtype = DType::bf16, w.p.c_dtype = DType::bf16;  // C bf16 too, as torch.matmul of bf16 tensors gives
+  Buffer a = bench::bf16_ramp(d, w.na), bm = bench::bf16_ramp(d, w.nb), c = bench::bf16_ramp(d, w.nc);
+  w.p.a = a.get(), w.p.b = bm.get(), w.p.c = c.get();
+  auto& fn = gemm_kernel.get(b);
+  if (!bench::takes_bf16(state, b, [&] { fn(w.p); })) return;
+  bench::time_counted(state, b, fn, w.p);  // bytes from cost(): 2 per element
+}
+
+// The float32 tables again, as gemm_bf16/forward/<backend>/<shape>/n:<batch>.
+void register_gemm_bf16_family() {
+  for (Backend b : bench::backends(/*library_variant=*/true)) {
+    auto add = [&](const GemmShape& g, int64_t n) {
+      bench::add_case(bench::case_name("gemm_bf16", "forward", b, g.name, n), b,
+                      [=](benchmark::State& state) { run_gemm_bf16_family(state, b, g, n); });
+    };
+    if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
+    if (b == Backend::sim) continue;
+    for (const GemmShape& g : b == Backend::cpu ? kCpuSquare : kGpuSquare) add(g, 1);
+    for (const GemmShape& g : kNetworkShapes) {
+      const Work one = work_of(g, 1);
+      for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(g, n);
+    }
+  }
+}
+GLIA_BENCH_REGISTER(register_gemm_bf16_family);
 
 }  // namespace

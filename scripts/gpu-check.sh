@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# The whole first check of glia on an NVIDIA GPU, in one command of under 8 minutes, on a
+# The whole first check of glia on an NVIDIA GPU, in one command of under 9 minutes, on a
 # machine where nothing can be installed (the offline GPU machine) or on a user's CUDA box.
 #   scripts/gpu-check.sh --bundle gpu-bundle [--out DIR]   from scripts/gpu-bundle.sh's bundle
 #   scripts/gpu-check.sh --build DIR [--out DIR]           from a CUDA build folder
 #   scripts/gpu-check.sh [--out DIR]                       builds build-gpu/ first (setup.sh)
 #   scripts/gpu-check.sh --dry-run [--bundle D | --build D] the same flow here, sim for cuda
-# Steps, each time-boxed (GLIA_CHECK_BUDGET seconds in all, default 450, unpacking
+# Steps, each time-boxed (GLIA_CHECK_BUDGET seconds in all, default 520, unpacking
 # included; a step that overruns is killed, reported and the rest still run):
 #   device     nvidia-smi and PyTorch's view of the card; glia's own (the cuda cases listed)
 #   kernels    every kernel suite (test_kernels_ops) on cuda and cudnn against the CPU reference
 #   tensor     test_tensor and test_nets_ops on cuda
 #   refs, reference   PyTorch there writes the references; the networks' reference tests on cuda
 #   bench-glia, bench-torch-fp32, bench-torch-default   the quick benchmark set (below)
+#   bench-bf16-glia, bench-bf16-torch   tensor cores: bf16 GEMM at 4096^2 (hand and cuBLAS),
+#              bf16 convs (hand and cuDNN), B1 and U-Net bf16 training steps beside
+#              PyTorch's eager autocast; the report states issue 17's goals and whether met
 #   profile    glia profile of a B1 training step (from a build folder; glia is not bundled)
 #   memcheck, racecheck, synccheck   compute-sanitizer over a few kernel suites
 # Benchmarks: SGEMM at 4096^2 and the networks' shapes, B1's depthwise and 1x1 convs, the
@@ -49,7 +52,7 @@ start=$(date +%s)
 # The dry run proves the flow, not the timing, on whatever a shared CI machine gives it:
 # its time boxes are 4x as long (GLIA_CHECK_BOX_SCALE).
 scale=${GLIA_CHECK_BOX_SCALE:-$([ $dry = 1 ] && echo 4 || echo 1)}
-deadline=$((start + ${GLIA_CHECK_BUDGET:-450} * scale))
+deadline=$((start + ${GLIA_CHECK_BUDGET:-520} * scale))
 work=$(mktemp -d "${TMPDIR:-/tmp}/glia-gpu-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/gtest" "$work/bench" "$work/steps"
@@ -292,12 +295,18 @@ if [ -z "$fatal" ]; then
     hand=sim lib=none torch_dev=cpu kmin=0.001 nmin=0.001
     gemm='^gemm/forward/BK/tiny' conv='^conv2d/[a-z_]+/BK/tiny' bn='^batch_norm/[a-z_]+/BK/tiny'
     net='^net/unet_(train|infer)/cpu/width:16/batch:1/'
+    gemm16='^gemm_bf16/forward/BK/tiny' conv16='^conv2d_bf16/[a-z_]+/BK/tiny' net16='^net/unet_train/cpu/width:16/batch:1/precision:bf16/'
   else
     hand=cuda lib=cudnn torch_dev=cuda kmin=${KERNEL_MIN_TIME:-0.05} nmin=${NET_MIN_TIME:-0.2}
     gemm='^gemm/forward/BK/(square_4096/n:1|b1_s2_expand_im2col_144x3600x24/n:32|b1_head_im2col_1280x64x320/n:32|unet_l3_im2col_256x4096x2304/n:32|fc_1280to1000/n:32)/'
     conv='^conv2d/(forward|backward_input|backward_weight)/BK/(b1_s2_dw3x3s1_144|b1_s4_dw3x3s1_480|b1_s3_dw5x5s1_240|b1_s2_expand_24to144|b1_s6_project_1152to192|b1_head_1x1_320to1280|unet_l1_3x3_64to64|unet_l3_3x3_256to256)/n:32/'
     bn='^batch_norm/(forward_train|backward)/BK/(b1_s2_144x60|b1_s6_1152x8|unet_l1_64x256|unet_l3_256x64)/n:32/'
     net='^net/(effnet_b1_infer/cuda/batch:(1|32)|effnet_b1_train/cuda/batch:(32|128)|unet_train/cuda/width:64/batch:(8|32)|unet_infer/cuda/width:64/batch:(8|32))/'
+    # Tensor cores (issue 17's goals: hand bf16 GEMM >= 60 % of cuBLAS at 4096^2, B1 bf16
+    # training >= 1.25x PyTorch eager autocast).
+    gemm16='^gemm_bf16/forward/BK/(square_4096/n:1|unet_l3_im2col_256x4096x2304/n:32|b1_head_im2col_1280x64x320/n:32)/'
+    conv16='^conv2d_bf16/(forward|backward_input|backward_weight)/BK/(b1_s2_expand_24to144|b1_head_1x1_320to1280|b1_s2_dw3x3s1_144|unet_l1_3x3_64to64|unet_l3_3x3_256to256)/n:32/'
+    net16='^net/(effnet_b1_train/cuda/batch:32|unet_train/cuda/width:64/batch:8)/precision:bf16/'
   fi
   glia_bk="($hand|$lib)" torch_bk="($torch_dev|cuda|cudnn)"
   bench_glia() {
@@ -329,6 +338,31 @@ if [ -z "$fatal" ]; then
       --filter "$torch_filter" --no-layers --min-time "$kmin" --net-min-time "$nmin" --out "$work/bench/torch_default.json" \
       --quiet
   fi
+
+  # bf16 on tensor cores: glia's hand kernels and cuDNN/cuBLAS (a backend whose kernel has
+  # no bf16 yet reports that as the case's error), and PyTorch's bf16 / autocast. These
+  # come before profile and the sanitizers so a first run always has the numbers.
+  bench_bf16_glia() {
+    local rc=0
+    "$bin/bench_gemm" "--benchmark_filter=${gemm16//BK/$glia_bk}" --benchmark_min_time="$kmin" \
+      --benchmark_out="$work/bench/glia_bf16_gemm.json" --benchmark_out_format=json || rc=1
+    "$bin/bench_conv2d" "--benchmark_filter=${conv16//BK/$glia_bk}" --benchmark_min_time="$kmin" \
+      --benchmark_out="$work/bench/glia_bf16_conv.json" --benchmark_out_format=json || rc=1
+    if "$bin/bench_networks" --benchmark_list_tests "--benchmark_filter=$net16" 2>/dev/null | grep -q .; then
+      "$bin/bench_networks" "--benchmark_filter=$net16" --benchmark_min_time="$nmin" \
+        --benchmark_out="$work/bench/glia_bf16_net.json" --benchmark_out_format=json || rc=1
+    else
+      echo "bench-bf16-glia: this build has no bf16 training-step cases (bench_networks .../precision:bf16)"
+    fi
+    return $rc
+  }
+  export -f bench_bf16_glia
+  export gemm16 conv16 net16
+  step bench-bf16-glia 45 bench_bf16_glia
+  torch16_filter="${gemm16//BK/$torch_bk}|${conv16//BK/$torch_bk}|$net16"
+  [ $dry = 1 ] && torch16_filter=${torch16_filter//\/sim\//\/cpu\/}
+  step bench-bf16-torch 45 "$py" "$tools/bench_torch.py" --device "$torch_dev" --filter "$torch16_filter" --no-layers \
+    --min-time "$kmin" --net-min-time "$nmin" --out "$work/bench/torch_bf16.json" --quiet
 
   # Where a B1 training step spends its time on this card, per op and layer (the ops to
   # attack first), with its Chrome trace. glia itself links OpenCV, so it is not in the
@@ -368,7 +402,8 @@ if [ -z "$fatal" ]; then
     step synccheck 30 sanitize synccheck "$sfilter"
   fi
 else
-  for s in kernels refs reference tensor nets_ops bench-glia bench-torch-fp32 bench-torch-default profile memcheck racecheck synccheck; do
+  for s in kernels refs reference tensor nets_ops bench-glia bench-torch-fp32 bench-torch-default bench-bf16-glia \
+           bench-bf16-torch profile memcheck racecheck synccheck; do
     skip "$s" "$fatal"
   done
 fi

@@ -12,6 +12,10 @@ cuDNN/cuBLAS for convolutions, GEMM, batch norm and average pooling: those cases
 named "cudnn", to pair with glia's cuDNN/cuBLAS variants; every other op (PyTorch's own
 CUDA kernels) is named "cuda", to pair with glia's hand-written kernels. Compare glia's
 hand-written conv/GEMM against PyTorch by reading the glia cuda row beside the cudnn one.
+
+bf16 (families gemm_bf16 and conv2d_bf16, bench/bench_16bit.h): the same shapes with
+bfloat16 tensors, PyTorch's own bf16 path: cuBLAS/cuDNN tensor cores on cuda (named
+"cudnn"), oneDNN's bf16 kernels on cpu (named "cpu": a CPU bf16 number, not a GPU one).
 """
 import torch
 import torch.nn.functional as F
@@ -40,9 +44,11 @@ def batches(device, flops, nbytes):
 class Family:
     """Names and registers the workloads of one family on the suite's device."""
 
-    def __init__(self, suite, family, library_ops=()):
+    def __init__(self, suite, family, library_ops=(), dtype=torch.float32):
         self.suite, self.family, self.library_ops = suite, family, set(library_ops)
         self.dev = suite.device
+        self.dtype = dtype
+        self.elem = torch.tensor([], dtype=dtype).element_size()
 
     def backend(self, op):
         if self.dev == "cpu":
@@ -55,7 +61,7 @@ class Family:
         self.suite.run(name, None, flops=flops, bytes_moved=nbytes, setup=make)
 
     def rand(self, *shape, lo=-0.5, hi=0.5):
-        return torch.rand(*shape, device=self.dev) * (hi - lo) + lo
+        return (torch.rand(*shape, device=self.dev) * (hi - lo) + lo).to(self.dtype)
 
     def shapes(self, table, cost):
         """(name, c, hw, n) for every batch a real shape runs at; cost(c, hw) = (flops, bytes) at n=1."""
@@ -98,18 +104,18 @@ UPCONV_TINY = ("tiny_2x2s2_8to4_6", 8, 6, 4)
 PASSES = ("forward", "backward_input", "backward_weight")
 
 
-def conv_work(n, cin, hw, cout, k, s, g):
+def conv_work(n, cin, hw, cout, k, s, g, elem=4):
     ho = (hw + 2 * (k // 2) - k) // s + 1
     ny = n * cout * ho * ho
-    return 2.0 * ny * (cin // g) * k * k, 4.0 * (n * cin * hw * hw + cout * (cin // g) * k * k + ny)
+    return 2.0 * ny * (cin // g) * k * k, float(elem) * (n * cin * hw * hw + cout * (cin // g) * k * k + ny)
 
 
-def conv2d_benchmarks(suite):
-    fam = Family(suite, "conv2d", PASSES)
+def conv2d_benchmarks(suite, dtype=torch.float32, family="conv2d"):
+    fam = Family(suite, family, PASSES, dtype)
     for op in PASSES:
         def case(layer, n, op=op):
             name, cin, hw, cout, k, s, g = layer
-            flops, nbytes = conv_work(n, cin, hw, cout, k, s, g)
+            flops, nbytes = conv_work(n, cin, hw, cout, k, s, g, fam.elem)
 
             def make():
                 x, w = fam.rand(n, cin, hw, hw), fam.rand(cout, cin // g, k, k)
@@ -124,7 +130,7 @@ def conv2d_benchmarks(suite):
             for layer in CONV_TINY:
                 case(layer, TINY_BATCH)
         for layer in CONV_LAYERS:
-            for n in batches(fam.dev, *conv_work(1, *layer[1:])):
+            for n in batches(fam.dev, *conv_work(1, *layer[1:])):  # float32 bytes, as bench::batches
                 case(layer, n)
 
 
@@ -170,24 +176,24 @@ GEMM_SHAPES = [  # name, kind, m, n, k (bench/gemm.cpp)
 GEMM_TINY = ("tiny_24x40x56", "per_image", 24, 40, 56)
 
 
-def gemm_benchmarks(suite):
-    fam = Family(suite, "gemm", ["forward"])
+def gemm_benchmarks(suite, dtype=torch.float32, family="gemm"):
+    fam = Family(suite, family, ["forward"], dtype)
 
     def work(kind, m, n, k, batch):
         if kind == "rows":
             m = batch
         b = batch if kind == "per_image" else 1
-        return 2.0 * b * m * n * k, 4.0 * (m * k + b * k * n + b * m * n)
+        return 2.0 * b * m * n * k, float(fam.elem) * (m * k + b * k * n + b * m * n)
 
     def case(name, kind, m, n, k, batch):
         def make():
             if kind == "per_image":  # one weight matrix for every image
                 a, b = fam.rand(m, k), fam.rand(batch, k, n)
-                c = torch.empty(batch, m, n, device=fam.dev)
+                c = torch.empty(batch, m, n, device=fam.dev, dtype=fam.dtype)
                 return lambda: torch.matmul(a, b, out=c)
             rows = batch if kind == "rows" else m
             a, b = fam.rand(rows, k), fam.rand(k, n)
-            c = torch.empty(rows, n, device=fam.dev)
+            c = torch.empty(rows, n, device=fam.dev, dtype=fam.dtype)
             return lambda: torch.mm(a, b, out=c)
         fam.add("forward", name, batch, make, *work(kind, m, n, k, batch))
     if fam.tiny():
@@ -195,8 +201,25 @@ def gemm_benchmarks(suite):
     for s in GEMM_CPU_SQUARE if fam.dev == "cpu" else GEMM_GPU_SQUARE:
         case(f"square_{s}", "square", s, s, s, 1)
     for name, kind, m, n, k in GEMM_SHAPES:
-        for batch in batches(fam.dev, *work(kind, m, n, k, 1)):
+        # The batch rule counts float32 bytes, as bench::batches does for every family.
+        for batch in batches(fam.dev, *gemm_fp32_work(kind, m, n, k, 1)):
             case(name, kind, m, n, k, batch)
+
+
+def gemm_fp32_work(kind, m, n, k, batch):
+    if kind == "rows":
+        m = batch
+    b = batch if kind == "per_image" else 1
+    return 2.0 * b * m * n * k, 4.0 * (m * k + b * k * n + b * m * n)
+
+
+# ---- bf16: gemm_bf16, conv2d_bf16 (bench/gemm.cpp, bench/conv2d.cpp: register_*_bf16) --------------
+def gemm_bf16_benchmarks(suite):
+    gemm_benchmarks(suite, torch.bfloat16, "gemm_bf16")
+
+
+def conv2d_bf16_benchmarks(suite):
+    conv2d_benchmarks(suite, torch.bfloat16, "conv2d_bf16")
 
 
 # ---- elementwise, reduce, softmax --------------------------------------------------------------------
@@ -474,7 +497,7 @@ def optim_benchmarks(suite):
 
 FAMILIES = [conv2d_benchmarks, conv_transpose2d_benchmarks, gemm_benchmarks, elementwise_benchmarks,
             reduce_benchmarks, softmax_benchmarks, batch_norm_benchmarks, pool_benchmarks, dropout_benchmarks,
-            resample_benchmarks, copy_benchmarks, optim_benchmarks]
+            resample_benchmarks, copy_benchmarks, optim_benchmarks, gemm_bf16_benchmarks, conv2d_bf16_benchmarks]
 
 
 def kernel_benchmarks(suite):

@@ -6,7 +6,10 @@
              autograd) and fwd_bwd (training mode, backward of a fixed random upstream
              gradient to the parameters and the block's inputs, gradients dropped)
   net/...    bench/networks.cpp: whole networks, inference, forward+backward and
-             training steps
+             training steps; the training steps also at .../precision:bf16 (and
+             precision:fp16 on cuda), as glia's --precision: forward and loss under
+             torch.autocast, backward and Adam outside it, fp32 parameters and Adam
+             state; fp16 with torch.cuda.amp.GradScaler (PyTorch's eager mixed precision)
 torchvision pads its convolutions symmetrically by (k-1)/2, as glia's EfficientNet does,
 so the blocks compute the same thing."""
 import functools
@@ -151,15 +154,43 @@ def bce_dice(logits, target, smooth=1.0):  # train/losses.h: BCE + soft Dice ove
     return F.binary_cross_entropy_with_logits(logits, target) + dice
 
 
-def train_step(model, params, x, loss_fn):
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def precisions(device):
+    """bench/networks.cpp: fp16 only on the GPU (the CPU's 16-bit type is bf16)."""
+    return ("fp32", "bf16", "fp16") if device == "cuda" else ("fp32", "bf16")
+
+
+def precision_suffix(precision):
+    return "" if precision == "fp32" else f"/precision:{precision}"
+
+
+def train_step(model, params, x, loss_fn, precision="fp32"):
+    """One Adam step; bf16/fp16: forward and loss under torch.autocast, fp16 with a loss
+    scaler (bf16 has float32's exponent range and needs none)."""
     opt = torch.optim.Adam(params, lr=1e-3)
+    autocast_dtype = PRECISIONS[precision]
+    scaler = torch.cuda.amp.GradScaler() if precision == "fp16" else None
 
     def step():
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x))
         loss.backward()
         opt.step()
-    return step
+
+    def autocast_step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=x.device.type, dtype=autocast_dtype):
+            loss = loss_fn(model(x))
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+    return step if autocast_dtype is None else autocast_step
 
 
 def network_benchmarks(suite, min_time):
@@ -206,7 +237,7 @@ def network_benchmarks(suite, min_time):
     suite.run(name, None, flops=6 * macs * train_batch, images=train_batch, min_time=min_time,
               setup=effnet_fwd_bwd())
 
-    def effnet_train(frozen, train_batch):
+    def effnet_train(frozen, train_batch, precision):
         def setup():
             torch.manual_seed(1)
             model = paper_classifier().to(device).train()
@@ -217,32 +248,35 @@ def network_benchmarks(suite, min_time):
             x = torch.randn(train_batch, 3, s, s, device=device)
             labels = (torch.arange(train_batch) % 4).to(device)
             params = [p for p in model.parameters() if p.requires_grad]
-            return train_step(model, params, x, lambda out: F.cross_entropy(out, labels))
+            return train_step(model, params, x, lambda out: F.cross_entropy(out.float(), labels), precision)
         return setup
 
-    for train_batch in train_batches:
-        for frozen in (False, True):
-            name = f"net/effnet_b1_train{'_frozen' if frozen else ''}/{dev}/batch:{train_batch}/real_time"
-            macs = forward_macs(paper_classifier().to(device), (1, 3, s, s)) if suite.wants(name) else 0
-            suite.run(name, None, flops=(2 if frozen else 6) * macs * train_batch, images=train_batch,
-                      min_time=min_time, setup=effnet_train(frozen, train_batch))
+    for precision in precisions(device):
+        for train_batch in train_batches:
+            for frozen in (False, True):
+                name = (f"net/effnet_b1_train{'_frozen' if frozen else ''}/{dev}/batch:{train_batch}"
+                        f"{precision_suffix(precision)}/real_time")
+                macs = forward_macs(paper_classifier().to(device), (1, 3, s, s)) if suite.wants(name) else 0
+                suite.run(name, None, flops=(2 if frozen else 6) * macs * train_batch, images=train_batch,
+                          min_time=min_time, setup=effnet_train(frozen, train_batch, precision))
 
-    def unet_train(width, unet_batch):
+    def unet_train(width, unet_batch, precision):
         def setup():
             torch.manual_seed(1)
             model = ResUNet(3, width, 4).to(device).train()
             x = torch.randn(unet_batch, 3, 256, 256, device=device)
             i = torch.arange(unet_batch * 256 * 256)
             mask = (((i // 256) % 64 < 20) & (i % 256 < 100)).float().reshape(unet_batch, 1, 256, 256).to(device)
-            return train_step(model, list(model.parameters()), x, lambda out: bce_dice(out, mask))
+            return train_step(model, list(model.parameters()), x, lambda out: bce_dice(out.float(), mask), precision)
         return setup
 
-    for unet_batch in unet_batches:
-        for width in (64, 16):
-            name = f"net/unet_train/{dev}/width:{width}/batch:{unet_batch}/real_time"
-            macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
-            suite.run(name, None, flops=6 * macs * unet_batch, images=unet_batch, min_time=min_time,
-                      setup=unet_train(width, unet_batch))
+    for precision in precisions(device):
+        for unet_batch in unet_batches:
+            for width in (64, 16):
+                name = f"net/unet_train/{dev}/width:{width}/batch:{unet_batch}{precision_suffix(precision)}/real_time"
+                macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
+                suite.run(name, None, flops=6 * macs * unet_batch, images=unet_batch, min_time=min_time,
+                          setup=unet_train(width, unet_batch, precision))
 
     def unet_infer(width, unet_batch):
         def setup():
@@ -262,3 +296,4 @@ def network_benchmarks(suite, min_time):
             macs = forward_macs(ResUNet(3, width, 4).to(device), (1, 3, 256, 256)) if suite.wants(name) else 0
             suite.run(name, None, flops=2 * macs * unet_batch, images=unet_batch, min_time=min_time,
                       setup=unet_infer(width, unet_batch))
+

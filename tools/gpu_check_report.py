@@ -3,10 +3,15 @@
 and one markdown summary, from the check's work folder:
   steps.tsv             name, status (pass|fail|overrun|skipped), seconds, box, note
   gtest/<label>.<i>.json   GoogleTest's JSON output of each suite (shards)
-  bench/glia_*.json, bench/torch_fp32.json, bench/torch_default.json   Google Benchmark JSON
+  bench/glia_*.json, bench/torch_fp32.json, bench/torch_default.json,
+  bench/torch_bf16.json   Google Benchmark JSON (glia_bf16_*.json and torch_bf16.json:
+                          the tensor-core cases: families *_bf16, net/.../precision:bf16)
   device.json, driver   what the device step found
 Exit status (the check's): 2 when --fatal is set or no test ran on the device, 1 when a
-step failed or overran or a test failed, else 0.
+step failed or overran or a test failed, else 0. Issue 17's tensor-core goals (hand bf16
+GEMM >= 60 % of cuBLAS at 4096^2; B1 bf16 training step >= 1.25x PyTorch eager autocast)
+are reported as met, not met or not measured (with why); they do not change the exit
+status: they are performance goals, not correctness.
 """
 import argparse
 import glob
@@ -89,7 +94,8 @@ def read_bench(work):
     rows, errors, contexts = {}, [], {}
     sources = [(p, "glia") for p in sorted(glob.glob(os.path.join(work, "bench", "glia_*.json")))]
     sources += [(os.path.join(work, "bench", "torch_fp32.json"), "torch_fp32"),
-                (os.path.join(work, "bench", "torch_default.json"), "torch_default")]
+                (os.path.join(work, "bench", "torch_default.json"), "torch_default"),
+                (os.path.join(work, "bench", "torch_bf16.json"), "torch_bf16")]
     for path, source in sources:
         doc = load_json(path)
         if doc is None:
@@ -111,6 +117,64 @@ def read_bench(work):
                 if rate in b:
                     row[f"{column}_{rate}"] = round(b[rate], 3)
     return sorted(rows.values(), key=lambda r: r["workload"]), errors, contexts
+
+
+def is_bf16(workload):
+    """The tensor-core rows: kernel families <family>_bf16, training steps at precision:bf16/fp16."""
+    return workload.split("/")[0].endswith("_bf16") or "/precision:" in workload
+
+
+# Issue 17's goals for the first GPU run: (name, workload key, what is compared, target).
+GEMM_GOAL_KEY = "gemm_bf16/forward/square_4096/n:1"
+TRAIN_GOAL_KEY = "net/effnet_b1_train/batch:32/precision:bf16"
+
+
+def tensor_core_goals(rows, errors, dry_run):
+    """Each goal: its statement, the measured ratio (or None), met (True/False/None) and a note."""
+    by_key = {r["workload"]: r for r in rows}
+
+    def why_missing(key, backends):
+        for e in errors:
+            k, backend = bench_key(e["name"])
+            if k == key and backend in backends:
+                return f"{e['name']}: {e['error']}"
+        return "not in this run's results"
+
+    goals = []
+    r = by_key.get(GEMM_GOAL_KEY, {})
+    hand, lib = r.get("glia_hand_ms"), r.get("glia_library_ms")
+    goal = {"goal": "hand-written bf16 GEMM at 4096^2 reaches >= 60 % of cuBLAS's throughput",
+            "workload": GEMM_GOAL_KEY, "target": 0.60, "measured": None, "met": None,
+            "hand_ms": hand, "cublas_ms": lib}
+    if dry_run:
+        goal["note"] = "dry run (sim): not measured"
+    elif hand and lib:
+        goal["measured"] = round(lib / hand, 3)
+        goal["met"] = goal["measured"] >= goal["target"]
+        goal["note"] = f"hand {hand:.3f} ms, cuBLAS {lib:.3f} ms"
+    else:
+        goal["note"] = "; ".join(filter(None, [
+            None if hand else "hand: " + why_missing(GEMM_GOAL_KEY, ("cuda",)),
+            None if lib else "cuBLAS: " + why_missing(GEMM_GOAL_KEY, ("cudnn",))]))
+    goals.append(goal)
+
+    r = by_key.get(TRAIN_GOAL_KEY, {})
+    glia_ips, torch_ips = r.get("glia_hand_images/s"), r.get("torch_bf16_images/s")
+    goal = {"goal": "EfficientNet-B1 bf16 training step (batch 32) >= 1.25x PyTorch eager autocast, same run",
+            "workload": TRAIN_GOAL_KEY, "target": 1.25, "measured": None, "met": None,
+            "glia_images_per_s": glia_ips, "torch_images_per_s": torch_ips}
+    if dry_run:
+        goal["note"] = "dry run (sim): not measured"
+    elif glia_ips and torch_ips:
+        goal["measured"] = round(glia_ips / torch_ips, 3)
+        goal["met"] = goal["measured"] >= goal["target"]
+        goal["note"] = f"glia {glia_ips:.1f} images/s, PyTorch autocast {torch_ips:.1f} images/s"
+    else:
+        goal["note"] = "; ".join(filter(None, [
+            None if glia_ips else "glia: " + why_missing(TRAIN_GOAL_KEY, ("cuda",)),
+            None if torch_ips else "PyTorch: not in this run's results (bench-bf16-torch step)"]))
+    goals.append(goal)
+    return goals
 
 
 def fmt(v):
@@ -145,9 +209,29 @@ def markdown(doc):
               "| workload | glia hand | glia cuDNN/cuBLAS | PyTorch fp32 | PyTorch default | hand/PT |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in doc["benchmarks"]:
+        if is_bf16(r["workload"]):
+            continue
         hand, lib, tf, td = (r.get(k) for k in ("glia_hand_ms", "glia_library_ms", "torch_fp32_ms", "torch_default_ms"))
         ratio = f"{hand / tf:.2f}" if hand and tf else "–"
         lines.append(f"| {r['workload']} | {fmt(hand)} | {fmt(lib)} | {fmt(tf)} | {fmt(td)} | {ratio} |")
+    lines += ["", "## Tensor cores: bf16 (ms per call; lower is better)", "",
+              "bf16 operands, fp32 accumulate. glia hand = its own tensor-core (WMMA) kernels, glia cuDNN/cuBLAS = "
+              "its library variants (GemmEx / CUDNN_DATA_BFLOAT16); networks: glia with --precision bf16 "
+              "(autocast) under its default kernel choice. PyTorch = bf16 tensors (cuBLAS/cuDNN) or "
+              "torch.autocast(bfloat16) for the training steps. hand/lib = glia hand over glia cuDNN/cuBLAS.", "",
+              "| workload | glia hand | glia cuDNN/cuBLAS | PyTorch bf16 | hand/lib | hand/PT |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in doc["benchmarks"]:
+        if not is_bf16(r["workload"]):
+            continue
+        hand, lib, tb = (r.get(k) for k in ("glia_hand_ms", "glia_library_ms", "torch_bf16_ms"))
+        lines.append(f"| {r['workload']} | {fmt(hand)} | {fmt(lib)} | {fmt(tb)} | "
+                     f"{f'{hand / lib:.2f}' if hand and lib else '–'} | {f'{hand / tb:.2f}' if hand and tb else '–'} |")
+    lines += ["", "### Goals (issue 17)", "", "| goal | target | measured | met | note |", "| --- | ---: | ---: | --- | --- |"]
+    for g in doc["goals"]:
+        met = "not measured" if g["met"] is None else "**yes**" if g["met"] else "**no**"
+        measured = "–" if g["measured"] is None else f"{g['measured']:.2f}"
+        lines.append(f"| {g['goal']} | {g['target']:.2f} | {measured} | {met} | {g['note'].replace('|', '/')} |")
     if doc["benchmark_errors"]:
         lines += ["", "Benchmark errors:"] + [f"- `{e['name']}`: {e['error']}" for e in doc["benchmark_errors"][:30]]
     return "\n".join(lines) + "\n"
@@ -198,7 +282,8 @@ def main():
            "exit_status": exit_status, "fatal": fatal, "elapsed_seconds": args.elapsed, "driver": driver,
            "device_info": device_info, "bundle": bundle, "steps": steps, "tests": tests,
            "tests_run_on_device": ran_on_device, "failed_steps": bad_steps, "benchmarks": benchmarks,
-           "benchmark_errors": bench_errors, "benchmark_contexts": contexts}
+           "benchmark_errors": bench_errors, "benchmark_contexts": contexts,
+           "goals": tensor_core_goals(benchmarks, bench_errors, args.dry_run == "1")}
     with open(args.json, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -206,6 +291,9 @@ def main():
         f.write(markdown(doc))
     print(f"gpu-check: {verdict}: {ran_on_device} tests ran on {args.device}, {failed_tests} failed; "
           f"steps failed or overran: {', '.join(bad_steps) or 'none'}; {len(benchmarks)} benchmark workloads")
+    for g in doc["goals"]:
+        state = "not measured" if g["met"] is None else "met" if g["met"] else "NOT met"
+        print(f"gpu-check: goal {state}: {g['goal']} ({g['note']})")
     return exit_status
 
 

@@ -22,6 +22,15 @@
 //   products of MBConv blocks. GLIA_CONV=cudnn keeps them on cuDNN for comparison.
 // - conv_transpose2d is cuDNN's backward-data of the equivalent conv (as the hand
 //   kernels), its bias added with cudnnAddTensor.
+// - bf16 / f16 (issue 17): tensors CUDNN_DATA_BFLOAT16 / CUDNN_DATA_HALF (raw 16-bit
+//   bits, __nv_bfloat16's layout), compute type float32, CUDNN_TENSOR_OP_MATH (tensor
+//   cores), bias and outputs in the same 16-bit type. Plans are keyed by dtype, so a bf16
+//   and a float32 conv of one shape keep separate algorithms. Depthwise 16-bit convs stay
+//   on cuDNN under GLIA_CONV=auto (the hand depthwise kernel is float32/float64 only);
+//   shapes that leave cuDNN (asymmetric padding, no deterministic algorithm) reach the
+//   hand kernel, which names the dtype if it has no 16-bit path. Compiled and linked in
+//   CI, not yet run on a GPU: scripts/gpu-check.sh runs them against a float64
+//   reference (tests/kernels_ops/conv_16bit_ops_test.cpp) and times them.
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -61,7 +70,7 @@ struct ConvSetup {
   ConvDesc conv;
   cudnnDataType_t type;
 
-  ConvSetup(const Conv2dShape& s, DType dtype, const char* op) : type(data_type(dtype, op)) {
+  ConvSetup(const Conv2dShape& s, DType dtype, const char* op) : type(data_type_with_16bit(dtype, op)) {
     int n = to_int(s.n, op, "n"), ci = to_int(s.c_in, op, "c_in"), co = to_int(s.c_out, op, "c_out");
     x.set_nchw(type, n, ci, to_int(s.h_in, op, "h_in"), to_int(s.w_in, op, "w_in"));
     y.set_nchw(type, n, co, to_int(s.h_out(), op, "h_out"), to_int(s.w_out(), op, "w_out"));
@@ -71,12 +80,13 @@ struct ConvSetup {
     check(cudnnSetConvolution2dDescriptor(conv.d, to_int(s.pad_top, op, "pad"), to_int(s.pad_left, op, "pad"),
                                           to_int(s.stride_h, op, "stride"), to_int(s.stride_w, op, "stride"),
                                           to_int(s.dilation_h, op, "dilation"), to_int(s.dilation_w, op, "dilation"),
-                                          CUDNN_CROSS_CORRELATION, type),
+                                          CUDNN_CROSS_CORRELATION, is_16bit(dtype) ? CUDNN_DATA_FLOAT : type),
           "cudnnSetConvolution2dDescriptor");
     check(cudnnSetConvolutionGroupCount(conv.d, to_int(s.groups, op, "groups")), "cudnnSetConvolutionGroupCount");
-    // TF32 only for float32 and only when asked; float64 has no tensor-op math to allow.
-    const bool tf32 = tf32_allowed() && dtype == DType::f32;
-    check(cudnnSetConvolutionMathType(conv.d, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+    // TF32 only for float32 and only when asked; float64 has no tensor-op math to allow;
+    // 16-bit tensors are what tensor cores are for (float32 accumulate either way).
+    const bool tensor_ops = (tf32_allowed() && dtype == DType::f32) || is_16bit(dtype);
+    check(cudnnSetConvolutionMathType(conv.d, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
           "cudnnSetConvolutionMathType");
   }
 };
@@ -247,16 +257,16 @@ bool run(Direction dir, const Conv2dShape& s, DType dtype, const Operands& io, c
   return true;
 }
 
-// GLIA_CONV=auto (or unset): depthwise convs go to the hand kernel.
-bool hand_depthwise(const Conv2dShape& s) {
-  if (!s.is_depthwise()) return false;
+// GLIA_CONV=auto (or unset): float32/float64 depthwise convs go to the hand kernel.
+bool hand_depthwise(const Conv2dShape& s, DType dtype) {
+  if (!s.is_depthwise() || is_16bit(dtype)) return false;
   const char* choice = std::getenv("GLIA_CONV");
   return choice == nullptr || *choice == '\0' || std::strcmp(choice, "auto") == 0;
 }
 
 // y[n, c, :, :] += bias[c].
 void add_bias(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const void* bias, void* y, const char* op) {
-  cudnnDataType_t t = data_type(dtype, op);
+  cudnnDataType_t t = data_type_with_16bit(dtype, op);
   TensorDesc bd, yd;
   bd.set_nchw(t, 1, to_int(c, op, "channels"), 1, 1);
   yd.set_nchw(t, to_int(n, op, "n"), to_int(c, op, "channels"), to_int(h, op, "h"), to_int(w, op, "w"));
@@ -269,7 +279,7 @@ void add_bias(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const voi
 void conv2d(const Conv2dParams& p) {
   validate_conv2d(p.shape, "conv2d");
   const Conv2dShape& s = p.shape;
-  if (!symmetric(s) || hand_depthwise(s)) return cuda::conv2d(p);
+  if (!symmetric(s) || hand_depthwise(s, p.dtype)) return cuda::conv2d(p);
   if (s.n == 0) return;
   if (!run(Direction::forward, s, p.dtype, Operands{p.x, p.w, p.y}, "conv2d")) return cuda::conv2d(p);
   if (p.bias != nullptr) add_bias(p.dtype, s.n, s.c_out, s.h_out(), s.w_out(), p.bias, p.y, "conv2d");
@@ -277,7 +287,7 @@ void conv2d(const Conv2dParams& p) {
 
 void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
   validate_conv2d(p.shape, "conv2d_backward_input");
-  if (!symmetric(p.shape) || hand_depthwise(p.shape)) return cuda::conv2d_backward_input(p);
+  if (!symmetric(p.shape) || hand_depthwise(p.shape, p.dtype)) return cuda::conv2d_backward_input(p);
   if (p.shape.n == 0) return;
   if (!run(Direction::backward_data, p.shape, p.dtype, Operands{p.w, p.gy, p.gx}, "conv2d_backward_input"))
     cuda::conv2d_backward_input(p);
@@ -285,7 +295,7 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
   validate_conv2d(p.shape, "conv2d_backward_weight");
-  if (!symmetric(p.shape) || hand_depthwise(p.shape) || p.shape.n == 0)
+  if (!symmetric(p.shape) || hand_depthwise(p.shape, p.dtype) || p.shape.n == 0)
     return cuda::conv2d_backward_weight(p);  // n == 0: zeros
   if (!run(Direction::backward_filter, p.shape, p.dtype, Operands{p.x, p.gy, p.gw}, "conv2d_backward_weight"))
     cuda::conv2d_backward_weight(p);
@@ -294,7 +304,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
   const char* op = "conv2d_backward_bias";
   GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0, "op '" << op << "': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
-  cudnnDataType_t t = data_type(p.dtype, op);
+  cudnnDataType_t t = data_type_with_16bit(p.dtype, op);
   TensorDesc gyd, bd;
   gyd.set_nchw(t, to_int(p.n, op, "n"), to_int(p.c, op, "c"), to_int(p.hw, op, "hw"), 1);
   bd.set_nchw(t, 1, to_int(p.c, op, "c"), 1, 1);

@@ -64,6 +64,14 @@ cudnnDataType_t data_type(DType t, const char* op) {
   GLIA_FAIL("op '" << op << "' on backend 'cudnn' supports float32 and float64, not " << dtype_name(t));
 }
 
+cudnnDataType_t data_type_with_16bit(DType t, const char* op) {
+  if (t == DType::bf16) return CUDNN_DATA_BFLOAT16;
+  if (t == DType::f16) return CUDNN_DATA_HALF;
+  if (t == DType::f32 || t == DType::f64) return data_type(t, op);
+  GLIA_FAIL("op '" << op << "' on backend 'cudnn' supports float32, float64, bfloat16 and float16, not "
+                   << dtype_name(t));
+}
+
 int to_int(int64_t v, const char* op, const char* what) {
   GLIA_CHECK(v >= 0 && v <= INT_MAX, "op '" << op << "' (cuDNN): " << what << " = " << v << " does not fit an int");
   return static_cast<int>(v);

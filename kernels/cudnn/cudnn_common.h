@@ -83,9 +83,13 @@ bool env_flag(const char* name);
 
 // CUDNN_DATA_FLOAT / CUDNN_DATA_DOUBLE; other dtypes are an Error naming op.
 cudnnDataType_t data_type(DType t, const char* op);
+// The same, and CUDNN_DATA_BFLOAT16 / CUDNN_DATA_HALF for the ops that take 16-bit
+// tensors (the convolutions: tensor cores, float32 compute).
+cudnnDataType_t data_type_with_16bit(DType t, const char* op);
+inline bool is_16bit(DType t) { return t == DType::bf16 || t == DType::f16; }
 
 // cuDNN's alpha/beta scaling factors (1 and 0), typed to match the data: float for
-// float32 tensors, double for float64.
+// float32 and 16-bit tensors, double for float64.
 struct Scalars {
   double one = 1.0, zero = 0.0;
   float onef = 1.0f, zerof = 0.0f;
