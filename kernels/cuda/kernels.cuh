@@ -37,6 +37,7 @@ void bce_with_logits_backward(const BceWithLogitsBackwardParams& p);
 void gemm(const GemmParams& p);
 // optim.cu
 void adam_step(const AdamParams& p);
+void adam_multi_step(const AdamMultiParams& p);
 void sgd_step(const SgdParams& p);
 // conv2d.cu
 void conv2d(const Conv2dParams& p);
