@@ -10,11 +10,11 @@
 #include <sstream>
 
 #include "kernels/error.h"
-#include "kernels/upload.h"
 #include "tensor/autograd.h"
 #include "tensor/finite.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
+#include "train/batch_upload.h"
 #include "train/checkpoint.h"
 #include "train/finite_output.h"
 #include "train/trainer_checkpoint.h"
@@ -82,11 +82,7 @@ Tensor batch_images(const io::Batch& batch, Device device) {
   GLIA_CHECK(batch.n > 0 && batch.images.size() == expected,
              "batch of " << batch.n << "x" << batch.c << "x" << batch.h << "x" << batch.w << " has "
                          << batch.images.size() << " image values, expected " << expected);
-  // Staged through pinned memory on a copy stream on cuda (kernels/upload.h): the host
-  // does not wait for the GPU to drain, and the transfer overlaps the previous step.
-  Tensor x = empty({batch.n, batch.c, batch.h, batch.w}, DType::f32, device);
-  rt::upload(x.data_ptr(), device, batch.images.data(), expected * sizeof(float));
-  return x;
+  return upload_batch_values(batch.images, {batch.n, batch.c, batch.h, batch.w}, device);
 }
 
 Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, TrainerOptions options)
