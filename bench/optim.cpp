@@ -9,6 +9,9 @@
 // and sim only (emulator time is meaningless).
 //   bench_optim --benchmark_filter=adam
 // PyTorch's side: tools/bench_torch_kernels.py (same names, torch.optim's foreach step).
+// On cuda also Adam over EfficientNet-B1's own parameter tensors (~340 of them), one
+// adam_step launch per tensor against one adam_multi_step launch: the launch overhead
+// the multi-tensor kernel removes (GPU only: on a CPU a call costs nothing extra).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 
 #include "bench/bench_kernels.h"
 #include "kernels/optim.h"
+#include "nets/efficientnet.h"
 
 namespace {
 
@@ -51,7 +55,54 @@ void run_step(benchmark::State& state, Backend b, bool adam, int64_t count) {
   }
 }
 
+// Element counts of EfficientNet-B1's parameter tensors, in order.
+const std::vector<int64_t>& b1_tensor_sizes() {
+  static const std::vector<int64_t> sizes = [] {
+    std::vector<int64_t> out;
+    for (const auto& named : nets::efficientnet("b1", 1000)->named_parameters()) out.push_back(named.second.numel());
+    return out;
+  }();
+  return sizes;
+}
+
+void run_adam_tensors(benchmark::State& state, Backend b, bool multi) {
+  if (!bench::runnable(state, b, adam_multi_step_kernel)) return;
+  const Device d = bench::device_of(b);
+  const std::vector<int64_t>& sizes = b1_tensor_sizes();
+  int64_t total = 0;
+  for (int64_t n : sizes) total += n;
+  Buffer param = Buffer::floats(d, total), grad = Buffer::floats(d, total), m = Buffer::floats(d, total);
+  Buffer v = Buffer::floats(d, total, 0.0f, 1e-3f);
+  AdamMultiParams p;
+  p.weight_decay = 1e-4;
+  int64_t offset = 0;
+  for (int64_t n : sizes) {
+    auto at = [offset](const Buffer& buf) { return static_cast<float*>(buf.get()) + offset; };
+    p.tensors.push_back({at(param), at(grad), at(m), at(v), n, 10});
+    offset += n;
+  }
+  if (multi) {
+    auto& fn = adam_multi_step_kernel.get(b);
+    bench::time_counted(state, b, fn, p);
+    return;
+  }
+  auto& one = adam_step_kernel.get(b);
+  bench::time_calls(state, b, [&] {
+    for (size_t i = 0; i < p.tensors.size(); ++i) one(adam_params_of(p, i));
+  });
+  const OpCost c = cost(p);
+  bench::set_throughput(state, c.flops, c.bytes, d);
+}
+
 void register_optim() {
+  for (Backend b : bench::backends(/*library_variant=*/false)) {
+    if (b != Backend::cuda) continue;
+    for (bool multi : {false, true}) {
+      const std::string name = std::string("optim/adam_b1_tensors/") + (multi ? "multi_tensor" : "per_tensor") + "/" +
+                               backend_name(b);
+      bench::add_case(name, b, [=](benchmark::State& state) { run_adam_tensors(state, b, multi); });
+    }
+  }
   for (Backend b : bench::backends(/*library_variant=*/false)) {
     for (bool adam : {true, false}) {
       auto add = [&](const ParamSet& s) {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "kernels/error.h"
+#include "kernels/profile_timeline.h"
 #include "kernels/runtime.h"
 #ifdef GLIA_HAVE_CUDA
 #include "kernels/cuda/cuda_runtime_wrappers.h"
@@ -22,36 +23,68 @@
 namespace glia::prof {
 namespace {
 
+class HostTimeline : public Timeline {
+ public:
+  explicit HostTimeline(Device device) : device_(device) {}
+  void begin() override {
+    rt::synchronize(device_);  // earlier work must not land in the first span
+    t0_ = std::chrono::steady_clock::now();
+  }
+  int mark() override {
+    times_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0_).count());
+    return static_cast<int>(times_.size()) - 1;
+  }
+  void finish() override {}
+  double at_us(int mark) override { return times_[static_cast<size_t>(mark)]; }
+
+ private:
+  Device device_;
+  std::chrono::steady_clock::time_point t0_;
+  std::vector<double> times_;
+};
+
+#ifdef GLIA_HAVE_CUDA
+// One timing event per mark, recorded on the current stream; pooled across recordings
+// (event creation costs more than a record).
+class CudaTimeline : public Timeline {
+ public:
+  void begin() override {
+    cuda_rt::synchronize();
+    origin_ = mark();
+  }
+  int mark() override {
+    std::vector<void*>& pool = events();
+    if (used_ == pool.size()) pool.push_back(cuda_rt::create_event());
+    cuda_rt::record_event(pool[used_], nullptr);
+    return static_cast<int>(used_++);
+  }
+  void finish() override { cuda_rt::synchronize(); }
+  double at_us(int mark) override {
+    std::vector<void*>& pool = events();
+    return 1e3 * cuda_rt::elapsed_ms(pool[static_cast<size_t>(origin_)], pool[static_cast<size_t>(mark)]);
+  }
+
+ private:
+  static std::vector<void*>& events() {
+    static auto* pool = new std::vector<void*>();  // never destroyed: the runtime may be gone at exit
+    return *pool;
+  }
+  size_t used_ = 0;
+  int origin_ = 0;
+};
+#endif
+
 struct Recording {
   Device device = Device::cpu;
-  std::chrono::steady_clock::time_point t0;
+  std::unique_ptr<Timeline> timeline;
   std::vector<Span> spans;
   std::vector<int> stack;  // open spans, innermost last
   std::vector<std::string> layer_names;
   std::unordered_map<std::string, int> layer_ids;
   int backward_span = -1, backward_layer = -1;
-  // cuda: one event per span end (begin, end), resolved in stop()
-  std::vector<std::pair<int, int>> span_events;
-  std::vector<void*> events;  // pooled across recordings
-  int events_used = 0;
+  std::vector<std::pair<int, int>> span_marks;  // each span's (begin, end) marks, resolved in stop()
 };
 Recording g;
-
-double host_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - g.t0).count();
-}
-
-// cuda: records the next pooled event on the current stream and returns its index.
-int mark_event() {
-#ifdef GLIA_HAVE_CUDA
-  if (g.device == Device::cuda) {
-    if (g.events_used == static_cast<int>(g.events.size())) g.events.push_back(cuda_rt::create_event());
-    cuda_rt::record_event(g.events[static_cast<size_t>(g.events_used)], nullptr);
-    return g.events_used++;
-  }
-#endif
-  return -1;
-}
 
 const std::string* innermost(Kind kind) {
   for (auto it = g.stack.rbegin(); it != g.stack.rend(); ++it)
@@ -60,6 +93,15 @@ const std::string* innermost(Kind kind) {
 }
 
 }  // namespace
+
+std::unique_ptr<Timeline> host_timeline(Device device) { return std::make_unique<HostTimeline>(device); }
+
+std::unique_ptr<Timeline> device_timeline(Device device) {
+#ifdef GLIA_HAVE_CUDA
+  if (device == Device::cuda) return std::make_unique<CudaTimeline>();
+#endif
+  return host_timeline(device);
+}
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -71,16 +113,16 @@ const char* kind_name(Kind k) {
   return "?";
 }
 
-void start(Device device) {
+void start(Device device) { start_with(device, device_timeline(device)); }
+
+void start_with(Device device, std::unique_ptr<Timeline> timeline) {
   GLIA_CHECK(!detail::t_on, "profiler: a recording is already on");
-  std::vector<void*> events = std::move(g.events);
+  GLIA_CHECK(timeline != nullptr, "profiler: no timeline");
   g = Recording{};
-  g.events = std::move(events);
   g.device = device;
+  g.timeline = std::move(timeline);
   g.spans.reserve(4096);
-  rt::synchronize(device);  // earlier work must not land in the first span
-  g.t0 = std::chrono::steady_clock::now();
-  mark_event();  // event 0: the origin of the GPU timeline
+  g.timeline->begin();
   detail::t_on = true;
 }
 
@@ -89,18 +131,14 @@ std::vector<Span> stop() {
   leave_layer();
   while (!g.stack.empty()) close(g.stack.back());
   detail::t_on = false;
-#ifdef GLIA_HAVE_CUDA
-  if (g.device == Device::cuda) {
-    cuda_rt::synchronize();
-    for (size_t i = 0; i < g.spans.size(); ++i) {
-      const auto [b, e] = g.span_events[i];
-      const double begin = 1e3 * cuda_rt::elapsed_ms(g.events[0], g.events[static_cast<size_t>(b)]);
-      const double end = 1e3 * cuda_rt::elapsed_ms(g.events[0], g.events[static_cast<size_t>(e)]);
-      g.spans[i].start_us = begin;
-      g.spans[i].dur_us = end - begin;
-    }
+  g.timeline->finish();  // the one wait of the recording
+  for (size_t i = 0; i < g.spans.size(); ++i) {
+    const auto [b, e] = g.span_marks[i];
+    const double begin = g.timeline->at_us(b), end = g.timeline->at_us(e);
+    g.spans[i].start_us = begin;
+    g.spans[i].dur_us = end - begin;
   }
-#endif
+  g.timeline.reset();
   return std::move(g.spans);
 }
 
@@ -119,8 +157,7 @@ int open(Kind kind, const std::string& name, const kernels::OpCost& cost) {
     if (const std::string* layer = innermost(Kind::layer)) s.layer = *layer;
   }
   const int index = static_cast<int>(g.spans.size());
-  g.span_events.emplace_back(mark_event(), -1);
-  s.start_us = host_us();
+  g.span_marks.emplace_back(g.timeline->mark(), -1);
   g.spans.push_back(std::move(s));
   g.stack.push_back(index);
   return index;
@@ -128,27 +165,31 @@ int open(Kind kind, const std::string& name, const kernels::OpCost& cost) {
 
 void close(int index) {
   if (index < 0 || !detail::t_on) return;
-  const double now = host_us();
-  const int event = mark_event();
+  const int mark = g.timeline->mark();
   // Spans close innermost first; one left open by an exception closes with its parent.
   while (!g.stack.empty()) {
     const int top = g.stack.back();
     g.stack.pop_back();
-    Span& s = g.spans[static_cast<size_t>(top)];
-    s.dur_us = now - s.start_us;
-    g.span_events[static_cast<size_t>(top)].second = event;
+    g.span_marks[static_cast<size_t>(top)].second = mark;
     if (top == index) break;
   }
 }
 
+namespace {
+int layer_id(const std::string& name) {
+  auto [it, added] = g.layer_ids.emplace(name, static_cast<int>(g.layer_names.size()));
+  if (added) g.layer_names.push_back(name);
+  return it->second;
+}
+}  // namespace
+
 int current_layer() {
   if (!detail::t_on) return -1;
   const std::string* layer = innermost(Kind::layer);
-  if (layer == nullptr) return -1;
-  auto [it, added] = g.layer_ids.emplace(*layer, static_cast<int>(g.layer_names.size()));
-  if (added) g.layer_names.push_back(*layer);
-  return it->second;
+  return layer == nullptr ? -1 : layer_id(*layer);
 }
+
+int autograd_layer() { return detail::t_on ? layer_id(kAutogradLayer) : -1; }
 
 void enter_layer(int id) {
   if (!detail::t_on || id == g.backward_layer) return;

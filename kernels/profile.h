@@ -68,6 +68,11 @@ class Scope {
 int current_layer();
 void enter_layer(int id);
 void leave_layer();
+// Gradient accumulation into a leaf (a parameter's .grad) belongs to the layer that used
+// the leaf when the graph was recorded; a leaf first used outside every layer (an input
+// that requires grad) accumulates under this pseudo-layer, not under an empty path.
+inline constexpr const char* kAutogradLayer = "(autograd)";
+int autograd_layer();  // its id; -1 when off
 
 // NVTX range around a GPU kernel call (no-op unless built with CUDA and NVTX).
 void nvtx_push(const char* name);

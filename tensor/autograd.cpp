@@ -111,7 +111,15 @@ void record(const char* op, Tensor& out, const std::vector<Tensor>& inputs, cons
   auto node = std::make_shared<FunctionNode>(op, std::move(backward));
   for (const Tensor& t : inputs) node->add_edge(edge_for(t));
   for (const Tensor& t : to_save) node->save(t);
-  if (prof::on()) node->set_profile_layer(prof::current_layer());
+  if (prof::on()) {
+    const int layer = prof::current_layer();
+    node->set_profile_layer(layer);
+    // A leaf's accumulator (its .grad update in the backward) is attributed to the layer
+    // that first uses the leaf in this graph: for a parameter, its own module.
+    for (const Edge& e : node->next())
+      if (e.node && e.node->profile_layer() < 0 && dynamic_cast<AccumulateGrad*>(e.node.get()) != nullptr)
+        e.node->set_profile_layer(layer >= 0 ? layer : prof::autograd_layer());
+  }
   // `out` was just made by the op; a view shares storage but gets its own impl.
   out.impl()->requires_grad = true;
   out.impl()->grad_fn = std::move(node);

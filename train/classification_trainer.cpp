@@ -5,6 +5,7 @@
 #include "kernels/error.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
+#include "train/batch_upload.h"
 #include "train/losses.h"
 
 namespace glia {
@@ -27,7 +28,7 @@ void ClassificationTask::check_batch(const io::Batch& batch) const {
 Tensor ClassificationTask::loss(const Tensor& output, const io::Batch& batch, Device device) const {
   GLIA_CHECK(output.dim() == 2 && output.size(1) == classes_,
              "classification loss: model output " << shape_str(output.sizes()) << " is not [N, " << classes_ << "]");
-  return categorical_cross_entropy(output, from_vector(batch.labels, {batch.n}, device), label_smoothing_);
+  return categorical_cross_entropy(output, upload_batch_values(batch.labels, {batch.n}, device), label_smoothing_);
 }
 
 std::vector<float> class_probabilities(const Tensor& logits) {

@@ -63,29 +63,41 @@ void Adam::set_momentum(double beta1) {
   options_.beta1 = beta1;
 }
 
+// Every parameter with a gradient in one multi-tensor update per (device, dtype) group
+// (one kernel launch on a GPU; kernels/optim.h), bit-identical to one update per tensor.
 void Adam::step() {
+  std::vector<kernels::AdamMultiParams> groups;
+  std::vector<std::pair<Device, std::vector<size_t>>> members;  // group g: its device and params
   for (size_t i = 0; i < params_.size(); ++i) {
     auto& [name, p] = params_[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;
     check_param(name, p, g);
+    size_t group = 0;
+    while (group < groups.size() && (groups[group].dtype != p.dtype() || members[group].first != p.device())) ++group;
+    if (group == groups.size()) {
+      kernels::AdamMultiParams k;
+      k.dtype = p.dtype();
+      k.lr = lr_;
+      k.beta1 = options_.beta1;
+      k.beta2 = options_.beta2;
+      k.eps = options_.eps;
+      k.weight_decay = options_.weight_decay;
+      k.decoupled = options_.decoupled_weight_decay;
+      groups.push_back(std::move(k));
+      members.emplace_back(p.device(), std::vector<size_t>{});
+    }
     Slot& s = slots_[i];
-    kernels::AdamParams k;
-    k.dtype = p.dtype();
-    k.n = p.numel();
-    k.param = p.data_ptr();
-    k.grad = g.data_ptr();
-    k.exp_avg = s.exp_avg.data_ptr();
-    k.exp_avg_sq = s.exp_avg_sq.data_ptr();
-    k.lr = lr_;
-    k.beta1 = options_.beta1;
-    k.beta2 = options_.beta2;
-    k.eps = options_.eps;
-    k.weight_decay = options_.weight_decay;
-    k.decoupled = options_.decoupled_weight_decay;
-    k.step = ++s.step;
-    kernels::select(kernels::adam_step_kernel, p.device())(k);
-    p.storage()->bump_version();
+    groups[group].tensors.push_back(
+        {p.data_ptr(), g.data_ptr(), s.exp_avg.data_ptr(), s.exp_avg_sq.data_ptr(), p.numel(), s.step + 1});
+    members[group].second.push_back(i);
+  }
+  for (size_t group = 0; group < groups.size(); ++group) {
+    kernels::select(kernels::adam_multi_step_kernel, members[group].first)(groups[group]);
+    for (size_t i : members[group].second) {
+      ++slots_[i].step;
+      params_[i].second.storage()->bump_version();
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // Optimizers over named parameters: Adam (L2 weight decay as PyTorch's Adam, or decoupled
 // as AdamW / Keras) and SGD with momentum. Each step is one fused kernel per parameter
-// (kernels/optim.h) on the parameter's device. Parameters without a gradient (frozen, or
-// unused this step) are skipped and keep their own step count, as in PyTorch.
+// (kernels/optim.h) on the parameter's device; Adam's is one multi-tensor launch for all
+// of them. Parameters without a gradient (frozen, or unused this step) are skipped and
+// keep their own step count, as in PyTorch.
 // State (moments, step counts, learning rate) round-trips for checkpoints.
 #pragma once
 #include <map>

@@ -4,6 +4,7 @@
 
 #include "kernels/error.h"
 #include "tensor/ops.h"
+#include "train/batch_upload.h"
 
 namespace glia {
 
@@ -21,7 +22,7 @@ Tensor SegmentationTask::loss(const Tensor& output, const io::Batch& batch, Devi
                  output.size(3) == batch.w,
              "segmentation loss: model output " << shape_str(output.sizes()) << " is not [" << batch.n << ", 1, "
                                                 << batch.h << ", " << batch.w << "]");
-  return bce_dice_loss(output, from_vector(batch.masks, {batch.n, 1, batch.h, batch.w}, device), loss_options_);
+  return bce_dice_loss(output, upload_batch_values(batch.masks, {batch.n, 1, batch.h, batch.w}, device), loss_options_);
 }
 
 void SegmentationTask::reset() {

@@ -14,6 +14,7 @@
 #include "tensor/finite.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
+#include "train/batch_upload.h"
 #include "train/checkpoint.h"
 #include "train/finite_output.h"
 #include "train/trainer_checkpoint.h"
@@ -81,7 +82,7 @@ Tensor batch_images(const io::Batch& batch, Device device) {
   GLIA_CHECK(batch.n > 0 && batch.images.size() == expected,
              "batch of " << batch.n << "x" << batch.c << "x" << batch.h << "x" << batch.w << " has "
                          << batch.images.size() << " image values, expected " << expected);
-  return from_vector(batch.images, {batch.n, batch.c, batch.h, batch.w}, device);
+  return upload_batch_values(batch.images, {batch.n, batch.c, batch.h, batch.w}, device);
 }
 
 Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, TrainerOptions options)

@@ -34,6 +34,17 @@ void adam_step(const AdamParams& p) {
   });
 }
 
+// One tensor after another: the same arithmetic as adam_step, hence the same bits. (On a
+// CPU a launch costs nothing; the multi-tensor form exists for the GPU.)
+void adam_multi_step(const AdamMultiParams& p) {
+  for (size_t i = 0; i < p.tensors.size(); ++i)
+    GLIA_CHECK(p.tensors[i].step >= 1 && p.tensors[i].n >= 0,
+               "adam_multi_step: tensor " << i << " has step " << p.tensors[i].step << " and " << p.tensors[i].n
+                                          << " elements (step must be >= 1, elements >= 0)");
+  for (size_t i = 0; i < p.tensors.size(); ++i)
+    if (p.tensors[i].n > 0) adam_step(adam_params_of(p, i));
+}
+
 void sgd_step(const SgdParams& p) {
   GLIA_CHECK(p.momentum == 0 || p.momentum_buffer != nullptr, "sgd_step: momentum " << p.momentum << " needs a buffer");
   dispatch_float(p.dtype, "sgd_step", [&](auto tag) {

@@ -34,6 +34,7 @@ void register_kernels() {
 
   // Optimizer updates.
   adam_step_kernel.set(b, &adam_step);
+  adam_multi_step_kernel.set(b, &adam_multi_step);
   sgd_step_kernel.set(b, &sgd_step);
 
   // Layer kernels (conv family, normalisation, pooling, dropout, resampling).

@@ -31,9 +31,10 @@
 // below route there).
 // Depthwise convs (groups == C_in == C_out): direct kernels, one thread per output pixel
 // (forward; for 3x3 and 5x5 the weights sit in registers and the tap loops unroll) or input
-// pixel (backward input, a gather over the taps that reach it), and
-// for the weight gradient one block per (channel, tap) summing N*Ho*Wo products with a
-// block reduction. The bias gradient is one block per channel, a block reduction.
+// pixel (backward input, a gather over the taps that reach it), and for the weight
+// gradient blocks of (channel, slice of N*Ho*Wo) summing every tap from one pass over x
+// and gy, slices merged in a fixed order. The bias gradient is one block per channel, a
+// block reduction.
 //
 // Cost: 2 * N * C_out * Ho * Wo * (C_in/groups) * KH * KW FLOPs for each of the three
 // products; least bytes: x + w + y once each. The implicit GEMM re-reads every x element
@@ -364,24 +365,119 @@ __global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* 
   }
 }
 
-// One block per (channel, tap): gw[c][r][s] = sum over n, oh, ow of gy * x at the tap.
-template <class T>
-__global__ void depthwise_backward_weight(DepthwiseArgs d, const T* x, const T* gy, T* gw) {
-  __shared__ T scratch[kWarpSize];
-  int taps = d.kh * d.kw;
-  for (int64_t job : block_stride(static_cast<int64_t>(d.c) * taps)) {
-    int c = static_cast<int>(job / taps), rs = static_cast<int>(job % taps), r = rs / d.kw, s = rs % d.kw;
-    int plane = d.h_out * d.w_out;
-    T acc = T(0);
-    for (int64_t e = threadIdx.x; e < static_cast<int64_t>(d.n) * plane; e += blockDim.x) {
-      int b = static_cast<int>(e / plane), q = static_cast<int>(e % plane), oh = q / d.w_out, ow = q % d.w_out;
-      int ih = oh * d.stride_h - d.pad_top + r * d.dil_h, iw = ow * d.stride_w - d.pad_left + s * d.dil_w;
-      if (ih < 0 || ih >= d.h_in || iw < 0 || iw >= d.w_in) continue;
-      int64_t bc = static_cast<int64_t>(b) * d.c + c;
-      acc += gy[bc * plane + q] * x[(bc * d.h_in + ih) * d.w_in + iw];
+// The weight gradient, every tap from one pass over x and gy: gw[c][r][s] = sum over
+// (n, oh, ow) of gy[n,c,oh,ow] * x[n,c,oh*stride-pad+r*dil, ow*stride-pad+s*dil].
+// Job (split, c, tap chunk): one block walks the split's slice of the channel's N*Ho*Wo
+// output pixels (neighbouring threads: neighbouring pixels, coalesced), reads gy once per
+// pixel and keeps up to kMaxTaps tap sums in registers; a tap chunk is all of a 3x3 or
+// 5x5 kernel, so each gy and x element is read once (the old kernel, one block per
+// (channel, tap), read them KH*KW times). Each tap's sum is then a block reduction in a
+// fixed order (warp trees, then warp 0 over the warps' totals in warp order).
+// splits == 1 writes gw directly; otherwise each split writes
+// partial[split][c * taps + t] and sum_splits adds them in split order. The split count
+// is a function of the shape only (depthwise_weight_splits), so the bits do not depend on
+// the device or the run.
+template <class T, int kMaxTaps, class I>
+__global__ void depthwise_backward_weight(DepthwiseArgs d, int splits, int chunks, I split_len, const T* x, const T* gy,
+                                          T* out) {
+  __shared__ T scratch[kMaxTaps][kWarpSize];
+  const int taps = d.kh * d.kw;
+  const I plane = static_cast<I>(d.h_out) * d.w_out, pixels = static_cast<I>(d.n) * plane;
+  for (int job : block_stride(d.c * chunks * splits)) {
+    const int split = job / (d.c * chunks), rest = job - split * d.c * chunks, c = rest / chunks;
+    const int tap0 = (rest - c * chunks) * kMaxTaps;
+    // This chunk's taps as (row, column) offsets into the input window, in registers.
+    int dh[kMaxTaps], dw[kMaxTaps];
+    T acc[kMaxTaps];
+#pragma unroll
+    for (int t = 0; t < kMaxTaps; ++t) {
+      const int rs = tap0 + t < taps ? tap0 + t : taps - 1, r = rs / d.kw;
+      dh[t] = r * d.dil_h - d.pad_top;
+      dw[t] = (rs - r * d.kw) * d.dil_w - d.pad_left;
+      acc[t] = T(0);
     }
-    acc = block_sum(acc, scratch);
-    if (threadIdx.x == 0) gw[job] = acc;
+    const I begin = static_cast<I>(split) * split_len, end = begin + split_len < pixels ? begin + split_len : pixels;
+    for (I e = begin + static_cast<I>(threadIdx.x); e < end; e += static_cast<I>(blockDim.x)) {
+      const I b = e / plane, q = e - b * plane;
+      const int oh = static_cast<int>(q / d.w_out), ow = static_cast<int>(q - static_cast<I>(oh) * d.w_out);
+      const I bc = b * d.c + c;
+      const T g = gy[bc * plane + q];
+      const T* xp = x + bc * d.h_in * d.w_in;
+      const int ih0 = oh * d.stride_h, iw0 = ow * d.stride_w;
+#pragma unroll
+      for (int t = 0; t < kMaxTaps; ++t) {
+        const int ih = ih0 + dh[t], iw = iw0 + dw[t];
+        if (tap0 + t < taps && ih >= 0 && ih < d.h_in && iw >= 0 && iw < d.w_in) acc[t] += g * xp[ih * d.w_in + iw];
+      }
+    }
+    // All taps' block sums with two barriers: warp trees, then warp 0 sums each tap over
+    // the warps in warp order.
+    const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize, warps = blockDim.x / kWarpSize;
+    __syncthreads();  // the previous job's readers of scratch are done
+#pragma unroll
+    for (int t = 0; t < kMaxTaps; ++t) {
+      const T v = warp_sum(acc[t]);
+      if (lane == 0) scratch[t][warp] = v;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      T* dst = out + static_cast<int64_t>(split) * d.c * taps + static_cast<int64_t>(c) * taps;
+#pragma unroll
+      for (int t = 0; t < kMaxTaps; ++t) {
+        const T v = warp_sum(lane < warps ? scratch[t][lane] : T(0));
+        if (lane == 0 && tap0 + t < taps) dst[tap0 + t] = v;
+      }
+    }
+  }
+}
+
+// Splits of the N*Ho*Wo sum: enough (channel, chunk, split) blocks to fill a large GPU
+// (~512) when the channels alone do not, each split at least 1024 pixels deep (4 per
+// thread), at most 1024 splits. Shape only: the summation order never depends on the
+// device.
+int depthwise_weight_splits(int64_t pixels, int64_t channel_jobs) {
+  int64_t by_depth = (pixels + 1023) / 1024, by_blocks = channel_jobs >= 512 ? 1 : 512 / channel_jobs;
+  int64_t s = by_depth < by_blocks ? by_depth : by_blocks;
+  return static_cast<int>(s < 1 ? 1 : (s > 1024 ? 1024 : s));
+}
+
+template <class T>
+void launch_depthwise_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw) {
+  const int64_t taps = s.kh * s.kw, pixels = s.n * s.h_out() * s.w_out();
+  // 3x3 (and anything up to 9 taps) in one chunk; 5x5 and larger in chunks of 25.
+  const int max_taps = taps <= 9 ? 9 : 25;
+  const int64_t chunks = (taps + max_taps - 1) / max_taps;
+  int splits = depthwise_weight_splits(pixels, s.c_out * chunks);
+  int64_t split_len = (pixels + splits - 1) / splits;
+  if (split_len < 1) split_len = 1;
+  splits = static_cast<int>((pixels + split_len - 1) / split_len);
+  if (splits < 1) splits = 1;  // no output pixels: one pass that writes zeros
+  const int64_t jobs = s.c_out * chunks * splits;
+  GLIA_CHECK(jobs <= INT_MAX, "op 'conv2d_backward_weight' on backend " GLIA_BACKEND_NAME ": " << jobs
+                                                                                              << " depthwise jobs do not fit an int");
+  constexpr Device device = Device::GLIA_CUDA_NS;
+  const size_t bytes = splits > 1 ? static_cast<size_t>(splits * s.c_out * taps) * sizeof(T) : 0;
+  void* workspace = splits > 1 ? rt::alloc(device, bytes) : nullptr;
+  T* out = splits > 1 ? static_cast<T*>(workspace) : gw;
+  const int64_t largest = s.n * s.c_in * s.h_in * s.w_in > s.n * s.c_out * s.h_out() * s.w_out()
+                              ? s.n * s.c_in * s.h_in * s.w_in
+                              : s.n * s.c_out * s.h_out() * s.w_out();
+  dispatch_index(largest, [&](auto index) {
+    using I = decltype(index);
+    auto* kernel9 = &depthwise_backward_weight<T, 9, I>;
+    auto* kernel25 = &depthwise_backward_weight<T, 25, I>;
+    if (max_taps == 9) {
+      GLIA_LAUNCH(kernel9, blocks_for(jobs, 1), kThreads, 0, depthwise_args(s), splits, static_cast<int>(chunks),
+                  static_cast<I>(split_len), x, gy, out);
+    } else {
+      GLIA_LAUNCH(kernel25, blocks_for(jobs, 1), kThreads, 0, depthwise_args(s), splits, static_cast<int>(chunks),
+                  static_cast<I>(split_len), x, gy, out);
+    }
+  });
+  if (splits > 1) {
+    const int64_t total = s.c_out * taps;
+    GLIA_LAUNCH(sum_splits<T>, blocks_for(total, kThreads), kThreads, 0, total, splits, static_cast<const T*>(out), gw);
+    rt::release(device, workspace, bytes);  // stream-ordered reuse: safe (cuda_runtime_wrappers.h)
   }
 }
 
@@ -521,9 +617,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
     using T = decltype(tag);
     ConvGemmArgs<T> a = gemm_args<T>(s, "conv2d_backward_weight");
     if (use_depthwise(s)) {
-      int64_t jobs = s.c_out * s.kh * s.kw;
-      GLIA_LAUNCH(depthwise_backward_weight<T>, blocks_for(jobs, 1), kThreads, 0, depthwise_args(s),
-                  static_cast<const T*>(p.x), static_cast<const T*>(p.gy), static_cast<T*>(p.gw));
+      launch_depthwise_weight<T>(s, static_cast<const T*>(p.x), static_cast<const T*>(p.gy), static_cast<T*>(p.gw));
       return;
     }
     a.m = a.cog;

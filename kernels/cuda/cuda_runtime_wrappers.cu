@@ -14,6 +14,7 @@
 #include "kernels/cuda/cuda_runtime_wrappers.h"
 #include "kernels/error.h"
 #include "kernels/runtime.h"
+#include "kernels/upload.h"
 
 #define GLIA_CUDA_CALL(expr)                                                                   \
   do {                                                                                         \
@@ -199,6 +200,59 @@ float elapsed_ms(void* start, void* stop) {
   GLIA_CUDA_CALL(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(stop)));
   return ms;
 }
+
+namespace {
+
+// Destructors of the staged uploader run at thread exit, possibly after the runtime has
+// begun to shut down: frees and event destruction ignore errors there.
+class CudaCopyEngine : public rt::CopyEngine {
+ public:
+  ~CudaCopyEngine() override {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+  void* alloc_host(size_t bytes) override {
+    void* p = nullptr;
+    GLIA_CUDA_CALL(cudaMallocHost(&p, bytes));
+    return p;
+  }
+  void free_host(void* p, size_t) override { cudaFreeHost(p); }
+  // Not from the block cache: these buffers are used on two streams, which the cache's
+  // per-stream reuse does not track; they are allocated once and grow rarely.
+  void* alloc_device(size_t bytes) override {
+    void* p = nullptr;
+    GLIA_CUDA_CALL(cudaMalloc(&p, bytes));
+    return p;
+  }
+  void free_device(void* p, size_t) override { cudaFree(p); }
+  void* copy_stream() override {
+    if (stream_ == nullptr) GLIA_CUDA_CALL(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    return static_cast<void*>(stream_);
+  }
+  void* compute_stream() override { return current_stream(); }
+  void copy_async(void* dst, const void* src, size_t bytes, void* stream) override {
+    GLIA_CUDA_CALL(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream)));
+  }
+  void* create_event() override {
+    cudaEvent_t e = nullptr;
+    GLIA_CUDA_CALL(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return static_cast<void*>(e);
+  }
+  void destroy_event(void* event) override { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+  void record(void* event, void* stream) override {
+    GLIA_CUDA_CALL(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)));
+  }
+  void stream_wait(void* stream, void* event) override {
+    GLIA_CUDA_CALL(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream), static_cast<cudaEvent_t>(event), 0));
+  }
+  void host_wait(void* event) override { GLIA_CUDA_CALL(cudaEventSynchronize(static_cast<cudaEvent_t>(event))); }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<rt::CopyEngine> make_copy_engine() { return std::make_unique<CudaCopyEngine>(); }
 
 }  // namespace glia::cuda_rt
 

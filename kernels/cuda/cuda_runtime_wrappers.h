@@ -10,7 +10,12 @@
 // another stream must make that stream wait for the first (an event) before freeing it.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <string>
+
+namespace glia::rt {
+class CopyEngine;  // kernels/upload.h
+}
 
 namespace glia::cuda_rt {
 
@@ -42,6 +47,10 @@ void* create_event();
 void destroy_event(void* event);
 void record_event(void* event, void* stream);      // on `stream` (the current one if nullptr)
 float elapsed_ms(void* start, void* stop);         // waits for `stop`
+
+// The staged uploader's engine (kernels/upload.h): pinned host buffers, its own
+// non-blocking copy stream, and events without timing.
+std::unique_ptr<rt::CopyEngine> make_copy_engine();
 
 // Times the GPU work queued on the current stream between construction and stop().
 class GpuTimer {

@@ -39,6 +39,7 @@ void gemm(const GemmParams& p);
 void gemm_bf16(const GemmParams& p);
 // optim.cu
 void adam_step(const AdamParams& p);
+void adam_multi_step(const AdamMultiParams& p);
 void sgd_step(const SgdParams& p);
 // conv2d.cu
 void conv2d(const Conv2dParams& p);

@@ -12,6 +12,7 @@ void register_kernels() {
   unary_backward_kernel.set(b, &unary_backward);
   fill_kernel.set(b, &fill);
   adam_step_kernel.set(b, &adam_step);
+  adam_multi_step_kernel.set(b, &adam_multi_step);
   sgd_step_kernel.set(b, &sgd_step);
   copy_kernel.set(b, &copy);
   reduce_kernel.set(b, &reduce);

@@ -34,7 +34,7 @@ constexpr double kSimMaxWork = 1.0e6;  // multiply-adds (or elements) per case o
 inline const std::vector<std::string> kHarnessSlots = {
     "binary", "unary", "unary_backward", "fill", "copy", "reduce", "gemm",
     "softmax", "softmax_backward", "cross_entropy", "cross_entropy_backward",
-    "bce_with_logits", "bce_with_logits_backward", "adam_step", "sgd_step",
+    "bce_with_logits", "bce_with_logits_backward", "adam_step", "adam_multi_step", "sgd_step",
     "conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias",
     "conv_transpose2d", "conv_transpose2d_backward_input", "conv_transpose2d_backward_weight",
     "batch_norm", "batch_norm_backward",
@@ -199,6 +199,22 @@ struct AdamCase {
 };
 inline const std::vector<AdamCase> kAdamCases = {
     {"l2_1037", 1037, 1e-2, 0.1, false}, {"decoupled_1037", 1037, 1e-2, 0.1, true}, {"plain_5", 5, 1e-3, 0.0, false}};
+// Multi-tensor Adam: tensor sizes of one call (steps differ per tensor: 1 + i % 3). The
+// GPU kernel takes 4096-element chunks and tables of up to 32 tensors, or up to 448.
+struct AdamMultiCase {
+  const char* name;
+  std::vector<int64_t> sizes;
+  double lr, weight_decay;
+  bool decoupled;
+};
+inline std::vector<AdamMultiCase> adam_multi_cases() {
+  std::vector<AdamMultiCase> out;
+  out.push_back({"chunks_7", {1, 4096, 4097, 0, 9000, 31, 5}, 1e-2, 0.1, false});
+  std::vector<int64_t> many;  // the large table
+  for (int i = 0; i < 33; ++i) many.push_back(1 + 37 * i);
+  out.push_back({"tensors_33_decoupled", many, 1e-3, 0.05, true});
+  return out;
+}
 struct SgdCase {
   const char* name;
   int64_t n;
@@ -283,6 +299,11 @@ inline const std::vector<Conv2dCase> kConv2dCases = {
     {"dw5x5s1_wide37", same_padded(conv_shape(2, 3, 6, 37, 3, 5, 1, 0, 1, 3)), true},
     {"dw5x5s2_wide45", same_padded(conv_shape(2, 3, 7, 45, 3, 5, 2, 0, 1, 3)), false},
     {"dw3x3s2_narrow_w2", same_padded(conv_shape(3, 4, 9, 2, 4, 3, 2, 0, 1, 4)), true},
+    // The GPU depthwise weight gradient splits N*Ho*Wo over blocks when the channels are
+    // few (slices of >= 1024 pixels merged in a fixed order): 3 slices, the last partial;
+    // a 7x7 kernel is two tap chunks (25 + 24) of the one-pass kernel.
+    {"dw3x3_weight_split3", conv_shape(2, 3, 40, 36, 3, 3, 1, 1, 1, 3), false},
+    {"dw7x7_tap_chunks_split", conv_shape(2, 2, 33, 31, 2, 7, 1, 3, 1, 2), true},
     // Winograd F(2x2, 3x3) on cpu (3x3 stride 1 pad 1, >= 16 channels): odd sizes, and more
     // than 64 input channels (its second, partial channel block), 130 -> 72.
     {"winograd_16to20_odd", conv_shape(2, 16, 9, 7, 20, 3, 1, 1), true},

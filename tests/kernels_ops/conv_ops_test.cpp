@@ -119,19 +119,21 @@ TEST_P(ConvOps, Conv2dEveryCaseForwardAndBackward) {
 }
 
 TEST_P(ConvOps, Conv2dBackwardWeightIsDeterministic) {
-  // Split-K over N*Ho*Wo on the GPU, threads on cpu: the same inputs give bit-identical
-  // gradients every run.
-  const Conv2dShape s = conv_shape(3, 5, 9, 11, 7, 3, 1, 1);
-  const std::vector<float> x = random_vector<float>(size_t(s.n * s.c_in * s.h_in * s.w_in), 15);
-  const std::vector<float> gy = random_vector<float>(size_t(s.n * s.c_out * s.h_out() * s.w_out()), 16);
-  DeviceBuffer<float> dx(backend(), x), dgy(backend(), gy), dgw(backend(), size_t(s.c_out * s.c_in * 9));
+  // Split-K over N*Ho*Wo on the GPU (the implicit GEMM; the depthwise kernel's slices of
+  // pixels), threads on cpu: the same inputs give bit-identical gradients every run.
   if (!runs(kernels::conv2d_backward_weight_kernel)) GTEST_SKIP() << "no library variant";
-  const kernels::Conv2dBackwardWeightParams p{DType::f32, s, dx.data(), dgy.data(), dgw.data()};
-  kernels::conv2d_backward_weight_kernel.get(backend())(p);
-  const std::vector<float> first = dgw.download();
-  for (int run = 0; run < 2; ++run) {
+  for (const Conv2dShape& s : {conv_shape(3, 5, 9, 11, 7, 3, 1, 1), conv_shape(2, 3, 40, 36, 3, 3, 1, 1, 1, 3)}) {
+    const std::vector<float> x = random_vector<float>(size_t(s.n * s.c_in * s.h_in * s.w_in), 15);
+    const std::vector<float> gy = random_vector<float>(size_t(s.n * s.c_out * s.h_out() * s.w_out()), 16);
+    DeviceBuffer<float> dx(backend(), x), dgy(backend(), gy);
+    DeviceBuffer<float> dgw(backend(), size_t(s.c_out * (s.c_in / s.groups) * s.kh * s.kw));
+    const kernels::Conv2dBackwardWeightParams p{DType::f32, s, dx.data(), dgy.data(), dgw.data()};
     kernels::conv2d_backward_weight_kernel.get(backend())(p);
-    ASSERT_EQ(dgw.download(), first) << "run " << run;
+    const std::vector<float> first = dgw.download();
+    for (int run = 0; run < 2; ++run) {
+      kernels::conv2d_backward_weight_kernel.get(backend())(p);
+      ASSERT_EQ(dgw.download(), first) << "groups " << s.groups << ", run " << run;
+    }
   }
 }
 

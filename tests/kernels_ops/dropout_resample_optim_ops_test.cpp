@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,87 @@ void check_sgd(Backend backend, const SgdCase& c) {
   if (c.momentum != 0) {
     EXPECT_TRUE(close_rel(dbuf.download(), buf, 1.0, 64)) << what<T>(c.name, backend) << " buffer";
   }
+}
+
+// Multi-tensor Adam: two steps from the same state through adam_multi_step and through
+// adam_step per tensor on the same backend must give the same bits; both must also match
+// the double reference (per-tensor steps, so per-tensor bias corrections).
+template <class T>
+void check_adam_multi(Backend backend, const AdamMultiCase& c) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  struct State {
+    std::vector<double> w, m, v;
+    std::unique_ptr<DeviceBuffer<T>> dw, dm, dv, single_w, single_m, single_v;
+    int64_t step;
+  };
+  std::vector<State> st(c.sizes.size());
+  for (size_t t = 0; t < st.size(); ++t) {
+    const size_t n = size_t(c.sizes[t]);
+    State& s = st[t];
+    s.w = cast_vector<double>(random_vector<T>(n, uint32_t(100 + t)));
+    s.m = cast_vector<double>(random_vector<T>(n, uint32_t(200 + t)));
+    s.v = cast_vector<double>(random_vector<T>(n, uint32_t(300 + t), 0.01, 1.0));
+    s.dw = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.w));
+    s.dm = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.m));
+    s.dv = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.v));
+    s.single_w = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.w));
+    s.single_m = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.m));
+    s.single_v = std::make_unique<DeviceBuffer<T>>(backend, cast_vector<T>(s.v));
+    s.step = int64_t(t % 3);  // tensors at different steps in one call
+  }
+  for (int round = 0; round < 2; ++round) {
+    kernels::AdamMultiParams p;
+    p.dtype = dtype_of<T>::value, p.lr = c.lr, p.weight_decay = c.weight_decay, p.decoupled = c.decoupled;
+    std::vector<std::unique_ptr<DeviceBuffer<T>>> grads;
+    for (size_t t = 0; t < st.size(); ++t) {
+      State& s = st[t];
+      const size_t n = s.w.size();
+      const std::vector<T> g = random_vector<T>(n, uint32_t(1000 + 10 * t + size_t(round)));
+      ++s.step;
+      for (size_t i = 0; i < n; ++i) {
+        double gi = double(g[i]) + (c.decoupled ? 0.0 : c.weight_decay * s.w[i]);
+        if (c.decoupled) s.w[i] *= 1 - c.lr * c.weight_decay;
+        s.m[i] = b1 * s.m[i] + (1 - b1) * gi;
+        s.v[i] = b2 * s.v[i] + (1 - b2) * gi * gi;
+        const double bc1 = 1 - std::pow(b1, double(s.step)), bc2 = 1 - std::pow(b2, double(s.step));
+        s.w[i] -= (c.lr / bc1) * s.m[i] / (std::sqrt(s.v[i]) / std::sqrt(bc2) + eps);
+      }
+      grads.push_back(std::make_unique<DeviceBuffer<T>>(backend, g));
+      kernels::AdamTensor a;
+      a.param = s.dw->data(), a.grad = grads.back()->data(), a.exp_avg = s.dm->data(), a.exp_avg_sq = s.dv->data();
+      a.n = int64_t(n), a.step = s.step;
+      p.tensors.push_back(a);
+    }
+    kernels::adam_multi_step_kernel.get(backend)(p);
+    for (size_t t = 0; t < st.size(); ++t) {  // the same update, one call per tensor
+      kernels::AdamParams one = kernels::adam_params_of(p, t);
+      one.param = st[t].single_w->data(), one.exp_avg = st[t].single_m->data();
+      one.exp_avg_sq = st[t].single_v->data();
+      kernels::adam_step_kernel.get(backend)(one);
+    }
+  }
+  for (size_t t = 0; t < st.size(); ++t) {
+    const State& s = st[t];
+    const std::string name = what<T>(std::string(c.name) + " tensor " + std::to_string(t), backend);
+    const std::vector<T> w = s.dw->download(), m = s.dm->download(), v = s.dv->download();
+    EXPECT_TRUE(w == s.single_w->download() && m == s.single_m->download() && v == s.single_v->download())
+        << name << ": multi-tensor and per-tensor Adam differ";
+    EXPECT_TRUE(close_rel(w, s.w, 1.0, 64)) << name << " param";
+    EXPECT_TRUE(close_rel(m, s.m, 1.0, 64)) << name << " exp_avg";
+    EXPECT_TRUE(close_rel(v, s.v, 1.0, 64)) << name << " exp_avg_sq";
+  }
+}
+
+TEST_P(DropoutResampleOptimOps, AdamMultiTensorEqualsPerTensorBitForBit) {
+  for (const AdamMultiCase& c : adam_multi_cases())
+    for_float_types([&](auto t) { check_adam_multi<decltype(t)>(backend(), c); });
+}
+
+TEST_P(DropoutResampleOptimOps, AdamMultiTensorRefusesAStepBelowOne) {
+  DeviceBuffer<float> d(backend(), std::vector<float>(4, 1.0f));
+  kernels::AdamMultiParams p;
+  p.tensors.push_back({d.data(), d.data(), d.data(), d.data(), 4, 0});
+  EXPECT_THROW(kernels::adam_multi_step_kernel.get(backend())(p), Error);
 }
 
 TEST_P(DropoutResampleOptimOps, AdamAndSgdThreeStepsEveryCase) {

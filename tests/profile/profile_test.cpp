@@ -7,12 +7,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "apps/app.h"
 #include "apps/profile.h"
 #include "kernels/profile.h"
+#include "kernels/profile_timeline.h"
 #include "layers/module.h"
 #include "tensor/json.h"
 #include "tensor/ops.h"
@@ -57,6 +59,93 @@ TEST(Profiler, RecordsNothingWhenOffOrOnAnotherThread) {
   EXPECT_DOUBLE_EQ(spans[0].flops, 16);
   EXPECT_DOUBLE_EQ(spans[0].bytes, 3 * 16 * 4);
   EXPECT_TRUE(prof::stop().empty());
+}
+
+// The backward's accumulation into a leaf's .grad runs in no node of a layer; it must
+// still land in a layer: the one that used the leaf (a parameter's module), or the
+// "(autograd)" pseudo-layer for a leaf first used outside every layer.
+TEST(Profiler, GradientAccumulationIsAttributedToTheLeafsLayer) {
+  const Tensor w = ones({4, 4}).requires_grad_();  // a parameter of layer "block.lin"
+  const Tensor x = ones({4, 4}).requires_grad_();  // an input, used outside every layer
+  prof::start(Device::cpu);
+  Tensor loss;
+  {
+    prof::Scope pass(prof::Kind::pass, "forward");
+    Tensor h;
+    {
+      prof::Scope layer(prof::Kind::layer, "block.lin");
+      h = w * 3.0;
+    }
+    loss = sum(h * x);
+  }
+  {
+    prof::Scope pass(prof::Kind::pass, "backward");
+    loss.backward();
+  }
+  const std::vector<prof::Span> spans = prof::stop();
+  ASSERT_TRUE(w.grad().defined() && x.grad().defined());
+  // Accumulation makes each leaf's .grad a private copy: the only copies of this backward.
+  std::vector<std::string> copy_layers;
+  for (const prof::Span& s : spans)
+    if (s.kind == prof::Kind::op && s.pass == "backward" && s.name == "copy") copy_layers.push_back(s.layer);
+  std::sort(copy_layers.begin(), copy_layers.end());
+  EXPECT_EQ(copy_layers, (std::vector<std::string>{prof::kAutogradLayer, "block.lin"}));
+  // The rows of the table carry the same paths (no accumulation under an empty path).
+  for (const prof::Row& r : prof::aggregate(spans))
+    if (r.pass == "backward" && r.op == "copy") EXPECT_FALSE(r.layer.empty());
+}
+
+// The recorder's timing logic, as it runs on cuda (events), with a scripted timeline:
+// mark i happens at 10 * i us. Every span end is one mark; nothing waits while recording
+// (on cuda a wait would serialise the host with the GPU after every op); stop() waits
+// once and only then reads the marks' times.
+struct TimelineLog {
+  int begins = 0, marks = 0, finishes = 0, early_reads = 0;
+};
+class ScriptedTimeline : public prof::Timeline {
+ public:
+  explicit ScriptedTimeline(std::shared_ptr<TimelineLog> log) : log_(std::move(log)) {}
+  void begin() override { ++log_->begins; }
+  int mark() override { return log_->marks++; }
+  void finish() override { ++log_->finishes; }
+  double at_us(int mark) override {
+    if (log_->finishes == 0) ++log_->early_reads;
+    return 10.0 * mark;
+  }
+
+ private:
+  std::shared_ptr<TimelineLog> log_;
+};
+
+TEST(Profiler, SpansComeFromTimelineMarksWithOneWaitAtTheEnd) {
+  auto log = std::make_shared<TimelineLog>();
+  prof::start_with(Device::cpu, std::make_unique<ScriptedTimeline>(log));
+  EXPECT_EQ(log->begins, 1);
+  {
+    prof::Scope step(prof::Kind::step, "step");  // marks 0 and 7
+    {
+      prof::Scope pass(prof::Kind::pass, "forward");  // marks 1 and 6
+      (void)(ones({2, 2}) + ones({2, 2}));             // fills: marks 2, 3; binary: marks 4, 5
+    }
+  }
+  const int marks_while_recording = log->marks;
+  EXPECT_EQ(log->finishes, 0) << "the recorder waited while recording";
+  const std::vector<prof::Span> spans = prof::stop();
+  EXPECT_EQ(log->finishes, 1);
+  EXPECT_EQ(log->early_reads, 0) << "a mark's time was read before the wait";
+  EXPECT_EQ(log->marks, marks_while_recording) << "stop() made marks of its own";
+  EXPECT_EQ(marks_while_recording, 2 * static_cast<int>(spans.size()));
+  ASSERT_GE(spans.size(), 3u);
+  EXPECT_EQ(spans.front().name, "step");
+  EXPECT_DOUBLE_EQ(spans.front().start_us, 0.0);
+  EXPECT_DOUBLE_EQ(spans.front().dur_us, 10.0 * (marks_while_recording - 1));
+  EXPECT_EQ(spans[1].name, "forward");
+  EXPECT_DOUBLE_EQ(spans[1].start_us, 10.0);
+  EXPECT_DOUBLE_EQ(spans[1].dur_us, 10.0 * (marks_while_recording - 3));
+  const prof::Span& last_op = spans.back();
+  EXPECT_EQ(last_op.name, "binary");
+  EXPECT_DOUBLE_EQ(last_op.start_us, 10.0 * (marks_while_recording - 4));
+  EXPECT_DOUBLE_EQ(last_op.dur_us, 10.0);
 }
 
 TEST(Profiler, RefusesASecondRecording) {
