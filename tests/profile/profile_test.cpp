@@ -91,8 +91,11 @@ TEST(Profiler, GradientAccumulationIsAttributedToTheLeafsLayer) {
   std::sort(copy_layers.begin(), copy_layers.end());
   EXPECT_EQ(copy_layers, (std::vector<std::string>{prof::kAutogradLayer, "block.lin"}));
   // The rows of the table carry the same paths (no accumulation under an empty path).
-  for (const prof::Row& r : prof::aggregate(spans))
-    if (r.pass == "backward" && r.op == "copy") EXPECT_FALSE(r.layer.empty());
+  for (const prof::Row& r : prof::aggregate(spans)) {
+    if (r.pass == "backward" && r.op == "copy") {
+      EXPECT_FALSE(r.layer.empty());
+    }
+  }
 }
 
 // The recorder's timing logic, as it runs on cuda (events), with a scripted timeline:
