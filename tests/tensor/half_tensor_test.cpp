@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "tensor/finite.h"
+#include "tensor/nn_ops.h"
 #include "tests/tensor/helpers.h"
 
 namespace glia {
@@ -116,6 +117,84 @@ TEST(HalfTensor, OpsWithout16BitKernelsNameOpDeviceAndDtype) {
     EXPECT_NE(msg.find("exp"), std::string::npos) << msg;
     EXPECT_NE(msg.find("cpu"), std::string::npos) << msg;
     EXPECT_NE(msg.find("bfloat16"), std::string::npos) << msg;
+  }
+}
+
+// matmul and conv2d take bfloat16/float16 tensors on cpu (the ops autocast runs in low
+// precision): outputs and gradients in the inputs' dtype, computed in float32 and rounded
+// once, so they equal the float32 ops on the rounded inputs rounded once more, within a
+// 16-bit ulp (float32 summation order aside).
+void expect_within_ulp(const Tensor& low, const Tensor& f32, DType t, const char* what) {
+  ASSERT_EQ(low.dtype(), t) << what;
+  const std::vector<double> a = low.to_vector<double>(), b = f32.to_vector<double>();
+  ASSERT_EQ(a.size(), b.size());
+  const double u = t == DType::bf16 ? 0x1p-8 : 0x1p-11;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], 2 * u * std::fabs(b[i]) + 1e-5) << what << " element " << i << " " << dtype_name(t);
+}
+
+TEST(HalfTensor, MatmulAndConv2dRunIn16BitsWithGradients) {
+  for (DType t : {DType::bf16, DType::f16}) {
+    Tensor a = test::random_tensor({5, 7}, DType::f32, Device::cpu, 1).to(t).detach().requires_grad_();
+    Tensor b = test::random_tensor({7, 3}, DType::f32, Device::cpu, 2).to(t).detach().requires_grad_();
+    Tensor a32 = a.detach().to(DType::f32).requires_grad_(), b32 = b.detach().to(DType::f32).requires_grad_();
+    Tensor c = matmul(a, b), c32 = matmul(a32, b32);
+    expect_within_ulp(c, c32, t, "matmul");
+    Tensor g = test::random_tensor({5, 3}, DType::f32, Device::cpu, 3);
+    c.backward(g.to(t));
+    c32.backward(g.to(t).to(DType::f32));
+    expect_within_ulp(a.grad(), a32.grad(), t, "matmul grad a");
+    expect_within_ulp(b.grad(), b32.grad(), t, "matmul grad b");
+
+    Tensor x = test::random_tensor({2, 3, 6, 5}, DType::f32, Device::cpu, 4).to(t).detach().requires_grad_();
+    Tensor w = test::random_tensor({4, 3, 3, 3}, DType::f32, Device::cpu, 5).to(t).detach().requires_grad_();
+    Tensor bias = test::random_tensor({4}, DType::f32, Device::cpu, 6).to(t).detach().requires_grad_();
+    Tensor x32 = x.detach().to(DType::f32).requires_grad_(), w32 = w.detach().to(DType::f32).requires_grad_();
+    Tensor bias32 = bias.detach().to(DType::f32).requires_grad_();
+    Tensor y = conv2d(x, w, bias, conv_args(2, 1)), y32 = conv2d(x32, w32, bias32, conv_args(2, 1));
+    expect_within_ulp(y, y32, t, "conv2d");
+    Tensor gy = test::random_tensor(y.sizes(), DType::f32, Device::cpu, 7).to(t);
+    y.backward(gy);
+    y32.backward(gy.to(DType::f32));
+    expect_within_ulp(x.grad(), x32.grad(), t, "conv2d grad x");
+    expect_within_ulp(w.grad(), w32.grad(), t, "conv2d grad w");
+    expect_within_ulp(bias.grad(), bias32.grad(), t, "conv2d grad bias");
+  }
+}
+
+// The U-Net's upsampling (autocast runs conv_transpose2d in low precision too).
+TEST(HalfTensor, ConvTranspose2dRunsIn16BitsWithGradients) {
+  for (DType t : {DType::bf16, DType::f16}) {
+    Tensor x = test::random_tensor({2, 5, 4, 3}, DType::f32, Device::cpu, 8).to(t).detach().requires_grad_();
+    Tensor w = test::random_tensor({5, 3, 2, 2}, DType::f32, Device::cpu, 9).to(t).detach().requires_grad_();
+    Tensor bias = test::random_tensor({3}, DType::f32, Device::cpu, 10).to(t).detach().requires_grad_();
+    Tensor x32 = x.detach().to(DType::f32).requires_grad_(), w32 = w.detach().to(DType::f32).requires_grad_();
+    Tensor bias32 = bias.detach().to(DType::f32).requires_grad_();
+    ConvTranspose2dArgs args;
+    args.stride_h = args.stride_w = 2;
+    Tensor y = conv_transpose2d(x, w, bias, args), y32 = conv_transpose2d(x32, w32, bias32, args);
+    expect_within_ulp(y, y32, t, "conv_transpose2d");
+    Tensor gy = test::random_tensor(y.sizes(), DType::f32, Device::cpu, 11).to(t);
+    y.backward(gy);
+    y32.backward(gy.to(DType::f32));
+    expect_within_ulp(x.grad(), x32.grad(), t, "conv_transpose2d grad x");
+    expect_within_ulp(w.grad(), w32.grad(), t, "conv_transpose2d grad w");
+    expect_within_ulp(bias.grad(), bias32.grad(), t, "conv_transpose2d grad bias");
+  }
+}
+
+TEST(HalfTensor, OtherDevicesComputeOrNameOpDeviceAndDtype) {
+  for (Device d : test::devices()) {
+    if (d == Device::cpu) continue;
+    Tensor a = ones({2, 2}, DType::bf16).to(d);  // moved as bytes: no kernel on d needed
+    try {  // a device that has the kernel must compute it; one without must say so
+      EXPECT_EQ(matmul(a, a).to(Device::cpu).to_vector<float>(), (std::vector<float>{2, 2, 2, 2}));
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("gemm"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(device_name(d)), std::string::npos) << msg;
+      EXPECT_NE(msg.find("bfloat16"), std::string::npos) << msg;
+    }
   }
 }
 
