@@ -2,6 +2,9 @@
 // transposes when trans_* is set. A is M x K after op, B is K x N, C is M x N.
 // cpu: OpenBLAS; cuda/sim: glia's tiled register-blocked kernel (bf16: the WMMA tensor-core
 // kernel, kernels/cuda/gemm_bf16.cu); cudnn: cuBLAS.
+// bfloat16/float16 A and B: products and sums in float32, C in the inputs' dtype or float32
+// (out_dtype; rounded once at the end). cpu: widened operands through OpenBLAS, or
+// AVX512-BF16 on request (kernels/cpu/half_gemm.h says why that is not the default).
 #pragma once
 #include <cstdint>
 
@@ -27,11 +30,12 @@ struct GemmParams {
   int64_t ldc = 0;
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
-  // dtype == bf16 only (A and B bf16, stored as raw 16-bit words; fp32 accumulation):
-  // C's type, f32 or bf16, and an epilogue C = act(alpha * op(A) op(B) + beta * C + bias)
-  // with bias[col] a vector of N elements of C's type (null: none). Other dtypes refuse a
-  // bias or an activation.
-  DType c_dtype = DType::f32;
+  // C's dtype when it is not `dtype` (16-bit A and B only: float32; unset = A's dtype, as
+  // torch.matmul of bf16 tensors gives bf16). Read through output_dtype(p).
+  std::optional<DType> out_dtype{};
+  // bf16 only (the tensor-core kernels): an epilogue C = act(alpha * op(A) op(B) + beta * C
+  // + bias) with bias[col] a vector of N elements of C's type (null: none). Other dtypes
+  // refuse a bias or an activation.
   const void* bias = nullptr;
   GemmActivation activation = GemmActivation::none;
 };
@@ -43,9 +47,8 @@ inline OpCost cost(const GemmParams& p) {
   const double na = double(p.m * p.k) * (p.stride_a == 0 ? 1.0 : batch);
   const double nb = double(p.k * p.n) * (p.stride_b == 0 ? 1.0 : batch);
   const double nc = double(p.m * p.n) * batch * (p.beta != 0 ? 2.0 : 1.0);
-  const DType c_type = p.dtype == DType::bf16 ? p.c_dtype : p.dtype;
   return {2.0 * batch * double(p.m) * double(p.n) * double(p.k),
-          double(dtype_size(p.dtype)) * (na + nb) + double(dtype_size(c_type)) * nc};
+          double(dtype_size(p.dtype)) * (na + nb) + double(dtype_size(output_dtype(p))) * nc};
 }
 
 namespace cpu {

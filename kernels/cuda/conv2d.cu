@@ -529,6 +529,7 @@ void pointwise_gemm(const Conv2dShape& s, bool transpose_w, const void* w, const
 }  // namespace
 
 void conv2d(const Conv2dParams& p) {
+  require_output_in_input_dtype(p, "conv2d", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv2d(p.shape, "conv2d");
   if (p.dtype == DType::bf16) return conv2d_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
@@ -575,6 +576,7 @@ void conv2d(const Conv2dParams& p) {
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_input", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv2d(p.shape, "conv2d_backward_input");
   if (p.dtype == DType::bf16) return conv2d_backward_input_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
@@ -610,6 +612,7 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_weight", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv2d(p.shape, "conv2d_backward_weight");
   if (p.dtype == DType::bf16) return conv2d_backward_weight_bf16(p);  // tensor cores, conv2d_bf16.cu
   const Conv2dShape& s = p.shape;
@@ -632,6 +635,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
 }
 
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_bias", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0,
              "op 'conv2d_backward_bias': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
   if (p.dtype == DType::bf16) return conv2d_backward_bias_bf16(p);  // conv2d_bf16.cu

@@ -26,6 +26,7 @@ __global__ void add_channel_bias(int64_t total, int64_t c, int64_t hw, const T* 
 }  // namespace
 
 void conv_transpose2d(const ConvTranspose2dParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv_transpose2d(p.shape, "conv_transpose2d");
   Conv2dBackwardInputParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.x, p.w, p.y};
   conv2d_backward_input(c);
@@ -41,12 +42,14 @@ void conv_transpose2d(const ConvTranspose2dParams& p) {
 }
 
 void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d_backward_input", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_input");
   Conv2dParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.gy, p.w, nullptr, p.gx};
   conv2d(c);
 }
 
 void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d_backward_weight", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_weight");
   Conv2dBackwardWeightParams c{p.dtype, conv_transpose2d_as_conv(p.shape), p.gy, p.x, p.gw};
   conv2d_backward_weight(c);

@@ -212,6 +212,7 @@ void gemm(const GemmParams& p) {
     gemm_bf16(p);  // tensor cores, kernels/cuda/gemm_bf16.cu
     return;
   }
+  require_output_in_input_dtype(p, "gemm", GLIA_CUDA_STR_(GLIA_CUDA_NS));
   GLIA_CHECK(p.bias == nullptr && p.activation == GemmActivation::none,
              "op 'gemm' on backend " GLIA_BACKEND_NAME ": a bias or activation epilogue needs bf16 inputs, not "
                  << dtype_name(p.dtype));

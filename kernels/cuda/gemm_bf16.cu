@@ -2,7 +2,7 @@
 //   C[b] = act(alpha * op(A[b]) * op(B[b]) + beta * C[b] + bias)
 // A and B bf16 (raw 16-bit words, __nv_bfloat16's bit layout), products exact and summed
 // in float by WMMA m16n16k16 (kernels/cuda/tensor_core.cuh: 64 x 64 tiles, 4 warps);
-// C float or bf16 (c_dtype), rounded once, after the epilogue. Any M, N, K, leading
+// C float or bf16 (out_dtype), rounded once, after the epilogue. Any M, N, K, leading
 // dimensions and transposes (edges load as zero, stores are bounds-checked).
 //
 // Cost: 2*M*N*K FLOPs per batch item; least bytes 2*(M*K + K*N) + sizeof(C)*M*N (twice
@@ -67,9 +67,9 @@ struct GemmBf16Problem {
 }  // namespace
 
 void gemm_bf16(const GemmParams& p) {
-  GLIA_CHECK(p.c_dtype == DType::f32 || p.c_dtype == DType::bf16,
+  GLIA_CHECK(output_dtype(p) == DType::f32 || output_dtype(p) == DType::bf16,
              "op 'gemm' with bf16 inputs on backend " GLIA_BACKEND_NAME " writes C as float32 or bfloat16, not "
-                 << dtype_name(p.c_dtype));
+                 << dtype_name(output_dtype(p)));
   GLIA_CHECK(p.m <= INT32_MAX && p.n <= INT32_MAX && p.k <= INT32_MAX,
              "op 'gemm': m=" << p.m << " n=" << p.n << " k=" << p.k << " exceed the bf16 kernel's 32-bit sizes");
   GLIA_CHECK(p.activation == GemmActivation::none || p.activation == GemmActivation::relu ||
@@ -79,7 +79,7 @@ void gemm_bf16(const GemmParams& p) {
   GemmBf16Problem g{static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), p.trans_a, p.trans_b,
                     static_cast<const __nv_bfloat16*>(p.a), p.lda, p.stride_a,
                     static_cast<const __nv_bfloat16*>(p.b), p.ldb, p.stride_b,
-                    p.c, p.ldc, p.stride_c, p.c_dtype == DType::bf16,
+                    p.c, p.ldc, p.stride_c, output_dtype(p) == DType::bf16,
                     static_cast<float>(p.alpha), static_cast<float>(p.beta), p.bias,
                     static_cast<int>(p.activation), p.batch, false, false};
   // 16-byte loads need the run contiguous (A not transposed, B not transposed) and every

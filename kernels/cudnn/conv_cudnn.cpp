@@ -277,6 +277,7 @@ void add_bias(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const voi
 }  // namespace
 
 void conv2d(const Conv2dParams& p) {
+  require_output_in_input_dtype(p, "conv2d", "cudnn");
   validate_conv2d(p.shape, "conv2d");
   const Conv2dShape& s = p.shape;
   if (!symmetric(s) || hand_depthwise(s, p.dtype)) return cuda::conv2d(p);
@@ -286,6 +287,7 @@ void conv2d(const Conv2dParams& p) {
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_input", "cudnn");
   validate_conv2d(p.shape, "conv2d_backward_input");
   if (!symmetric(p.shape) || hand_depthwise(p.shape, p.dtype)) return cuda::conv2d_backward_input(p);
   if (p.shape.n == 0) return;
@@ -294,6 +296,7 @@ void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_weight", "cudnn");
   validate_conv2d(p.shape, "conv2d_backward_weight");
   if (!symmetric(p.shape) || hand_depthwise(p.shape, p.dtype) || p.shape.n == 0)
     return cuda::conv2d_backward_weight(p);  // n == 0: zeros
@@ -302,6 +305,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
 }
 
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
+  require_output_in_input_dtype(p, "conv2d_backward_bias", "cudnn");
   const char* op = "conv2d_backward_bias";
   GLIA_CHECK(p.n >= 0 && p.c > 0 && p.hw >= 0, "op '" << op << "': bad shape n=" << p.n << " c=" << p.c << " hw=" << p.hw);
   cudnnDataType_t t = data_type_with_16bit(p.dtype, op);
@@ -314,6 +318,7 @@ void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
 }
 
 void conv_transpose2d(const ConvTranspose2dParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d", "cudnn");
   validate_conv_transpose2d(p.shape, "conv_transpose2d");
   const ConvTranspose2dShape& s = p.shape;
   if (s.n == 0) return;
@@ -323,6 +328,7 @@ void conv_transpose2d(const ConvTranspose2dParams& p) {
 }
 
 void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d_backward_input", "cudnn");
   validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_input");
   if (p.shape.n == 0) return;
   if (!run(Direction::forward, conv_transpose2d_as_conv(p.shape), p.dtype, Operands{p.gy, p.w, p.gx},
@@ -331,6 +337,7 @@ void conv_transpose2d_backward_input(const ConvTranspose2dBackwardInputParams& p
 }
 
 void conv_transpose2d_backward_weight(const ConvTranspose2dBackwardWeightParams& p) {
+  require_output_in_input_dtype(p, "conv_transpose2d_backward_weight", "cudnn");
   validate_conv_transpose2d(p.shape, "conv_transpose2d_backward_weight");
   const ConvTranspose2dShape& s = p.shape;
   if (s.n == 0) return cuda::conv_transpose2d_backward_weight(p);  // zeros

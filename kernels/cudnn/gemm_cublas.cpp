@@ -7,7 +7,7 @@
 // dimension, and no data is moved.
 //
 // bf16/f16 inputs go through cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F: tensor
-// cores multiply, float32 accumulates. C: for bf16, GemmParams::c_dtype (float32 or
+// cores multiply, float32 accumulates. C: for bf16, GemmParams::out_dtype (float32 or
 // bf16); for f16, f16. A bf16 GEMM with an epilogue (bias, activation) runs on the hand
 // kernel: GemmEx has none (cuBLASLt's epilogues would be the way to keep it here).
 // Not yet run on a GPU (none lent so far): scripts/gpu-check.sh runs it against a
@@ -73,9 +73,9 @@ cudaDataType_t cuda_type_of(DType t) {
 
 // bf16 x bf16 -> bf16 or float32, f16 x f16 -> f16; float32 compute, tensor cores.
 void gemm_16bit(cublasHandle_t h, const GemmParams& p, int m, int n, int k, int lda, int ldb, int ldc, int batch) {
-  const DType out = p.dtype == DType::bf16 ? p.c_dtype : p.dtype;
+  const DType out = output_dtype(p);
   GLIA_CHECK(out == p.dtype || out == DType::f32,
-             "op 'gemm' on backend 'cudnn' (cuBLAS): bfloat16 inputs give bfloat16 or float32 C, not " << dtype_name(out));
+             "op 'gemm' on backend 'cudnn' (cuBLAS): 16-bit inputs give C in their dtype or float32, not " << dtype_name(out));
   const cudaDataType_t in_type = cuda_type_of(p.dtype), out_type = cuda_type_of(out);
   // CUBLAS_COMPUTE_32F takes float scaling factors whatever the operand types.
   const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);

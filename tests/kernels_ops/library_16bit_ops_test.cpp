@@ -98,7 +98,7 @@ std::vector<double> widen(const std::vector<uint16_t>& v, DType t) {
 
 class Library16BitOps : public OpTest {};
 
-// One GEMM case in dtype t, C in t or (c_f32, bf16 only: GemmParams::c_dtype) float32;
+// One GEMM case in dtype t, C in t or (c_f32, bf16 only: GemmParams::out_dtype) float32;
 // with `epilogue` (bf16, float32 C), C = relu(alpha A B + beta C + bias[col]).
 void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32, bool epilogue = false) {
   const int64_t a_rows = c.trans_a ? c.k : c.m, a_cols = c.trans_a ? c.m : c.k;
@@ -155,7 +155,7 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32, bool
     std::vector<float> c0f(nc);
     for (size_t i = 0; i < nc; ++i) c0f[i] = float(c0[i]);
     DeviceBuffer<float> dc(backend, c0f);
-    p.c = dc.data(), p.c_dtype = DType::f32;
+    p.c = dc.data(), p.out_dtype = DType::f32;
     kernels::gemm_kernel.get(backend)(p);
     // float32 output: no 16-bit rounding of the result; padding comes back unchanged.
     EXPECT_TRUE(close_16(cast_vector<double>(dc.download()), ref, bound, 0x1p-24, c.k)) << name;
@@ -163,7 +163,7 @@ void check_gemm_16(Backend backend, const GemmCase& c, DType t, bool c_f32, bool
     std::vector<uint16_t> c016(nc);
     for (size_t i = 0; i < nc; ++i) c016[i] = std::isnan(c0[i]) ? uint16_t(t == DType::bf16 ? 0x7FC0u : 0x7E00u) : to_bits(float(c0[i]), t);
     DeviceBuffer<uint16_t> dc(backend, c016);
-    p.c = dc.data(), p.c_dtype = t;  // (read for bf16 only: f16 gives f16)
+    p.c = dc.data(), p.out_dtype = t;
     kernels::gemm_kernel.get(backend)(p);
     EXPECT_TRUE(close_16(widen(dc.download(), t), ref, bound, unit_roundoff_16(t), c.k)) << name;
   }
@@ -264,10 +264,10 @@ TEST_P(Library16BitOps, AnUnsupportedDtypeIsAClearError) {
   p.dtype = DType::i32;
   p.m = p.n = p.k = 1, p.lda = p.ldb = p.ldc = 1;
   EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
-  p.dtype = DType::bf16, p.c_dtype = DType::f64;  // only bf16 or float32 output
+  p.dtype = DType::bf16, p.out_dtype = DType::f64;  // only bf16 or float32 output
   EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
   float bias = 0;
-  p.dtype = DType::f32, p.c_dtype = DType::f32, p.bias = &bias;  // an epilogue needs bf16
+  p.dtype = DType::f32, p.out_dtype = DType::f32, p.bias = &bias;  // an epilogue needs bf16
   EXPECT_THROW(kernels::gemm_kernel.get(backend())(p), Error);
 }
 

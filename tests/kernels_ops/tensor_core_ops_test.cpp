@@ -163,7 +163,7 @@ void run_gemm_case(Backend backend, const Bf16GemmCase& c) {
 
   kernels::GemmParams p;
   p.dtype = DType::bf16;
-  p.c_dtype = c.c_dtype;
+  p.out_dtype = c.c_dtype;
   p.trans_a = c.trans_a, p.trans_b = c.trans_b;
   p.m = c.m, p.n = c.n, p.k = c.k;
   p.alpha = c.alpha, p.beta = c.beta;
@@ -222,7 +222,7 @@ TEST_P(TensorCoreOps, GemmBf16RefusesAnUnknownOutputType) {
   DeviceBuffer<uint16_t> a(GetParam(), 16 * 16), b(GetParam(), 16 * 16), c(GetParam(), 16 * 16);
   kernels::GemmParams p;
   p.dtype = DType::bf16;
-  p.c_dtype = DType::f64;
+  p.out_dtype = DType::f64;
   p.m = p.n = p.k = 16;
   p.a = a.data(), p.b = b.data(), p.c = c.data(), p.lda = p.ldb = p.ldc = 16;
   EXPECT_THROW(kernels::gemm_kernel.get(GetParam())(p), Error);
