@@ -55,7 +55,7 @@ const AutocastRule* autocast_rule(const std::string& op) {
 
 AutocastGuard::AutocastGuard(DType dtype, bool enabled)
     : previous_active_(autocast_detail::t_active), previous_dtype_(autocast_detail::t_dtype) {
-  GLIA_CHECK(dtype == DType::bf16 || dtype == DType::f16,
+  GLIA_CHECK(!enabled || dtype == DType::bf16 || dtype == DType::f16,
              "autocast: the lower-precision dtype must be bfloat16 or float16, got " << dtype_name(dtype));
   autocast_detail::t_active = enabled;
   if (enabled) autocast_detail::t_dtype = dtype;

@@ -49,7 +49,7 @@ inline bool autocast_active() { return autocast_detail::t_active; }
 inline DType autocast_dtype() { return autocast_detail::t_dtype; }
 
 // Turns autocast on (enabled) or off for this thread while alive; guards nest and
-// restore what they found. dtype must be bf16 or f16.
+// restore what they found. dtype must be bf16 or f16 when enabled.
 class AutocastGuard {
  public:
   explicit AutocastGuard(DType dtype = DType::bf16, bool enabled = true);
