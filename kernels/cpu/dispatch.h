@@ -28,7 +28,8 @@ void dispatch_float(DType dtype, const char* op, F&& f) {
   GLIA_FAIL("cpu kernel '" << op << "': unsupported dtype " << dtype_name(dtype) << " (supported: float32, float64)");
 }
 
-// Same, for every dtype the CPU stores: float32, float64, int32, int64, uint8.
+// Same, for every dtype the CPU stores: float32, float64, int32, int64, uint8, float16,
+// bfloat16 (the 16-bit ones as glia::float16/glia::bfloat16, kernels/half.h).
 template <class F>
 void dispatch_all(DType dtype, const char* op, F&& f) {
   switch (dtype) {
@@ -37,10 +38,11 @@ void dispatch_all(DType dtype, const char* op, F&& f) {
     case DType::i32: f(Tag<int32_t>{}); return;
     case DType::i64: f(Tag<int64_t>{}); return;
     case DType::u8: f(Tag<uint8_t>{}); return;
-    default: break;
+    case DType::f16: f(Tag<float16>{}); return;
+    case DType::bf16: f(Tag<bfloat16>{}); return;
   }
   GLIA_FAIL("cpu kernel '" << op << "': unsupported dtype " << dtype_name(dtype)
-                           << " (supported: float32, float64, int32, int64, uint8)");
+                           << " (supported: float32, float64, int32, int64, uint8, float16, bfloat16)");
 }
 
 // Drops size-1 dims and merges neighbours that are contiguous with each other in every

@@ -141,7 +141,7 @@ const char* unary_name(UnaryOp op) {
 // would be undefined behaviour).
 template <class T>
 T fill_value(double v) {
-  if constexpr (!std::is_floating_point_v<T>) {
+  if constexpr (std::is_integral_v<T>) {
     GLIA_CHECK(std::nearbyint(v) == v && v >= double(std::numeric_limits<T>::lowest()) &&
                    v <= double(std::numeric_limits<T>::max()),
                "cpu kernel 'fill': value " << v << " is not representable as " << dtype_name(dtype_of<T>::value));

@@ -1,5 +1,5 @@
-// CPU strided copy: every pair of dtypes (the cross-backend harness in tests/kernels_ops
-// checks the layouts and 8 of these pairs) and the error wording.
+// CPU strided copy: every pair of dtypes, 16-bit floats included (the cross-backend
+// harness in tests/kernels_ops checks the layouts and 8 of these pairs) and the error wording.
 #include <gtest/gtest.h>
 
 #include "kernels/copy.h"
@@ -40,7 +40,7 @@ void check_copy(const std::vector<int64_t>& sizes, const std::vector<int64_t>& s
     expected[test::strided_offset(sizes, dst_strides, i)] =
         static_cast<D>(src[test::strided_offset(sizes, src_strides, i)]);
   for (size_t i = 0; i < dst_len; ++i) {
-    if constexpr (std::is_floating_point_v<D>) {
+    if constexpr (std::numeric_limits<D>::has_quiet_NaN) {
       if (std::isnan(expected[i])) {
         ASSERT_TRUE(std::isnan(dst[i])) << "element " << i << " outside the view was written";
         continue;
@@ -60,6 +60,8 @@ void check_all_destinations(uint32_t seed) {
   check_copy<S, int32_t>(sizes, transposed, 105, contiguous, 105, seed);
   check_copy<S, int64_t>(sizes, transposed, 105, contiguous, 105, seed);
   check_copy<S, uint8_t>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, float16>(sizes, transposed, 105, contiguous, 105, seed);
+  check_copy<S, bfloat16>(sizes, transposed, 105, contiguous, 105, seed);
 }
 
 TEST(CopyCpu, ConvertsBetweenEveryPairOfDtypes) {
@@ -68,17 +70,34 @@ TEST(CopyCpu, ConvertsBetweenEveryPairOfDtypes) {
   check_all_destinations<int32_t>(3);
   check_all_destinations<int64_t>(4);
   check_all_destinations<uint8_t>(5);
+  check_all_destinations<float16>(6);
+  check_all_destinations<bfloat16>(7);
+}
+
+// Casts to the 16-bit formats round to nearest even: 1 + 2^-8 is a tie between bfloat16's
+// 1 and 1 + 2^-7 (goes to 1, the even one), 1 + 3 * 2^-8 a tie that goes up; the same
+// for float16 at 2^-11. kernels_cpu/half_test.cpp checks the conversions exhaustively.
+TEST(CopyCpu, RoundsToNearestEvenInto16BitFormats) {
+  const float src[4] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f};
+  bfloat16 b[4];
+  float16 h[4];
+  cpu::copy(make_copy(DType::f32, DType::bf16, {4}, {1}, {1}, src, b));
+  cpu::copy(make_copy(DType::f32, DType::f16, {4}, {1}, {1}, src, h));
+  EXPECT_EQ(float(b[0]), 1.0f);
+  EXPECT_EQ(float(b[1]), 1.0f + 0x1p-6f);
+  EXPECT_EQ(float(h[2]), 1.0f);
+  EXPECT_EQ(float(h[3]), 1.0f + 0x1p-9f);
 }
 
 TEST(CopyCpu, UnsupportedDtypeNamesOpAndDtype) {
   float src[1] = {1}, dst[1] = {0};
   try {
-    cpu::copy(make_copy(DType::f32, DType::bf16, {1}, {1}, {1}, src, dst));
+    cpu::copy(make_copy(DType::f32, static_cast<DType>(99), {1}, {1}, {1}, src, dst));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("copy"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("bfloat16"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("unsupported dtype"), std::string::npos) << msg;
   }
 }
 

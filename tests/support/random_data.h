@@ -36,7 +36,7 @@ std::vector<T> random_vector(size_t n, uint32_t seed, double lo = -2.0, double h
 // A buffer of n NaNs (or, for integer types, the type's max) to be overwritten by a kernel.
 template <class T>
 std::vector<T> poisoned(size_t n) {
-  if constexpr (std::is_floating_point_v<T>) return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
+  if constexpr (std::numeric_limits<T>::has_quiet_NaN) return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
   else return std::vector<T>(n, std::numeric_limits<T>::max());
 }
 
