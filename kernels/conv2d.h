@@ -6,7 +6,8 @@
 // vectorised kernel for depthwise convs (groups == C_in == C_out), and Winograd
 // F(2x2, 3x3) for 3x3 stride-1 pad-1 convs with >= 16 channels (forward and backward to
 // the input; GLIA_CONV_WINOGRAD=0 turns it off). All threaded by OpenMP alone
-// (kernels/cpu/blas.h).
+// (kernels/cpu/blas.h). bfloat16/float16 x, w, bias and gy (cpu): float32 accumulation, the
+// output in float32 or the inputs' dtype (out_dtype), through kernels/cpu/half_gemm.h.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -52,6 +53,7 @@ struct Conv2dParams {
   const void* w = nullptr;     // [C_out, C_in/groups, KH, KW]
   const void* bias = nullptr;  // [C_out] or null
   void* y = nullptr;           // [N, C_out, H_out, W_out]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 struct Conv2dBackwardInputParams {
@@ -60,6 +62,7 @@ struct Conv2dBackwardInputParams {
   const void* gy = nullptr;  // [N, C_out, H_out, W_out]
   const void* w = nullptr;
   void* gx = nullptr;        // [N, C_in, H_in, W_in]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 struct Conv2dBackwardWeightParams {
@@ -68,6 +71,7 @@ struct Conv2dBackwardWeightParams {
   const void* x = nullptr;
   const void* gy = nullptr;
   void* gw = nullptr;  // [C_out, C_in/groups, KH, KW]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 // gbias[c] = sum over n, h, w of gy[n, c, h, w]. Shared by conv2d and conv_transpose2d.
@@ -76,6 +80,7 @@ struct Conv2dBackwardBiasParams {
   int64_t n = 0, c = 0, hw = 0;
   const void* gy = nullptr;  // [N, C, HW]
   void* gbias = nullptr;     // [C]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 // Conv2d's cost per call (forward and both backward products do the same multiply-adds):

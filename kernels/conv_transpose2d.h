@@ -4,6 +4,8 @@
 // Output size as PyTorch:
 //   H_out = (H_in - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1.
 // Gradient outputs are overwritten. The bias gradient is conv2d_backward_bias on gy.
+// bfloat16/float16 (cpu): as conv2d's, float32 accumulation, output in float32 or the
+// inputs' dtype (out_dtype).
 #pragma once
 #include <cstdint>
 
@@ -38,6 +40,7 @@ struct ConvTranspose2dParams {
   const void* w = nullptr;     // [C_in, C_out, KH, KW]
   const void* bias = nullptr;  // [C_out] or null
   void* y = nullptr;           // [N, C_out, H_out, W_out]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 struct ConvTranspose2dBackwardInputParams {
@@ -46,6 +49,7 @@ struct ConvTranspose2dBackwardInputParams {
   const void* gy = nullptr;
   const void* w = nullptr;
   void* gx = nullptr;
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 struct ConvTranspose2dBackwardWeightParams {
@@ -54,6 +58,7 @@ struct ConvTranspose2dBackwardWeightParams {
   const void* x = nullptr;
   const void* gy = nullptr;
   void* gw = nullptr;  // [C_in, C_out, KH, KW]
+  std::optional<DType> out_dtype{};  // the output's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 // ConvTranspose2d's cost per call (all three products): 2 * N * C_in * H_in * W_in *

@@ -1,6 +1,9 @@
 // Batched GEMM, row-major: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], where op
 // transposes when trans_* is set. A is M x K after op, B is K x N, C is M x N.
 // cpu: OpenBLAS; cuda/sim: glia's tiled register-blocked kernel; cudnn: cuBLAS.
+// bfloat16/float16 A and B (cpu): products and sums in float32, C in float32 or in the
+// inputs' dtype (out_dtype; rounded once at the end); widened operands through OpenBLAS, or
+// AVX512-BF16 on request (kernels/cpu/half_gemm.h says why that is not the default).
 #pragma once
 #include <cstdint>
 
@@ -23,6 +26,7 @@ struct GemmParams {
   int64_t ldc = 0;
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch items
+  std::optional<DType> out_dtype{};  // C's dtype if not `dtype` (16-bit inputs: float32)
 };
 
 // 2 * batch * M * N * K FLOPs; A, B and C once (C read too when beta != 0; an operand
@@ -32,7 +36,8 @@ inline OpCost cost(const GemmParams& p) {
   const double na = double(p.m * p.k) * (p.stride_a == 0 ? 1.0 : batch);
   const double nb = double(p.k * p.n) * (p.stride_b == 0 ? 1.0 : batch);
   const double nc = double(p.m * p.n) * batch * (p.beta != 0 ? 2.0 : 1.0);
-  return {2.0 * batch * double(p.m) * double(p.n) * double(p.k), double(dtype_size(p.dtype)) * (na + nb + nc)};
+  return {2.0 * batch * double(p.m) * double(p.n) * double(p.k),
+          double(dtype_size(p.dtype)) * (na + nb) + double(dtype_size(output_dtype(p))) * nc};
 }
 
 namespace cpu {

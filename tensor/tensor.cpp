@@ -144,6 +144,8 @@ GLIA_INSTANTIATE(double)
 GLIA_INSTANTIATE(int32_t)
 GLIA_INSTANTIATE(int64_t)
 GLIA_INSTANTIATE(uint8_t)
+GLIA_INSTANTIATE(float16)
+GLIA_INSTANTIATE(bfloat16)
 #undef GLIA_INSTANTIATE
 
 // ---- factories -------------------------------------------------------------------------
@@ -187,6 +189,8 @@ template Tensor from_vector<double>(const std::vector<double>&, const Shape&, De
 template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, Device);
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Device);
 template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, Device);
+template Tensor from_vector<float16>(const std::vector<float16>&, const Shape&, Device);
+template Tensor from_vector<bfloat16>(const std::vector<bfloat16>&, const Shape&, Device);
 
 Tensor from_vector(const std::vector<double>& data, const Shape& shape, DType dtype, Device device) {
   Tensor host = from_vector<double>(data, shape, Device::cpu);

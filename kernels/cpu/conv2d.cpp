@@ -32,10 +32,10 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
 }
 
 namespace {
-
 // Column-matrix elements per chunk: 1 MiB of f32 stays in L2 between im2col and GEMM
 // (measured best for the U-Net 3x3 convs), but a GEMM needs >= 256 columns to run well.
 int64_t col_budget = int64_t(1) << 18;
+}  // namespace
 
 bool is_pointwise(const Conv2dShape& s) {
   return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
@@ -120,7 +120,8 @@ void col2im_chunk(const Conv2dShape& s, const T* col, int64_t channels, int64_t 
   }
 }
 
-}  // namespace
+template void im2col_chunk<uint16_t>(const Conv2dShape&, const uint16_t*, int64_t, int64_t, int64_t, uint16_t*);
+template void col2im_chunk<float>(const Conv2dShape&, const float*, int64_t, int64_t, int64_t, float*);
 
 int64_t set_col_budget(int64_t elements) {
   int64_t old = col_budget;
@@ -235,8 +236,13 @@ using namespace conv_detail;
 
 namespace {
 
-void check_float_dtype(DType t, const char* op) {
-  GLIA_CHECK(t == DType::f32 || t == DType::f64, op << ": dtype " << dtype_name(t) << " is not supported on cpu (f32, f64)");
+// float32/float64 here; bfloat16/float16 in conv2d_half.cpp.
+template <class Params>
+void check_float_dtype(const Params& p, const char* op) {
+  GLIA_CHECK(p.dtype == DType::f32 || p.dtype == DType::f64,
+             op << ": dtype " << dtype_name(p.dtype) << " is not supported on cpu (float32, float64, bfloat16, float16)");
+  GLIA_CHECK(output_dtype(p) == p.dtype, op << ": " << dtype_name(p.dtype) << " inputs write "
+                                            << dtype_name(p.dtype) << " on cpu, not " << dtype_name(output_dtype(p)));
 }
 
 template <class T>
@@ -290,28 +296,32 @@ void backward_bias_typed(const Conv2dBackwardBiasParams& p) {
 }  // namespace
 
 void conv2d(const Conv2dParams& p) {
-  check_float_dtype(p.dtype, "conv2d");
+  if (is_16bit_float(p.dtype)) return conv2d_16bit(p);
+  check_float_dtype(p, "conv2d");
   validate_conv2d(p.shape, "conv2d");
   if (p.dtype == DType::f32) conv2d_typed<float>(p);
   else conv2d_typed<double>(p);
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputParams& p) {
-  check_float_dtype(p.dtype, "conv2d_backward_input");
+  if (is_16bit_float(p.dtype)) return conv2d_backward_input_16bit(p);
+  check_float_dtype(p, "conv2d_backward_input");
   validate_conv2d(p.shape, "conv2d_backward_input");
   if (p.dtype == DType::f32) backward_input_typed<float>(p);
   else backward_input_typed<double>(p);
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p) {
-  check_float_dtype(p.dtype, "conv2d_backward_weight");
+  if (is_16bit_float(p.dtype)) return conv2d_backward_weight_16bit(p);
+  check_float_dtype(p, "conv2d_backward_weight");
   validate_conv2d(p.shape, "conv2d_backward_weight");
   if (p.dtype == DType::f32) backward_weight_typed<float>(p);
   else backward_weight_typed<double>(p);
 }
 
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p) {
-  check_float_dtype(p.dtype, "conv2d_backward_bias");
+  if (is_16bit_float(p.dtype)) return conv2d_backward_bias_16bit(p);
+  check_float_dtype(p, "conv2d_backward_bias");
   GLIA_CHECK(p.n >= 0 && p.c >= 0 && p.hw >= 0,
              "conv2d_backward_bias: negative size n=" << p.n << " c=" << p.c << " hw=" << p.hw);
   if (p.dtype == DType::f32) backward_bias_typed<float>(p);

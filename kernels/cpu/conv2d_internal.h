@@ -28,6 +28,17 @@ inline void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t co
   if (hi < lo) hi = lo;
 }
 
+// im2col building blocks (conv2d.cpp; instantiated for float, double, and uint16_t bits of
+// the 16-bit formats in im2col_chunk, float in col2im_chunk).
+bool is_pointwise(const Conv2dShape& s);  // 1x1, stride 1, unpadded: a plain GEMM
+int64_t chunk_pixels(int64_t rows, int64_t pixels);  // output pixels per column chunk
+// col[r, 0:len) for rows r = (c, ki, kj) of `channels` input planes, output pixels [p0, p0+len).
+template <class T>
+void im2col_chunk(const Conv2dShape& s, const T* x, int64_t channels, int64_t p0, int64_t len, T* col);
+// gx planes += the inverse scatter of im2col_chunk.
+template <class T>
+void col2im_chunk(const Conv2dShape& s, const T* col, int64_t channels, int64_t p0, int64_t len, T* gx);
+
 // Row-major C = alpha * op(A) * op(B) + beta * C through cblas.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
@@ -73,3 +84,11 @@ template <class T>
 void add_bias(int64_t n, int64_t c, int64_t hw, const T* bias, T* y);
 
 }  // namespace glia::kernels::cpu::conv_detail
+
+namespace glia::kernels::cpu {
+// bfloat16/float16 convs (conv2d_half.cpp), called by the entry points in conv2d.cpp.
+void conv2d_16bit(const Conv2dParams& p);
+void conv2d_backward_input_16bit(const Conv2dBackwardInputParams& p);
+void conv2d_backward_weight_16bit(const Conv2dBackwardWeightParams& p);
+void conv2d_backward_bias_16bit(const Conv2dBackwardBiasParams& p);
+}  // namespace glia::kernels::cpu

@@ -1,9 +1,12 @@
 // CPU GEMM through OpenBLAS (row-major cblas), one call per batch item, each split across
-// the OpenMP threads by kernels/cpu/blas.h.
+// the OpenMP threads by kernels/cpu/blas.h. bfloat16/float16 operands go through
+// kernels/cpu/half_gemm.h (float32 accumulation, AVX512-BF16 where present).
 #include <climits>
+#include <vector>
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/half_gemm.h"
 #include "kernels/gemm.h"
 
 namespace glia::kernels::cpu {
@@ -49,9 +52,49 @@ void gemm_typed(const GemmParams& p) {
   }
 }
 
+// 16-bit A and B: each batch item accumulates in float32, straight into a float32 C or into
+// a float32 tile rounded once into a 16-bit C (read first when beta != 0).
+void gemm_16bit_params(const GemmParams& p) {
+  const DType out = output_dtype(p);
+  const auto* a = static_cast<const uint16_t*>(p.a);
+  const auto* b = static_cast<const uint16_t*>(p.b);
+  const float alpha = float(p.alpha), beta = float(p.beta);
+  for (int64_t i = 0; i < p.batch; ++i) {
+    const uint16_t* ai = a + i * p.stride_a;
+    const uint16_t* bi = b + i * p.stride_b;
+    if (out == DType::f32) {
+      gemm_16bit(p.dtype, p.trans_a, p.trans_b, p.m, p.n, p.k, alpha, ai, p.lda, bi, p.ldb, beta,
+                 static_cast<float*>(p.c) + i * p.stride_c, p.ldc);
+      continue;
+    }
+    uint16_t* ci = static_cast<uint16_t*>(p.c) + i * p.stride_c;
+    std::vector<float> tile(size_t(p.m * p.n));
+    if (beta != 0)
+      for (int64_t r = 0; r < p.m; ++r) widen(out, ci + r * p.ldc, tile.data() + r * p.n, p.n);
+    gemm_16bit(p.dtype, p.trans_a, p.trans_b, p.m, p.n, p.k, alpha, ai, p.lda, bi, p.ldb, beta, tile.data(), p.n);
+    for (int64_t r = 0; r < p.m; ++r) narrow(out, tile.data() + r * p.n, ci + r * p.ldc, p.n);
+  }
+}
+
 }  // namespace
 
 void gemm(const GemmParams& p) {
+  const DType out = output_dtype(p);
+  if (is_16bit_float(p.dtype)) {
+    GLIA_CHECK(out == p.dtype || out == DType::f32, "cpu kernel 'gemm': " << dtype_name(p.dtype)
+                                                                           << " inputs write float32 or "
+                                                                           << dtype_name(p.dtype) << ", not "
+                                                                           << dtype_name(out));
+    check_gemm(p);
+    if (p.m == 0 || p.n == 0 || p.batch == 0) return;
+    gemm_16bit_params(p);
+    return;
+  }
+  GLIA_CHECK(!is_floating(p.dtype) || out == p.dtype, "cpu kernel 'gemm': " << dtype_name(p.dtype)
+                                                                              << " inputs write " << dtype_name(p.dtype)
+                                                                              << ", not " << dtype_name(out));
+  GLIA_CHECK(is_floating(p.dtype), "cpu kernel 'gemm': unsupported dtype "
+                                       << dtype_name(p.dtype) << " (supported: float32, float64, bfloat16, float16)");
   dispatch_float(p.dtype, "gemm", [&](auto tag) {
     check_gemm(p);
     if (p.m == 0 || p.n == 0 || p.batch == 0) return;
