@@ -8,15 +8,21 @@
 // run on cpu and sim (emulator time is meaningless: they prove the path and count work).
 //   bench_conv2d --benchmark_filter='conv2d/forward/cpu/b1_'
 //   bench_conv2d --benchmark_filter='/cudnn/|/cuda/'        (a CUDA build on a GPU)
-// PyTorch's side: tools/bench_torch_kernels.py (same names).
+//   bf16_avx512_<layer>, bf16_plain_<layer>  (cpu) bfloat16 x, w, gy with float32
+//                     accumulation and float32 output (kernels/cpu/conv2d_half.cpp), on
+//                     the AVX512-BF16 GEMM path and on the plain one; the float32 case of
+//                     the same layer is the baseline.
+// PyTorch's side: tools/bench_torch_kernels.py (same names; not yet the bf16_ cases).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "bench/bench_kernels.h"
 #include "kernels/conv2d.h"
+#include "kernels/cpu/half_gemm.h"
 
 namespace {
 
@@ -152,5 +158,47 @@ void register_conv2d() {
   }
 }
 GLIA_BENCH_REGISTER(register_conv2d);
+
+void run_conv2d_bf16(benchmark::State& state, bool avx512, Pass pass, const ConvLayer& layer, int64_t n) {
+  if (avx512 && !cpu::avx512_bf16_supported()) {
+    state.SkipWithError("this CPU has no AVX512-BF16");
+    return;
+  }
+  const Conv2dShape s = shape_of(layer, n);
+  const Work work = work_of(s);
+  auto bf16_ramp = [](int64_t count) {
+    std::vector<glia::bfloat16> v;
+    for (float f : bench::ramp_values(count, -0.5f, 0.5f)) v.push_back(glia::bfloat16(f));
+    return v;
+  };
+  const std::vector<glia::bfloat16> x = bf16_ramp(work.nx), w = bf16_ramp(work.nw), gy = bf16_ramp(work.ny);
+  std::vector<float> out(size_t(std::max({work.nx, work.nw, work.ny})));
+  const bool old = cpu::use_avx512_bf16(avx512);
+  if (pass == Pass::forward) {
+    bench::time_counted(state, Backend::cpu, cpu::conv2d,
+                        Conv2dParams{DType::bf16, s, x.data(), w.data(), nullptr, out.data(), DType::f32});
+  } else if (pass == Pass::backward_input) {
+    bench::time_counted(state, Backend::cpu, cpu::conv2d_backward_input,
+                        Conv2dBackwardInputParams{DType::bf16, s, gy.data(), w.data(), out.data(), DType::f32});
+  } else {
+    bench::time_counted(state, Backend::cpu, cpu::conv2d_backward_weight,
+                        Conv2dBackwardWeightParams{DType::bf16, s, x.data(), gy.data(), out.data(), DType::f32});
+  }
+  cpu::use_avx512_bf16(old);
+}
+
+void register_conv2d_bf16() {
+  for (bool avx512 : {true, false})
+    for (Pass pass : {Pass::forward, Pass::backward_input, Pass::backward_weight})
+      for (const ConvLayer& l : kNetworkLayers) {
+        const Work one = work_of(shape_of(l, 1));
+        for (int64_t n : bench::batches(Backend::cpu, one.flops, one.bytes)) {
+          const std::string shape = std::string(avx512 ? "bf16_avx512_" : "bf16_plain_") + l.name;
+          bench::add_case(bench::case_name("conv2d", pass_name(pass), Backend::cpu, shape, n), Backend::cpu,
+                          [=](benchmark::State& state) { run_conv2d_bf16(state, avx512, pass, l, n); });
+        }
+      }
+}
+GLIA_BENCH_REGISTER(register_conv2d_bf16);
 
 }  // namespace

@@ -9,7 +9,11 @@
 //   harness_<case>_<ta><tb>  the GEMM cases of the kernel test harness
 //                     (tests/kernels_ops/cases.h), on cpu and, where small enough, sim.
 //   bench_gemm --benchmark_filter=square
-// PyTorch's side: tools/bench_torch_kernels.py (same names).
+//   bf16_avx512_<shape>, bf16_plain_<shape>  (cpu) the same shapes with bfloat16 A and B,
+//                     float32 accumulation and C (kernels/cpu/half_gemm.h), on the
+//                     AVX512-BF16 path and on the plain one (widen + OpenBLAS SGEMM):
+//                     bench_gemm --benchmark_filter='gemm/forward/cpu/(bf16_avx512_|bf16_plain_)?(square|unet)'
+// PyTorch's side: tools/bench_torch_kernels.py (same names; not yet the bf16_ cases).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "bench/bench_kernels.h"
+#include "kernels/cpu/half_gemm.h"
 #include "kernels/gemm.h"
 #include "tests/kernels_ops/cases.h"
 
@@ -119,5 +124,45 @@ void register_gemm() {
   }
 }
 GLIA_BENCH_REGISTER(register_gemm);
+
+// bfloat16 inputs on cpu, float32 C: the fp32 case of the same shape is the baseline. The
+// operands are the fp32 case's ramp values rounded to bfloat16.
+void run_gemm_bf16(benchmark::State& state, bool avx512, const GemmShape& g, int64_t batch) {
+  if (avx512 && !cpu::avx512_bf16_supported()) {
+    state.SkipWithError("this CPU has no AVX512-BF16");
+    return;
+  }
+  Work w = work_of(g, batch);
+  auto bf16_ramp = [](int64_t n) {
+    std::vector<glia::bfloat16> v;
+    for (float f : bench::ramp_values(n, -0.5f, 0.5f)) v.push_back(glia::bfloat16(f));
+    return v;
+  };
+  const std::vector<glia::bfloat16> a = bf16_ramp(w.na), bm = bf16_ramp(w.nb);
+  std::vector<float> c(size_t(w.nc));
+  w.p.dtype = DType::bf16;
+  w.p.out_dtype = DType::f32;
+  w.p.a = a.data(), w.p.b = bm.data(), w.p.c = c.data();
+  const bool old = cpu::use_avx512_bf16(avx512);
+  bench::time_counted(state, Backend::cpu, cpu::gemm, w.p);
+  cpu::use_avx512_bf16(old);
+}
+
+void register_gemm_bf16() {
+  for (bool avx512 : {true, false}) {
+    auto add = [&](const GemmShape& g, int64_t n) {
+      const std::string shape = std::string(avx512 ? "bf16_avx512_" : "bf16_plain_") + g.name;
+      bench::add_case(bench::case_name("gemm", "forward", Backend::cpu, shape, n), Backend::cpu,
+                      [=](benchmark::State& state) { run_gemm_bf16(state, avx512, g, n); });
+    };
+    add(kTiny, kTinyBatch);
+    for (const GemmShape& g : kCpuSquare) add(g, 1);
+    for (const GemmShape& g : kNetworkShapes) {
+      const Work one = work_of(g, 1);
+      for (int64_t n : bench::batches(Backend::cpu, one.flops, one.bytes)) add(g, n);
+    }
+  }
+}
+GLIA_BENCH_REGISTER(register_gemm_bf16);
 
 }  // namespace
