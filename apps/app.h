@@ -40,6 +40,9 @@ struct TrainOptions {
   double weight_decay = 1e-4;
   bool decoupled_weight_decay = false;  // AdamW instead of Adam's L2
   std::string device = "cpu";
+  // fp32 | bf16 | fp16 (train/precision.h): autocast of the products, f32 master weights,
+  // fp16's loss scaler. Recorded in run.json and the checkpoints; fixed for a run.
+  std::string precision = "fp32";
   int threads = 0;         // OpenMP threads, 0: all cores
   int workers = 2;         // loader threads
   // Decoded images kept in memory across epochs (io/decoded_cache.h): auto (when the

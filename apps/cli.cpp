@@ -32,6 +32,10 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
   c->add_flag("--adamw", o.decoupled_weight_decay, "decoupled weight decay (AdamW) instead of L2 in the gradient");
   c->add_option("--device", o.device, "cpu, sim or cuda")->capture_default_str();
+  c->add_option("--precision", o.precision,
+                "fp32, bf16 (convolutions and matrix products in bfloat16, f32 weights, statistics and losses) or "
+                "fp16 (the same in float16, with dynamic loss scaling); fixed for a run")
+      ->capture_default_str();
   c->add_option("--threads", o.threads, "compute threads (0: all cores)")->capture_default_str();
   c->add_option("--workers", o.workers, "data loader threads")->capture_default_str();
   c->add_option("--cache", o.cache,

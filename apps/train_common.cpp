@@ -122,6 +122,8 @@ void check_train_options(const TrainOptions& o) {
   GLIA_USAGE_CHECK(o.workers >= 0, "--workers " << o.workers << " must be >= 0");
   GLIA_USAGE_CHECK(o.cache == "auto" || o.cache == "ram" || o.cache == "off",
                    "--cache '" << o.cache << "': expected auto, ram or off");
+  GLIA_USAGE_CHECK(o.precision == "fp32" || o.precision == "bf16" || o.precision == "fp16",
+                   "--precision '" << o.precision << "': expected fp32, bf16 or fp16");
   GLIA_USAGE_CHECK(o.patience && *o.patience >= 1, "--patience " << o.patience.value_or(0) << " must be >= 1");
   GLIA_USAGE_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite exclude each other");
   check_schedule_options(o);
@@ -152,6 +154,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["weight_decay"] = Json(o.weight_decay);
   j["decoupled_weight_decay"] = Json(o.decoupled_weight_decay);
   j["device"] = Json(o.device);
+  j["precision"] = Json(o.precision);
   j["seed"] = Json(std::to_string(o.seed));
   j["val_fraction"] = Json(o.val_fraction);
   j["test_fraction"] = Json(o.test_fraction);
@@ -229,6 +232,7 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   TrainerOptions to;
   to.epochs = o.epochs;
   to.device = device;
+  to.precision = parse_precision(o.precision, "--precision");
   to.early.patience = o.patience.value_or(0);
   to.checkpoint_dir = o.out;
   to.model_name = spec.to_string();

@@ -11,6 +11,11 @@
 // frozen step, 3x that for forward+backward and a full training step (forward, backward
 // to inputs, backward to weights). The blocks inside them: bench/layers.cpp.
 //
+// Training steps also run with --precision bf16 (and fp16 on cuda) as train-cls/train-seg
+// do (train/precision.h): forward and loss under autocast, f32 weights and Adam, fp16
+// with the loss scaler's scale, unscale and update; those names end in /precision:<p>
+// (fp32 cases keep their names, which the PyTorch side shares).
+//
 // The device is part of the name (cpu, and cuda when this build has CUDA; without a GPU
 // the cuda cases report an error and are skipped). PyTorch's side is tools/bench_torch.py
 // with the same names; scripts/bench-compare.sh runs both.
@@ -28,16 +33,41 @@
 #include "kernels/runtime.h"
 #include "nets/efficientnet.h"
 #include "nets/unet.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/random.h"
 #include "train/losses.h"
+#include "train/grad_scaler.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 
 namespace {
 
 using namespace glia;
 
 constexpr int64_t kEffnetSize = 240, kUnetSize = 256;
+
+// One training step at `precision`, as Trainer::train_epoch runs it: forward and loss
+// under autocast, backward (of the scaled loss for fp16), then the step unless fp16
+// found NaN/inf gradients.
+template <class Loss>
+void train_step(Precision precision, Optimizer& optimizer, GradScaler& scaler, Loss&& loss_of_forward) {
+  optimizer.zero_grad();
+  Tensor loss;
+  {
+    AutocastGuard autocast(precision_dtype(precision), precision != Precision::fp32);
+    loss = loss_of_forward();
+  }
+  if (precision != Precision::fp16) {
+    loss.backward();
+    optimizer.step();
+    return;
+  }
+  scaler.scale_loss(loss).backward();
+  const bool finite = scaler.unscale(optimizer.params());
+  scaler.update(!finite);
+  if (finite) optimizer.step();
+}
 
 // Forward multiply-adds of one image, counted once per model kind (summarize runs a forward).
 int64_t forward_macs_per_image(const std::string& key, nn::Module& model, const Shape& one_image) {
@@ -77,7 +107,7 @@ void effnet_b1_fwd_bwd(benchmark::State& state, Device device, int64_t batch) {
   });
 }
 
-void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool frozen_base) {
+void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool frozen_base, Precision precision) {
   if (bench::skip_if_unavailable(state, device)) return;
   manual_seed(1);
   auto model = nets::paper_classifier(4, frozen_base);
@@ -89,11 +119,9 @@ void effnet_b1_train(benchmark::State& state, Device device, int64_t batch, bool
   std::vector<int64_t> label_values;
   for (int64_t i = 0; i < batch; ++i) label_values.push_back(i % 4);
   const Tensor labels = from_vector<int64_t>(label_values, {batch}, device);
+  GradScaler scaler;
   bench::run_steps(state, device, batch, (frozen_base ? 2 : 6) * macs * batch, [&] {
-    optimizer.zero_grad();
-    const Tensor loss = categorical_cross_entropy((*model)(x), labels);
-    loss.backward();
-    optimizer.step();
+    train_step(precision, optimizer, scaler, [&] { return categorical_cross_entropy((*model)(x), labels); });
   });
 }
 
@@ -109,7 +137,7 @@ std::unique_ptr<nets::UNet> make_unet(int64_t width, Device device, double& macs
   return model;
 }
 
-void unet_train(benchmark::State& state, Device device, int64_t width, int64_t batch) {
+void unet_train(benchmark::State& state, Device device, int64_t width, int64_t batch, Precision precision) {
   if (bench::skip_if_unavailable(state, device)) return;
   double macs = 0;
   auto model_ptr = make_unet(width, device, macs);
@@ -120,11 +148,9 @@ void unet_train(benchmark::State& state, Device device, int64_t width, int64_t b
   std::vector<float> mask(static_cast<size_t>(batch * kUnetSize * kUnetSize));
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = ((i / kUnetSize) % 64 < 20 && i % kUnetSize < 100) ? 1.f : 0.f;
   const Tensor target = from_vector<float>(mask, {batch, 1, kUnetSize, kUnetSize}, device);
+  GradScaler scaler;
   bench::run_steps(state, device, batch, 6 * macs * batch, [&] {
-    optimizer.zero_grad();
-    const Tensor loss = bce_dice_loss(model(x), target);
-    loss.backward();
-    optimizer.step();
+    train_step(precision, optimizer, scaler, [&] { return bce_dice_loss(model(x), target); });
   });
 }
 
@@ -158,19 +184,28 @@ const bool registered = [] {
     benchmark::RegisterBenchmark(("net/effnet_b1_fwd_bwd/" + dev + "/batch:" + std::to_string(train_batches[0])).c_str(),
                                  effnet_b1_fwd_bwd, d, train_batches[0])
         ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (int64_t batch : train_batches)
-      for (bool frozen : {false, true})
-        benchmark::RegisterBenchmark(
-            ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
-             std::to_string(batch)).c_str(),
-            effnet_b1_train, d, batch, frozen)
-            ->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (int64_t batch : unet_batches)
-      for (int64_t width : {int64_t{64}, int64_t{16}})
-        benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
-                                      std::to_string(batch)).c_str(),
-                                     unet_train, d, width, batch)
-            ->Unit(benchmark::kMillisecond)->UseRealTime();
+    // fp16 only where it is the usual choice (tensor cores); the CPU's 16-bit type is bf16.
+    const std::vector<Precision> precisions =
+        gpu ? std::vector<Precision>{Precision::fp32, Precision::bf16, Precision::fp16}
+            : std::vector<Precision>{Precision::fp32, Precision::bf16};
+    auto suffix = [](Precision p) {
+      return p == Precision::fp32 ? std::string() : std::string("/precision:") + precision_name(p);
+    };
+    for (Precision p : precisions)
+      for (int64_t batch : train_batches)
+        for (bool frozen : {false, true})
+          benchmark::RegisterBenchmark(
+              ("net/effnet_b1_train" + std::string(frozen ? "_frozen" : "") + "/" + dev + "/batch:" +
+               std::to_string(batch) + suffix(p)).c_str(),
+              effnet_b1_train, d, batch, frozen, p)
+              ->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (Precision p : precisions)
+      for (int64_t batch : unet_batches)
+        for (int64_t width : {int64_t{64}, int64_t{16}})
+          benchmark::RegisterBenchmark(("net/unet_train/" + dev + "/width:" + std::to_string(width) + "/batch:" +
+                                        std::to_string(batch) + suffix(p)).c_str(),
+                                       unet_train, d, width, batch, p)
+              ->Unit(benchmark::kMillisecond)->UseRealTime();
     for (int64_t batch : unet_batches)
       for (int64_t width : {int64_t{64}, int64_t{16}})
         benchmark::RegisterBenchmark(("net/unet_infer/" + dev + "/width:" + std::to_string(width) + "/batch:" +

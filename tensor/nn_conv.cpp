@@ -2,6 +2,7 @@
 // autograd nodes. The backward products are the kernels' own backward entry points.
 #include "kernels/conv2d.h"
 #include "kernels/conv_transpose2d.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/nn_ops.h"
 
@@ -135,6 +136,10 @@ Tensor run_conv(const char* op, const Tensor& x, const Tensor& weight, const Ten
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dArgs& args) {
   const char* op = "conv2d";
+  if (autocast_active()) {
+    AutocastCall call(op, {x, weight, bias});
+    return call.result(conv2d(call.cast(x), call.cast(weight), call.cast(bias), args));
+  }
   check_operands(op, x, weight, bias, weight.defined() && weight.dim() == 4 ? weight.size(0) : 0);
   kernels::Conv2dShape s;
   s.n = x.size(0);
@@ -163,6 +168,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvTranspose2dArgs& args) {
   const char* op = "conv_transpose2d";
+  if (autocast_active()) {
+    AutocastCall call(op, {x, weight, bias});
+    return call.result(conv_transpose2d(call.cast(x), call.cast(weight), call.cast(bias), args));
+  }
   check_operands(op, x, weight, bias, weight.defined() && weight.dim() == 4 ? weight.size(1) : 0);
   GLIA_CHECK(weight.size(0) == x.size(1), op << ": input " << shape_str(x.sizes()) << " has " << x.size(1)
                                              << " channels but weight " << shape_str(weight.sizes())

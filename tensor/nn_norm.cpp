@@ -5,6 +5,7 @@
 // derives. Either way the running statistics are updated in place outside autograd, as
 // PyTorch does.
 #include "kernels/batch_norm.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/cross_replica.h"
 #include "tensor/nn_dispatch.h"
@@ -136,6 +137,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   const Tensor& residual) {
   const char* op = "batch_norm";
   GLIA_CHECK(x.defined(), op << ": input is undefined");
+  if (autocast_active()) {  // the running statistics are updated in place: never cast (they are f32)
+    AutocastCall call(op, {x, weight, bias, residual});
+    return batch_norm(call.cast(x), call.cast(weight), call.cast(bias), running_mean, running_var, training,
+                      momentum, eps, act, call.cast(residual));
+  }
   GLIA_CHECK(x.dim() == 4 || x.dim() == 2, op << ": input must be [N, C, H, W] or [N, C], got " << shape_str(x.sizes()));
   GLIA_CHECK(is_floating(x.dtype()), op << ": input dtype " << dtype_name(x.dtype()) << " is not floating point");
   const int64_t c = x.size(1);

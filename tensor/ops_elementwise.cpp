@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/elementwise.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/detail.h"
 #include "tensor/ops.h"
@@ -84,6 +85,10 @@ Tensor unary_backward_kernel(UnaryOp op, const Tensor& x, const Tensor& gy, doub
 Tensor unary_op(const char* name, UnaryOp op, const Tensor& x, double scalar = 0) {
   detail::check_defined(name, x);
   detail::check_floating(name, x);
+  if (autocast_active() && x.dtype() != DType::f32 && x.dtype() != DType::f64 && autocast_rule(name)) {
+    AutocastCall call(name, {x});
+    return unary_op(name, op, call.cast(x), scalar);
+  }
   Tensor xc = x.contiguous();
   Tensor y = unary_kernel(op, xc, scalar);
   record(name, y, {x}, {xc}, [op, scalar](const Tensor& g, const FunctionNode& node) {
@@ -108,6 +113,10 @@ Tensor step_positive(const Tensor& d) {
 // ---- binary -----------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("add", {a, b});
+    return add(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::add, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("add", out, {a, b}, {}, [sa, sb](const Tensor& g, const FunctionNode& n) {
@@ -118,6 +127,10 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("sub", {a, b});
+    return sub(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::sub, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("sub", out, {a, b}, {}, [sa, sb](const Tensor& g, const FunctionNode& n) {
@@ -128,6 +141,10 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("mul", {a, b});
+    return mul(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::mul, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("mul", out, {a, b}, {a, b}, [sa, sb](const Tensor& g, const FunctionNode& n) {
@@ -138,6 +155,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("div", {a, b});
+    return div(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::div, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("div", out, {a, b}, {a, b}, [sa, sb](const Tensor& g, const FunctionNode& n) {
@@ -151,6 +172,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("maximum", {a, b});
+    return maximum(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::maximum, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("maximum", out, {a, b}, {a, b}, [sa, sb](const Tensor& g, const FunctionNode& n) {
@@ -162,6 +187,10 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
+  if (autocast_active() && a.defined() && b.defined() && a.dtype() != b.dtype()) {
+    AutocastCall call("minimum", {a, b});
+    return minimum(call.cast(a), call.cast(b));
+  }
   Tensor out = binary_kernel(BinaryOp::minimum, a, b);
   const Shape sa = a.sizes(), sb = b.sizes();
   record("minimum", out, {a, b}, {a, b}, [sa, sb](const Tensor& g, const FunctionNode& n) {

@@ -2,6 +2,7 @@
 // contiguous is handed to GEMM as it is, with a transpose flag and leading dimension
 // taken from its strides (so x.transpose(0, 1) costs no copy); anything else is copied.
 #include "kernels/gemm.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/detail.h"
 #include "tensor/ops.h"
@@ -67,6 +68,10 @@ Tensor gemm(const Tensor& a, const Tensor& b, int64_t batch) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (autocast_active()) {
+    AutocastCall call("matmul", {a, b});
+    return call.result(matmul(call.cast(a), call.cast(b)));
+  }
   detail::check_compatible("matmul", a, b);
   detail::check_floating("matmul", a);
   GLIA_CHECK((a.dim() == 2 || a.dim() == 3) && (b.dim() == 2 || b.dim() == 3),

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/reduce.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/detail.h"
 #include "tensor/ops.h"
@@ -88,6 +89,10 @@ Tensor run_reduce(const char* op, ReduceOp kind, const Tensor& x, const ReducePl
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (autocast_active()) {
+    AutocastCall call("sum", {x});
+    return sum(call.cast(x), dims, keepdim);
+  }
   const ReducePlan plan = plan_reduce("sum", x, dims, keepdim);
   Tensor out = run_reduce("sum", ReduceOp::sum, x, plan);
   const Shape in_shape = x.sizes(), keep = plan.keep_shape;
@@ -99,6 +104,10 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   detail::check_defined("mean", x);
+  if (autocast_active()) {
+    AutocastCall call("mean", {x});
+    return mean(call.cast(x), dims, keepdim);
+  }
   detail::check_floating("mean", x);
   const ReducePlan plan = plan_reduce("mean", x, dims, keepdim);
   Tensor out = run_reduce("mean", ReduceOp::mean, x, plan);

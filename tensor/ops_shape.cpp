@@ -1,5 +1,6 @@
 // Joining and splitting along a dim. concat copies each input into a narrowed view of
 // the output (the copy kernel does the strides); split/chunk return narrowed views.
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/detail.h"
 #include "tensor/ops.h"
@@ -8,6 +9,12 @@ namespace glia {
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   GLIA_CHECK(!tensors.empty(), "concat: no tensors given");
+  if (autocast_active()) {
+    AutocastCall call("concat", tensors);
+    std::vector<Tensor> cast;
+    for (const Tensor& t : tensors) cast.push_back(call.cast(t));
+    return concat(cast, dim);
+  }
   const Tensor& first = tensors[0];
   detail::check_defined("concat", first, "tensor 0");
   GLIA_CHECK(first.dim() > 0, "concat: cannot concatenate 0-dim tensors");

@@ -2,6 +2,7 @@
 // [outer, dim, inner] buffer; the losses return one value per sample (or element) and the
 // reduction (none / mean / sum) is done here with the reduction ops.
 #include "kernels/softmax.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/detail.h"
 #include "tensor/ops.h"
@@ -26,6 +27,10 @@ Axis split_axis(const Tensor& x, int64_t d) {
 
 Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, bool log) {
   detail::check_defined(op, x);
+  if (autocast_active()) {
+    AutocastCall call(op, {x});
+    return softmax_impl(op, call.cast(x), dim, log);
+  }
   detail::check_floating(op, x);
   const int64_t d = normalize_dim(op, dim, x.dim(), x.sizes());
   Tensor xc = x.contiguous();
@@ -78,6 +83,10 @@ Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl("softmax", x,
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl("log_softmax", x, dim, true); }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
+  if (autocast_active()) {
+    AutocastCall call("cross_entropy", {logits, target});
+    return cross_entropy(call.cast(logits), call.cast(target), reduction, label_smoothing);
+  }
   const char* op = "cross_entropy";
   detail::check_defined(op, logits, "logits");
   detail::check_defined(op, target, "target");
@@ -143,6 +152,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction reduction) {
   const char* op = "binary_cross_entropy_with_logits";
+  if (autocast_active()) {
+    AutocastCall call(op, {logits, target});
+    return binary_cross_entropy_with_logits(call.cast(logits), call.cast(target), reduction);
+  }
   detail::check_compatible(op, logits, target);
   detail::check_floating(op, logits);
   GLIA_CHECK(target.sizes() == logits.sizes(), op << ": target " << shape_str(target.sizes())

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "kernels/error.h"
+#include "tensor/autocast.h"
 #include "tensor/autograd.h"
 #include "tensor/finite.h"
 #include "tensor/ops.h"
@@ -67,13 +68,15 @@ std::string stop_reason_name(StopReason reason) {
 }
 
 std::string history_csv_header(const std::string& metric_name) {
-  return "epoch,lr,loss," + metric_name + ",val_loss,val_" + metric_name + ",seconds,images_per_second,phase";
+  return "epoch,lr,loss," + metric_name + ",val_loss,val_" + metric_name +
+         ",seconds,images_per_second,phase,skipped_steps";
 }
 
 std::string history_csv_row(const HistoryRow& r) {
   std::ostringstream s;
   s << std::setprecision(9) << r.epoch << ',' << r.lr << ',' << r.loss << ',' << r.metric << ',' << r.val_loss << ','
-    << r.val_metric << ',' << std::setprecision(5) << r.seconds << ',' << r.images_per_second << ',' << r.phase;
+    << r.val_metric << ',' << std::setprecision(5) << r.seconds << ',' << r.images_per_second << ',' << r.phase << ','
+    << r.skipped_steps;
   return s.str();
 }
 
@@ -102,6 +105,7 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, Train
         return o;
       }()),
       schedule_(std::make_unique<LrSchedule>(options_.schedule, optimizer.lr())),
+      scaler_(options_.precision == Precision::fp16 ? std::make_unique<GradScaler>(options_.loss_scale) : nullptr),
       early_(options_.early) {}
 
 double Trainer::now() const { return options_.clock ? options_.clock() : now_seconds(); }
@@ -159,15 +163,27 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
     schedule_->apply(*optimizer_);
     optimizer_->zero_grad();
     const Tensor x = batch_images(batch, options_.device);
-    const Tensor output = model_(x);
-    const Tensor loss = task_.loss(output, batch, options_.device);
+    Tensor output, loss;
+    {
+      AutocastGuard autocast(precision_dtype(options_.precision), options_.precision != Precision::fp32);
+      output = model_(x);
+      loss = task_.loss(output, batch, options_.device);
+    }
     const double loss_value = loss.item<double>();
     GLIA_CHECK(std::isfinite(loss_value), "training stopped: the " << task_.name() << " loss is " << loss_value
                                                                     << " at epoch " << row.epoch << ", batch "
                                                                     << done + 1 << " (" << batch.n << " images)");
-    loss.backward();
-    if (options_.check_gradients) check_gradients(row.epoch, done + 1);
-    optimizer_->step();
+    bool take_step = true;
+    if (scaler_) {  // fp16: NaN/inf gradients are an overflow of the scaled loss: skip, not stop
+      scaler_->scale_loss(loss).backward();
+      take_step = scaler_->unscale(optimizer_->params());
+      scaler_->update(!take_step);
+      if (!take_step) ++row.skipped_steps;
+    } else {
+      loss.backward();
+      if (options_.check_gradients) check_gradients(row.epoch, done + 1);
+    }
+    if (take_step) optimizer_->step();
     schedule_->step_done();
     {
       NoGradGuard no_grad;
@@ -213,6 +229,7 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
     if (!data.next(batch)) break;
     task_.check_batch(batch);
     const Tensor input = batch_images(batch, options_.device);
+    AutocastGuard autocast(precision_dtype(options_.precision), options_.precision != Precision::fp32);
     const Tensor output = model_(input);
     check_finite_output(model_, input, output, "evaluation");
     loss_sum += task_.loss(output, batch, options_.device).item<double>() * batch.n;
@@ -319,6 +336,9 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       if (schedule_->end_epoch(row.val_metric)) notes += "lr " + fmt(before) + " -> " + fmt(schedule_->lr()) + "; ";
     }
     schedule_->apply(*optimizer_);  // the checkpoint records the next step's rate
+    if (row.skipped_steps > 0)
+      notes += "fp16: " + std::to_string(row.skipped_steps) + " steps skipped on NaN/inf gradients, loss scale " +
+               fmt(scaler_->scale()) + "; ";
     row.seconds = now() - start;
     history_.push_back(row);
     ++epoch_;
@@ -393,12 +413,14 @@ Json Trainer::state_json(const std::string& order_key) const {
   for (const auto& r : history_) {
     Json row = Json::array();
     for (double v : {static_cast<double>(r.epoch), r.lr, r.loss, r.metric, r.val_loss, r.val_metric, r.seconds,
-                     r.images_per_second, static_cast<double>(r.phase)})
+                     r.images_per_second, static_cast<double>(r.phase), static_cast<double>(r.skipped_steps)})
       row.push_back(std::isfinite(v) ? Json(v) : Json());
     rows.push_back(row);
   }
   s["history"] = Json(exact_json(rows));
   s["task"] = Json(task_.name());
+  s["precision"] = Json(precision_name(options_.precision));
+  if (scaler_) s["grad_scaler"] = Json(exact_json(scaler_->state()));
   return s;
 }
 
@@ -436,6 +458,16 @@ void Trainer::resume(const std::string& data_order_key) {
   GLIA_CHECK(s.is_object() && s.contains("task"), "resume: " << path << " holds no trainer state");
   GLIA_CHECK(s.at("task").as_string() == task_.name(),
              "resume: checkpoint " << path << " is from a " << s.at("task").as_string() << " run");
+  // Precision changes the meaning of the state (fp16's scaler): a run keeps its precision.
+  const std::string precision = s.contains("precision") ? s.at("precision").as_string() : "fp32";
+  GLIA_CHECK(precision == precision_name(options_.precision),
+             "resume: checkpoint " << path << " was trained with precision " << precision << ", not "
+                                   << precision_name(options_.precision) << " (resume with --precision " << precision
+                                   << "; a run cannot change precision midway)");
+  if (scaler_) {
+    GLIA_CHECK(s.contains("grad_scaler"), "resume: fp16 checkpoint " << path << " holds no loss scaler state");
+    scaler_->load_state(Json::parse(s.at("grad_scaler").as_string(), path + " loss scaler state"));
+  }
   // A checkpoint inside the fine-tuning phase: unfreeze and build that phase's optimizer
   // and schedule first, so the state below loads into them.
   const int phase = s.contains("phase") ? static_cast<int>(s.at("phase").as_integer()) : 1;
@@ -472,7 +504,7 @@ void Trainer::resume(const std::string& data_order_key) {
   history_.clear();
   const Json rows = Json::parse(s.at("history").as_string(), path + " history");
   for (const auto& item : rows.items()) {
-    GLIA_CHECK(item.is_array() && (item.size() == 8 || item.size() == 9),
+    GLIA_CHECK(item.is_array() && item.size() >= 8 && item.size() <= 10,
                "resume: checkpoint " << path << " has a malformed history row");
     auto v = [&](size_t i) {
       return item[i].is_number() ? item[i].as_number() : std::numeric_limits<double>::quiet_NaN();
@@ -487,6 +519,7 @@ void Trainer::resume(const std::string& data_order_key) {
     r.seconds = v(6);
     r.images_per_second = v(7);
     r.phase = item.size() > 8 ? static_cast<int>(v(8)) : 1;
+    r.skipped_steps = item.size() > 9 ? static_cast<int64_t>(v(9)) : 0;
     history_.push_back(r);
   }
   // The best weights so far are those of best.ckpt (written whenever the monitor improved).

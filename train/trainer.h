@@ -25,8 +25,10 @@
 #include "tensor/tensor.h"
 #include "train/batch_source.h"
 #include "train/callbacks.h"
+#include "train/grad_scaler.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 
 namespace glia {
 
@@ -58,6 +60,7 @@ struct HistoryRow {
   double seconds = 0;                   // wall time of the epoch, validation included
   double images_per_second = 0;         // training images / training time
   int phase = 1;                        // 2: the fine-tuning phase (TrainerOptions::fine_tune)
+  int64_t skipped_steps = 0;            // fp16: optimizer steps skipped on NaN/inf gradients
 };
 std::string history_csv_header(const std::string& metric_name);
 std::string history_csv_row(const HistoryRow& row);
@@ -106,6 +109,13 @@ struct TrainerOptions {
   // about half an epoch of the budget either way).
   double time_limit_seconds = 0;
   std::function<double()> clock;  // seconds; empty: the steady clock (tests inject one)
+  // Mixed precision (train/precision.h): bf16/fp16 run the forward and the loss under
+  // autocast (tensor/autocast.h); parameters and optimizer state stay f32. fp16 scales
+  // the loss (train/grad_scaler.h): a step with NaN/inf gradients is skipped and counted
+  // (HistoryRow::skipped_steps) instead of stopping the run. Recorded in checkpoints; a
+  // resume with another precision is refused.
+  Precision precision = Precision::fp32;
+  GradScaler::Options loss_scale;  // fp16 only
   // When non-null and non-zero (a signal number, set by a signal handler), fit() and
   // evaluate() stop at the next batch boundary by throwing TrainingInterrupted.
   const std::atomic<int>* interrupt = nullptr;
@@ -168,6 +178,7 @@ class Trainer {
   void set_base_lr(double lr);
   int phase() const { return phase_; }  // 1, or 2 while fine-tuning
   const LrSchedule& schedule() const { return *schedule_; }
+  const GradScaler* grad_scaler() const { return scaler_.get(); }  // null unless fp16
 
  private:
   double train_epoch(BatchSource& train, HistoryRow& row);
@@ -188,6 +199,7 @@ class Trainer {
   TrainTask& task_;
   TrainerOptions options_;
   std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<GradScaler> scaler_;  // fp16 only
   EarlyStopping early_;
   ProgressCallback callback_;
   std::vector<HistoryRow> history_;

@@ -147,6 +147,60 @@ TEST_F(Cli, SegmenterResumeContinuesBitForBit) {
   EXPECT_EQ(lines(b + "/history.csv"), 4u);
 }
 
+// Mixed precision resumes as exactly as fp32 (train/precision.h): the f32 master weights and
+// Adam state are in the checkpoint as always, and fp16's loss scaler state (scale, clean-step
+// count) comes back with them; run.json and the checkpoint record the precision, and a
+// resume that asks for another one is refused before anything is written.
+TEST_F(Cli, MixedPrecisionRunsResumeBitForBit) {
+  for (const char* precision : {"bf16", "fp16"}) {
+    SCOPED_TRACE(precision);
+    const std::string a = root_ + "/a-" + precision, b = root_ + "/b-" + precision;
+    auto cls = [&](const std::string& out, int epochs) {
+      auto args = train_cls(out, epochs);
+      for (const char* f : {"--precision", precision}) args.push_back(f);
+      return args;
+    };
+    ASSERT_EQ(glia(cls(a, 3)), 0) << err_;
+    ASSERT_EQ(glia(cls(b, 2)), 0) << err_;
+    auto resume = cls(b, 3);
+    resume.push_back("--resume");
+    ASSERT_EQ(glia(resume), 0) << err_;
+    expect_same_state(a + "/last.ckpt", b + "/last.ckpt");
+    EXPECT_EQ(Json::parse(read(b + "/run.json")).at("config").at("precision").as_string(), precision);
+    const Json state = load_checkpoint(b + "/last.ckpt").trainer_state;
+    EXPECT_EQ(state.at("precision").as_string(), precision);
+    EXPECT_EQ(state.contains("grad_scaler"), std::string(precision) == "fp16");
+
+    auto seg = [&](const std::string& out, int epochs) {
+      auto args = train_seg(out, epochs);
+      for (const char* f : {"--lr-patience", "1", "--precision", precision}) args.push_back(f);
+      return args;
+    };
+    const std::string sa = root_ + "/sa-" + precision, sb = root_ + "/sb-" + precision;
+    ASSERT_EQ(glia(seg(sa, 3)), 0) << err_;
+    ASSERT_EQ(glia(seg(sb, 2)), 0) << err_;
+    auto seg_resume = seg(sb, 3);
+    seg_resume.push_back("--resume");
+    ASSERT_EQ(glia(seg_resume), 0) << err_;
+    expect_same_state(sa + "/last.ckpt", sb + "/last.ckpt");
+  }
+}
+
+TEST_F(Cli, ResumeWithAnotherPrecisionIsRefused) {
+  const std::string run = root_ + "/run";
+  ASSERT_EQ(glia(train_cls(run, 1)), 0) << err_;
+  EXPECT_EQ(Json::parse(read(run + "/run.json")).at("config").at("precision").as_string(), "fp32");
+  auto resume = train_cls(run, 2);
+  for (const char* f : {"--precision", "bf16", "--resume"}) resume.push_back(f);
+  EXPECT_NE(glia(resume), 0);
+  EXPECT_NE(err_.find("--precision: the run has fp32, this command gives bf16"), std::string::npos) << err_;
+  EXPECT_EQ(lines(run + "/history.csv"), 2u) << "the refused resume trained";
+  auto bad = train_cls(root_ + "/bad", 1);
+  for (const char* f : {"--precision", "fp8"}) bad.push_back(f);
+  EXPECT_NE(glia(bad), 0);
+  EXPECT_NE(err_.find("--precision 'fp8'"), std::string::npos) << err_;
+}
+
 // --adamw trains (a success path, not only a parsed flag): it is recorded, and with weight
 // decay it moves the weights differently from Adam's L2 from the same start.
 TEST_F(Cli, AdamWTrainsAndDiffersFromAdam) {

@@ -227,6 +227,71 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
   std::filesystem::remove_all(b_dir);
 }
 
+// fp16 (train/grad_scaler.h): with a loss scale far too large, the scaled gradients
+// overflow float16 in the backward of the first products, so every step of epoch 1 is
+// skipped (the parameters do not move) and the scale halves each time until the
+// gradients fit; then training proceeds, and a run stopped and resumed between epochs
+// continues with the same scale and clean-step count, bit for bit.
+TEST(Trainer, Fp16SkipsOverflowingStepsAndResumesTheScalerExactly) {
+  VectorBatchSource train(make_batches(5, 8, 21)), val(make_batches(2, 9, 22));
+  auto fp16 = [](TrainerOptions& o, TinyRun&) {
+    o.precision = Precision::fp16;
+    o.loss_scale.init_scale = std::ldexp(1.0, 24);  // gradients of ~1/8 at the logits: 2^21 > 65504
+    o.loss_scale.growth_interval = 3;
+  };
+  const std::string a_dir = temp_dir("fa"), b_dir = temp_dir("fb");
+  TinyRun a = make_run(a_dir, 4, false, 0.02, fp16);
+  std::vector<Tensor> start, after_epoch_1;
+  for (const auto& p : a.model->named_parameters()) start.push_back(p.second.detach().clone());
+  std::string notes;
+  a.trainer->on_progress([&](const ProgressEvent& e) {
+    if (e.kind != ProgressEvent::Kind::epoch_end || e.epoch != 1) return;
+    notes = e.message;
+    for (const auto& p : a.model->named_parameters()) after_epoch_1.push_back(p.second.detach().clone());
+  });
+  a.trainer->fit(train, &val);
+  const auto& h = a.trainer->history();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0].skipped_steps, 5);
+  EXPECT_NE(notes.find("fp16: 5 steps skipped"), std::string::npos) << notes;
+  for (size_t i = 0; i < start.size(); ++i) EXPECT_TRUE(same_bits(start[i], after_epoch_1[i])) << "parameter " << i;
+  int64_t skipped = 0;
+  for (const auto& r : h) skipped += r.skipped_steps;
+  EXPECT_LT(h[3].skipped_steps, 5) << "no step of the last epoch was taken";
+  EXPECT_EQ(a.trainer->grad_scaler()->skipped_steps(), skipped);
+  EXPECT_LT(a.trainer->grad_scaler()->scale(), std::ldexp(1.0, 24));
+  EXPECT_LT(h[3].loss, h[1].loss);
+
+  {
+    TinyRun b = make_run(b_dir, 4, false, 0.02, fp16);
+    b.trainer->on_progress([&](const ProgressEvent& e) {
+      if (e.kind == ProgressEvent::Kind::epoch_end && e.epoch == 2) b.trainer->request_stop();
+    });
+    b.trainer->fit(train, &val);
+  }
+  TinyRun c = make_run(b_dir, 4, false, 0.02, fp16);
+  c.trainer->resume();
+  c.trainer->fit(train, &val);
+  EXPECT_EQ(c.trainer->grad_scaler()->scale(), a.trainer->grad_scaler()->scale());
+  EXPECT_EQ(c.trainer->grad_scaler()->growth_tracker(), a.trainer->grad_scaler()->growth_tracker());
+  EXPECT_EQ(c.trainer->grad_scaler()->skipped_steps(), skipped);
+  for (size_t i = 0; i < h.size(); ++i)
+    EXPECT_EQ(c.trainer->history()[i].skipped_steps, h[i].skipped_steps) << "epoch " << i + 1;
+  const auto pa = a.model->state_dict(), pc = c.model->state_dict();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(same_bits(pa[i].second, pc[i].second)) << pa[i].first;
+
+  // Another precision cannot continue this run.
+  TinyRun d = make_run(b_dir, 4, false, 0.02, [](TrainerOptions& o, TinyRun&) { o.precision = Precision::bf16; });
+  try {
+    d.trainer->resume();
+    FAIL() << "a bf16 run resumed an fp16 checkpoint";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("trained with precision fp16, not bf16"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(a_dir);
+  std::filesystem::remove_all(b_dir);
+}
+
 // An interrupt (TrainerOptions::interrupt, set by the apps' signal handler) stops fit()
 // at the next batch boundary, abandoning the epoch in progress; resuming from last.ckpt
 // repeats that epoch and ends exactly where an uninterrupted run ends.
