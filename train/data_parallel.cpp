@@ -18,7 +18,7 @@ struct Bucket {
 
 }  // namespace
 
-GradientSyncStats all_reduce_gradients(Communicator& comm, const NamedTensors& params, size_t bucket_bytes) {
+GradientSyncStats all_reduce_gradients(Communicator& comm, const nn::NamedTensors& params, size_t bucket_bytes) {
   GradientSyncStats stats;
   if (!comm.distributed()) return stats;
   const auto start = std::chrono::steady_clock::now();
@@ -67,7 +67,7 @@ GradientSyncStats all_reduce_gradients(Communicator& comm, const NamedTensors& p
   return stats;
 }
 
-void broadcast_tensors(Communicator& comm, const NamedTensors& tensors, int root) {
+void broadcast_tensors(Communicator& comm, const nn::NamedTensors& tensors, int root) {
   if (!comm.distributed()) return;
   NoGradGuard no_grad;
   for (const auto& [name, t] : tensors) {

@@ -24,11 +24,11 @@ struct GradientSyncStats {
   size_t values = 0, buckets = 0;
   double seconds = 0;  // wall time of the whole exchange, packing included
 };
-GradientSyncStats all_reduce_gradients(Communicator& comm, const NamedTensors& params,
+GradientSyncStats all_reduce_gradients(Communicator& comm, const nn::NamedTensors& params,
                                        size_t bucket_bytes = size_t{4} << 20);
 
 // Copies `tensors` of rank `root` into every other rank's (same names, shapes, dtypes).
-void broadcast_tensors(Communicator& comm, const NamedTensors& tensors, int root = 0);
+void broadcast_tensors(Communicator& comm, const nn::NamedTensors& tensors, int root = 0);
 
 // The rows [range.begin, range.end) of a batch, with global_n = the whole batch's n.
 io::Batch batch_shard(const io::Batch& batch, ShardRange range);
