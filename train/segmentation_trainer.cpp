@@ -22,7 +22,9 @@ Tensor SegmentationTask::loss(const Tensor& output, const io::Batch& batch, Devi
                  output.size(3) == batch.w,
              "segmentation loss: model output " << shape_str(output.sizes()) << " is not [" << batch.n << ", 1, "
                                                 << batch.h << ", " << batch.w << "]");
-  return bce_dice_loss(output, from_vector(batch.masks, {batch.n, 1, batch.h, batch.w}, device), loss_options_);
+  // The masks in the output's dtype (float64 models in tests).
+  return bce_dice_loss(output, from_vector(batch.masks, {batch.n, 1, batch.h, batch.w}, device).to(output.dtype()),
+                       loss_options_);
 }
 
 Tensor SegmentationTask::shard_loss(const Tensor& output, const io::Batch& batch, Device device,
@@ -32,7 +34,7 @@ Tensor SegmentationTask::shard_loss(const Tensor& output, const io::Batch& batch
   GLIA_CHECK(batch.global_n >= batch.n && batch.n > 0,
              "data-parallel segmentation loss: a shard of " << batch.n << " samples of a global batch of "
                                                             << batch.global_n);
-  const Tensor target = from_vector(batch.masks, {batch.n, 1, batch.h, batch.w}, device);
+  const Tensor target = from_vector(batch.masks, {batch.n, 1, batch.h, batch.w}, device).to(output.dtype());
   const double weight = static_cast<double>(batch.n) / batch.global_n;
   const Tensor bce = binary_cross_entropy(output, target) * weight;  // a mean over pixels: weighted share
   // Batch Dice 1 - (2I + s) / (T + s) over the global batch, I = sum(p t), T = sum(p) + sum(t).
