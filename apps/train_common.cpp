@@ -195,7 +195,15 @@ void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t trai
                                                       << " ranks (each needs at least one image of every batch): "
                                                          "use a larger --batch-size or fewer ranks");
   const int side = smallest_feature_map(spec);
-  if (smallest * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
+  // Batch norm sees one rank's shard (per-rank statistics): its smallest is smallest / world.
+  const size_t shard = smallest / world;
+  if (shard * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
+  GLIA_USAGE_CHECK(world == 1, "--batch-size " << batch_size << " with " << training_samples << " training images on "
+                                               << world << " ranks gives a rank " << shard
+                                               << " image of the smallest batch (" << smallest << "), and the "
+                                               << "smallest feature map of " << spec.to_string() << " is " << side
+                                               << "x" << side << ": batch norm would get a single value per channel; "
+                                               << "use a --batch-size that leaves every rank 2 images of every batch");
   // The smallest size whose last feature map is 2x2 (EfficientNet: ceil(size/32) = 2).
   const int size_that_works = spec.kind == "unet" ? 2 << spec.depth : 33;
   std::ostringstream why;

@@ -263,6 +263,11 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
     const int signal = combine_ranks(nullptr, nullptr);
     if (signal != 0) throw_interrupted(signal, "training", done, batches);
     broadcast_tensors(*options_.comm, model_.named_buffers(), 0);
+    // Dropout draws as many numbers as the rank has samples: rank 0's generator goes on
+    // everywhere, as the checkpoint's does after a resume.
+    GeneratorState rng = default_generator().state();
+    options_.comm->broadcast_value(rng);
+    default_generator().set_state(rng);
   }
   const double seconds = now() - start;
   row.loss = loss_sum / static_cast<double>(images);
