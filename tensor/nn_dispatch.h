@@ -6,8 +6,15 @@
 // GLIA_POOL pooling's (hand|cudnn|auto, kernels/registry.h); one switch per family, so
 // trying cuDNN's convolutions does not silently change how batch norm runs.
 #pragma once
+#include <memory>
+
+#include "kernels/batch_norm.h"
 #include "kernels/registry.h"
 #include "tensor/tensor.h"
+
+namespace glia {
+class CrossReplicaReducer;
+}
 
 namespace glia::detail {
 
@@ -21,5 +28,12 @@ bool has_kernel(const kernels::KernelSlot<Fn>& slot, Device device, const char* 
   if (b == Backend::cudnn && !slot.has(b)) b = Backend::cuda;
   return slot.has(b);
 }
+
+// batch_norm in training mode with statistics over every replica's batch
+// (tensor/cross_replica.h), on the device's batch_norm kernels; tensor/nn_norm_sync.cpp.
+// batch_norm() has checked the arguments.
+Tensor batch_norm_synced(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, double momentum, double eps, kernels::NormActivation act,
+                         const Tensor& residual, std::shared_ptr<CrossReplicaReducer> reducer);
 
 }  // namespace glia::detail

@@ -1,9 +1,12 @@
-// batch_norm: the device's batch_norm kernel (kernels/batch_norm.h) with its backward,
-// or, where a device has no such kernel yet, a composition of the differentiable ops of
-// tensor/ops.h (mean, sub, mul, pow) whose backward autograd derives. Either way the
+// batch_norm: the device's batch_norm kernel (kernels/batch_norm.h) with its backward (in
+// training with a cross-replica reducer installed, synchronised over replicas:
+// tensor/nn_norm_sync.cpp), or, where a device has no such kernel yet, a composition of
+// the differentiable ops of tensor/ops.h (mean, sub, mul, pow) whose backward autograd
+// derives. Either way the
 // running statistics are updated in place outside autograd, as PyTorch does.
 #include "kernels/batch_norm.h"
 #include "tensor/autograd.h"
+#include "tensor/cross_replica.h"
 #include "tensor/nn_dispatch.h"
 #include "tensor/nn_ops.h"
 #include "tensor/ops.h"
@@ -158,6 +161,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                op << ": residual " << shape_str(residual.sizes()) << " " << dtype_name(residual.dtype()) << " on "
                   << device_name(residual.device()) << " must match the input " << shape_str(x.sizes()) << " "
                   << dtype_name(x.dtype()) << " on " << device_name(x.device()));
+  }
+
+  if (training) {
+    if (std::shared_ptr<CrossReplicaReducer> reducer = batch_norm_reducer()) {
+      GLIA_CHECK(detail::has_kernel(kernels::batch_norm_kernel, x.device(), detail::kBatchNormFamily) &&
+                     detail::has_kernel(kernels::batch_norm_backward_kernel, x.device(), detail::kBatchNormFamily),
+                 op << ": synchronised batch norm needs the batch_norm kernels, which device "
+                    << device_name(x.device()) << " lacks");
+      return detail::batch_norm_synced(x, weight, bias, running_mean, running_var, momentum, eps, act, residual,
+                                       std::move(reducer));
+    }
   }
 
   if (x.numel() > 0 && (training || running_mean.defined()) &&

@@ -60,6 +60,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 // training: normalise with the batch statistics and, when running_mean/running_var are
 //   defined, update them in place (no autograd) as PyTorch does:
 //   running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
+//   With a CrossReplicaReducer installed on the thread (tensor/cross_replica.h), "batch"
+//   is the union of every data-parallel replica's batch (synchronised batch norm).
 // eval: normalise with running_mean / running_var.
 // weight / bias [C] may be undefined (no affine).
 // act: an activation applied to the result in the same kernel pass (relu(batch_norm(...))
