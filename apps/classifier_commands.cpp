@@ -186,7 +186,7 @@ RunResult train_classifier(TrainOptions o) {
   io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
   check_classes(o.data, ds.training, split, o.val_fraction, o.skip_bad);
   const auto train_samples = thin(split.train, o.max_images);
-  check_batch_norm_batches(spec, o.batch_size, train_samples.size());
+  check_batch_norm_batches(spec, o.batch_size, train_samples.size(), o.sync_bn);
   // The weights' input normalisation becomes the model's (and so the checkpoint's); a
   // resumed run keeps the one its checkpoint was trained with.
   PretrainedWeights pretrained;

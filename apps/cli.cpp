@@ -89,6 +89,9 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");
+  c->add_flag("--sync-bn", o.sync_bn,
+              "under mpirun: batch norm uses the statistics of the whole global batch, not each rank's share "
+              "(N ranks then train like one process with --batch-size)");
   if (classifier) {
     c->add_option("--model", o.model, "EfficientNet variant b0..b7 or lite0..lite4 (with the paper's head)")
         ->capture_default_str();

@@ -131,7 +131,7 @@ RunResult train_segmenter(TrainOptions o) {
                              << " patients are too few for a train/validation split by patient");
   const auto train_samples = thin(split.train, o.max_images);
   const std::vector<size_t> train_order = io::oversample_positive(train_samples, o.positive_repeat);
-  check_batch_norm_batches(spec, o.batch_size, train_order.size());
+  check_batch_norm_batches(spec, o.batch_size, train_order.size(), o.sync_bn);
   auto model = build_model(spec, o.seed);
   if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
   const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), true);

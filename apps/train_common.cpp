@@ -178,10 +178,12 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["fine_tune_bn"] = Json(o.fine_tune_bn);
   j["cache"] = Json(o.cache);
   j["keep_duplicates"] = Json(o.keep_duplicates);
+  // Only when on: run.json of the runs before the flag existed stay resumable.
+  if (o.sync_bn) j["sync_bn"] = Json(true);
   return j.dump();
 }
 
-void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples) {
+void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples, bool sync_bn) {
   io::LoaderOptions lo;  // as make_loader builds the training loader
   lo.batch_size = batch_size;
   lo.merge_single_last = true;
@@ -195,8 +197,9 @@ void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t trai
                                                       << " ranks (each needs at least one image of every batch): "
                                                          "use a larger --batch-size or fewer ranks");
   const int side = smallest_feature_map(spec);
-  // Batch norm sees one rank's shard (per-rank statistics): its smallest is smallest / world.
-  const size_t shard = smallest / world;
+  // Batch norm sees one rank's shard (per-rank statistics), smallest / world images, or
+  // with --sync-bn the global batch.
+  const size_t shard = sync_bn ? smallest : smallest / world;
   if (shard * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
   GLIA_USAGE_CHECK(world == 1, "--batch-size " << batch_size << " with " << training_samples << " training images on "
                                                << world << " ranks gives a rank " << shard
@@ -265,6 +268,7 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.time_limit_seconds = o.time_limit * 60;
   to.interrupt = &interrupt_flag();  // set by the InterruptGuard of the train commands
   to.comm = &run_communicator();      // one process unless launched by mpirun
+  to.sync_batch_norm = o.sync_bn;
   return to;
 }
 

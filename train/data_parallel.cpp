@@ -80,6 +80,36 @@ void broadcast_tensors(Communicator& comm, const nn::NamedTensors& tensors, int 
   }
 }
 
+namespace {
+
+class CommunicatorReducer : public CrossReplicaReducer {
+ public:
+  explicit CommunicatorReducer(Communicator& comm) : comm_(comm) {}
+  void sum_in_place(const Tensor& values) override {
+    GLIA_CHECK(values.dtype() == DType::f64 && values.is_contiguous(),
+               "synchronised batch norm: sums of f64 contiguous values, got " << dtype_name(values.dtype()));
+    const bool where_it_is = comm_.device_buffers() ? values.device() == Device::cuda : host_addressable(values.device());
+    if (where_it_is) {
+      comm_.all_reduce_sum(values.data_ptr(), static_cast<size_t>(values.numel()), DType::f64);
+      return;
+    }
+    // MPI and device memory: through the host (a handful of values per channel).
+    Tensor staged = values.to(comm_.device_buffers() ? Device::cuda : Device::cpu).contiguous().clone();
+    comm_.all_reduce_sum(staged.data_ptr(), static_cast<size_t>(staged.numel()), DType::f64);
+    values.copy_(staged);
+  }
+  int world_size() const override { return comm_.size(); }
+
+ private:
+  Communicator& comm_;
+};
+
+}  // namespace
+
+std::shared_ptr<CrossReplicaReducer> batch_norm_reducer_over(Communicator& comm) {
+  return std::make_shared<CommunicatorReducer>(comm);
+}
+
 io::Batch batch_shard(const io::Batch& batch, ShardRange range) {
   GLIA_CHECK(range.end <= static_cast<size_t>(batch.n) && range.begin <= range.end,
              "batch_shard: samples [" << range.begin << ", " << range.end << ") of a batch of " << batch.n);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "tensor/cross_replica.h"
 #include "tensor/tensor.h"
 #include "train/batch_source.h"
 #include "train/communicator.h"
@@ -29,6 +30,11 @@ GradientSyncStats all_reduce_gradients(Communicator& comm, const nn::NamedTensor
 
 // Copies `tensors` of rank `root` into every other rank's (same names, shapes, dtypes).
 void broadcast_tensors(Communicator& comm, const nn::NamedTensors& tensors, int root = 0);
+
+// Synchronised batch norm's reducer (tensor/cross_replica.h) over `comm`: install it with
+// SyncBatchNormScope around forward and backward, and every training batch norm uses the
+// statistics of the global batch. The sums are the communicator's (in rank order on MPI).
+std::shared_ptr<CrossReplicaReducer> batch_norm_reducer_over(Communicator& comm);
 
 // The rows [range.begin, range.end) of a batch, with global_n = the whole batch's n.
 io::Batch batch_shard(const io::Batch& batch, ShardRange range);

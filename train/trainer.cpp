@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "kernels/error.h"
@@ -187,6 +188,9 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   double loss_sum = 0;
   size_t images = 0, done = 0;
   io::Batch batch;
+  // Synchronised batch norm: installed for the epoch's forwards and backwards (this thread).
+  std::optional<SyncBatchNormScope> sync_bn;
+  if (distributed() && options_.sync_batch_norm) sync_bn.emplace(batch_norm_reducer_over(*options_.comm));
   while (done < batches) {
     // At a batch boundary: a step is never cut in half. Data parallel: every rank must stop
     // at the same boundary, so the flag travels with the step's loss (below).

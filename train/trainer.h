@@ -127,6 +127,10 @@ struct TrainerOptions {
   // weights; metrics are combined exactly; only rank 0 writes checkpoints. A checkpoint
   // records the number of ranks, and a resume with another number is refused.
   Communicator* comm = nullptr;
+  // With comm: batch norm in training uses the statistics of the whole global batch
+  // (tensor/cross_replica.h), so N ranks train like one process with the global batch.
+  // Without it each rank normalises by its own shard's statistics (PyTorch DDP's default).
+  bool sync_batch_norm = false;
 };
 
 // Thrown when TrainerOptions::interrupt became non-zero. An epoch in progress is
