@@ -4,6 +4,7 @@
 #include <nccl.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -54,6 +55,7 @@ class NcclCommunicator : public Communicator {
     if (comm_ != nullptr) ncclCommAbort(comm_);
     comm_ = nullptr;
     mpi_->abort(exit_code);
+    std::_Exit(exit_code);  // not reached: MPI's abort ends the process
   }
 
  private:
