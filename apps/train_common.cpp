@@ -178,8 +178,7 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["fine_tune_bn"] = Json(o.fine_tune_bn);
   j["cache"] = Json(o.cache);
   j["keep_duplicates"] = Json(o.keep_duplicates);
-  // Only when on: run.json of the runs before the flag existed stay resumable.
-  if (o.sync_bn) j["sync_bn"] = Json(true);
+  j["sync_bn"] = Json(o.sync_bn);  // refused as a change on resume (resume_changes)
   return j.dump();
 }
 

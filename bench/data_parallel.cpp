@@ -40,7 +40,8 @@ void all_reduce(benchmark::State& state, size_t values) {
 }
 
 std::shared_ptr<nn::Module> make_model(const std::string& net) {
-  Generator gen(1);
+  static Generator gen;  // the model keeps it (dropout): it must outlive the model
+  gen.manual_seed(1);
   if (net == "b1") return nets::paper_classifier(4, false, &gen);
   nets::UNetConfig c;
   c.width = net == "unet64" ? 64 : 16;

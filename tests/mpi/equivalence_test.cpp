@@ -101,7 +101,8 @@ TEST(TwoRanks, OneStepOfB0EqualsOneProcessOnTheWholeBatch) {
     nets::EfficientNetConfig c = nets::efficientnet_config("b0", 4);
     c.dropout = 0;
     c.stochastic_depth_prob = 0;
-    Generator gen(11);
+    static Generator gen;  // the model keeps it (dropout): it must outlive the model
+    gen.manual_seed(11);
     auto m = std::make_shared<nets::EfficientNet>(c, &gen);
     m->to(DType::f64);
     return std::static_pointer_cast<nn::Module>(m);
@@ -117,7 +118,8 @@ TEST(TwoRanks, OneStepOfTheUNetEqualsOneProcessOnTheWholeBatch) {
     nets::UNetConfig c;
     c.width = 4;
     c.depth = 2;
-    Generator gen(12);
+    static Generator gen;  // as above
+    gen.manual_seed(12);
     auto m = std::make_shared<nets::UNet>(c, &gen);
     m->to(DType::f64);
     return std::static_pointer_cast<nn::Module>(m);
