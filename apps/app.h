@@ -71,6 +71,7 @@ struct TrainOptions {
   bool overwrite = false;
   bool quiet = false;      // no progress output
   bool skip_bad = false;
+  bool sync_bn = false;    // data parallel: batch-norm statistics over every rank's share
   // classifier
   std::string model = "b1";
   // classifier: a fine-tuning phase after the head-only (--freeze-base) phase

@@ -10,6 +10,7 @@
 #include "apps/train_common.h"
 #include "apps/weights.h"
 #include "io/classification_dataset.h"
+#include "apps/data_parallel_run.h"
 #include "apps/plots.h"
 #include "layers/basic.h"
 #include "nets/efficientnet.h"
@@ -83,7 +84,8 @@ Metrics evaluate_split(Trainer& trainer, ClassificationTask& task, const std::ve
                        std::shared_ptr<io::DecodedCache> cache = nullptr) {
   auto source = std::make_shared<io::ClassificationSource>(samples, pipeline(size, false), std::move(cache));
   auto loader = make_loader(source, batch_size, false, workers, 0, false);
-  Metrics m = trainer.evaluate(*loader);
+  Metrics m = trainer.evaluate(*loader);  // data parallel: on shards, counts combined
+  if (!writes_outputs()) return m;
   app::write_confusion_png(dir + "/" + tag + ".png", task.confusion(), class_names());
   write_text_file(dir + "/" + tag + ".txt", task.confusion().to_string(class_names()));
   return m;
@@ -175,7 +177,7 @@ RunResult train_classifier(TrainOptions o) {
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-cls");
   const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
-  check_run_dir(o.out, o.overwrite, o.resume, "train-cls", reads);
+  if (writes_outputs()) check_run_dir(o.out, o.overwrite, o.resume, "train-cls", reads);
 
   io::ClassificationDataset ds = open_dataset(o.data, o.skip_bad, o.keep_duplicates, o.quiet, o.threads);
   GLIA_USAGE_CHECK(ds.training.present, "--data " << o.data << ": has no Training/ folder to train on");
@@ -184,7 +186,7 @@ RunResult train_classifier(TrainOptions o) {
   io::TrainValSplit split = io::stratified_split(ds.training.samples, o.val_fraction, o.seed);
   check_classes(o.data, ds.training, split, o.val_fraction, o.skip_bad);
   const auto train_samples = thin(split.train, o.max_images);
-  check_batch_norm_batches(spec, o.batch_size, train_samples.size());
+  check_batch_norm_batches(spec, o.batch_size, train_samples.size(), o.sync_bn);
   // The weights' input normalisation becomes the model's (and so the checkpoint's); a
   // resumed run keeps the one its checkpoint was trained with.
   PretrainedWeights pretrained;
@@ -218,7 +220,7 @@ RunResult train_classifier(TrainOptions o) {
     }
   }
   const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), false);
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec), reads);
+  if (writes_outputs()) prepare_run_dir(o.out, o.overwrite, o.resume, "train-cls", train_config_json(o, spec), reads);
 
   if (!o.quiet)
     std::cout << "train-cls: " << train_samples.size() << " training and " << split.val.size()
@@ -268,7 +270,7 @@ RunResult train_classifier(TrainOptions o) {
     print_metrics("test", result.test, o.quiet);
     metrics["test"] = metrics_object(result.test);
   }
-  write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
+  if (writes_outputs()) write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
   return result;
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/app.h"
+#include "apps/data_parallel_run.h"
 #include "apps/profile.h"
 #include "apps/weights.h"
 #include "apps/interrupt.h"
@@ -92,6 +93,9 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
   c->add_flag("--overwrite", o.overwrite, "replace an existing run in --out");
   c->add_flag("--quiet", o.quiet, "no progress output");
   c->add_flag("--skip-bad", o.skip_bad, "leave out unreadable images with a warning instead of stopping");
+  c->add_flag("--sync-bn", o.sync_bn,
+              "under mpirun: batch norm uses the statistics of the whole global batch, not each rank's share "
+              "(N ranks then train like one process with --batch-size)");
   if (classifier) {
     c->add_option("--model", o.model, "EfficientNet variant b0..b7 or lite0..lite4 (with the paper's head)")
         ->capture_default_str();
@@ -228,6 +232,30 @@ int main_cli(int argc, char** argv) {
     std::cerr << "glia: error: " << (repeated.empty() ? e.what() : repeated) << "\n(run 'glia --help' or 'glia <command> --help')" << std::endl;
     return 2;
   }
+  // Under mpirun every rank runs this; errors end the whole job (data_parallel_run.h).
+  const bool training = c_cls->parsed() || c_seg->parsed();
+  const std::string command = c_cls->parsed() ? "train-cls" : c_seg->parsed() ? "train-seg" : "";
+  try {
+    if (training) {
+      start_data_parallel(command, c_cls->parsed() ? cls.device : seg.device);
+      if (!writes_outputs()) cls.quiet = seg.quiet = true;
+    } else {
+      start_data_parallel(app.get_subcommands().empty() ? "glia" : app.get_subcommands().front()->get_name(), "cpu");
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "glia: error: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "glia: error: " << e.what() << std::endl;
+    return 1;
+  }
+  const auto failed = [](const char* what, int code) {
+    std::cerr << "glia: error: " << rank_prefix() << what << std::endl;
+    // One rank's error (unreadable data, a bad checkpoint) ends every rank now, instead of
+    // leaving them waiting in the next collective until its timeout.
+    if (run_communicator().distributed()) run_communicator().abort(code);
+    return code;
+  };
   try {
     if (c_cls->parsed()) train_classifier(cls);
     else if (c_seg->parsed()) train_segmenter(seg);
@@ -238,15 +266,19 @@ int main_cli(int argc, char** argv) {
     else if (c_info->parsed()) info(inf);
     else if (c_prof->parsed()) profile(prof_opts);
     else if (c_wts->parsed()) weights(wts);
+    stop_data_parallel();
     return 0;
   } catch (const TrainingInterrupted& e) {
-    return report_interruption(e, std::vector<std::string>(argv, argv + argc));
+    // Every rank stops at the same batch boundary (train/trainer.cpp); rank 0 reports.
+    int code = 0;
+    if (writes_outputs()) code = report_interruption(e, std::vector<std::string>(argv, argv + argc));
+    else code = 128 + e.signal;
+    stop_data_parallel();
+    return code;
   } catch (const UsageError& e) {
-    std::cerr << "glia: error: " << e.what() << std::endl;
-    return 2;
+    return failed(e.what(), 2);
   } catch (const std::exception& e) {
-    std::cerr << "glia: error: " << e.what() << std::endl;
-    return 1;
+    return failed(e.what(), 1);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "apps/input_report.h"
 #include "apps/interrupt.h"
 #include "apps/train_common.h"
+#include "apps/data_parallel_run.h"
 #include "apps/plots.h"
 #include "io/segmentation_dataset.h"
 #include "tensor/json.h"
@@ -74,6 +75,7 @@ Metrics evaluate_split(Trainer& trainer, SegmentationTask& task, const std::vect
   auto loader = make_loader(source, batch_size, false, workers, 0, false);
   task.set_hausdorff(true);
   size_t written = 0;
+  if (!writes_outputs()) examples = 0;  // data parallel: rank 0 draws from its own shard
   if (examples > 0) std::filesystem::create_directories(dir + "/examples");
   Metrics m = trainer.evaluate(*loader, [&](const io::Batch& b, const Tensor& output) {
     if (written >= examples) return;
@@ -118,7 +120,7 @@ RunResult train_segmenter(TrainOptions o) {
   check_image_size(spec);
   if (o.out.empty()) o.out = default_run_dir("train-seg");
   const InputPaths reads = {{"--data", o.data}, {"--pretrained", o.pretrained}};
-  check_run_dir(o.out, o.overwrite, o.resume, "train-seg", reads);
+  if (writes_outputs()) check_run_dir(o.out, o.overwrite, o.resume, "train-seg", reads);
 
   GLIA_USAGE_CHECK(!o.freeze_base, "--freeze-base: the U-Net has no pretrained base to freeze");
   io::SegmentationDataset ds = open_dataset(o.data, o.skip_bad, o.quiet, o.threads);
@@ -129,11 +131,11 @@ RunResult train_segmenter(TrainOptions o) {
                              << " patients are too few for a train/validation split by patient");
   const auto train_samples = thin(split.train, o.max_images);
   const std::vector<size_t> train_order = io::oversample_positive(train_samples, o.positive_repeat);
-  check_batch_norm_batches(spec, o.batch_size, train_order.size());
+  check_batch_norm_batches(spec, o.batch_size, train_order.size(), o.sync_bn);
   auto model = build_model(spec, o.seed);
   if (!o.pretrained.empty()) load_module_state(*model, read_model_weights(o.pretrained), "--pretrained " + o.pretrained);
   const auto cache = make_cache(o, train_samples.size() + split.val.size(), pipeline(size, false), true);
-  prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec), reads);
+  if (writes_outputs()) prepare_run_dir(o.out, o.overwrite, o.resume, "train-seg", train_config_json(o, spec), reads);
 
   if (!o.quiet)
     std::cout << "train-seg: " << train_samples.size() << " training slices (" << split.train_patients.size()
@@ -170,7 +172,7 @@ RunResult train_segmenter(TrainOptions o) {
     print_metrics("test (held-out patients)", result.test, o.quiet);
     metrics["test"] = metrics_object(result.test);
   }
-  write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
+  if (writes_outputs()) write_text_file(o.out + "/metrics.json", metrics.dump(2) + "\n");
   return result;
 }
 

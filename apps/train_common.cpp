@@ -13,6 +13,7 @@
 
 #include "apps/weights.h"
 #include "apps/interrupt.h"
+#include "apps/data_parallel_run.h"
 #include "apps/plots.h"
 #include "tensor/json.h"
 #include "train/checkpoint.h"
@@ -47,6 +48,9 @@ std::unique_ptr<LoaderSource> make_loader(std::shared_ptr<const io::ExampleSourc
   lo.seed = seed;
   lo.skip_bad = skip_bad;
   lo.merge_single_last = true;  // see check_batch_norm_batches
+  // Under mpirun each rank builds only its shard of every batch (train/communicator.h).
+  lo.shard_rank = run_communicator().rank();
+  lo.shard_count = run_communicator().size();
   return std::make_unique<LoaderSource>(std::move(source), lo, std::move(order));
 }
 
@@ -177,17 +181,34 @@ std::string train_config_json(const TrainOptions& o, const ModelSpec& spec) {
   j["fine_tune_bn"] = Json(o.fine_tune_bn);
   j["cache"] = Json(o.cache);
   j["keep_duplicates"] = Json(o.keep_duplicates);
+  j["sync_bn"] = Json(o.sync_bn);  // refused as a change on resume (resume_changes)
   return j.dump();
 }
 
-void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples) {
+void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples, bool sync_bn) {
   io::LoaderOptions lo;  // as make_loader builds the training loader
   lo.batch_size = batch_size;
   lo.merge_single_last = true;
   if (training_samples == 0) return;  // the split checks name that problem
   const size_t smallest = io::smallest_batch(training_samples, lo);
+  // Data parallel: every rank needs a sample of every batch, the last one included.
+  const auto world = static_cast<size_t>(run_communicator().size());
+  GLIA_USAGE_CHECK(smallest >= world, "--batch-size " << batch_size << " with " << training_samples
+                                                      << " training images gives a batch of " << smallest
+                                                      << ", fewer than the " << world
+                                                      << " ranks (each needs at least one image of every batch): "
+                                                         "use a larger --batch-size or fewer ranks");
   const int side = smallest_feature_map(spec);
-  if (smallest * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
+  // Batch norm sees one rank's shard (per-rank statistics), smallest / world images, or
+  // with --sync-bn the global batch.
+  const size_t shard = sync_bn ? smallest : smallest / world;
+  if (shard * static_cast<size_t>(side) * static_cast<size_t>(side) > 1) return;
+  GLIA_USAGE_CHECK(world == 1, "--batch-size " << batch_size << " with " << training_samples << " training images on "
+                                               << world << " ranks gives a rank " << shard
+                                               << " image of the smallest batch (" << smallest << "), and the "
+                                               << "smallest feature map of " << spec.to_string() << " is " << side
+                                               << "x" << side << ": batch norm would get a single value per channel; "
+                                               << "use a --batch-size that leaves every rank 2 images of every batch");
   // The smallest size whose last feature map is 2x2 (EfficientNet: ceil(size/32) = 2).
   const int size_that_works = spec.kind == "unet" ? 2 << spec.depth : 33;
   std::ostringstream why;
@@ -249,6 +270,8 @@ TrainerOptions trainer_options(const TrainOptions& o, const ModelSpec& spec, Dev
   to.schedule.warmup_epochs = o.warmup_epochs;
   to.time_limit_seconds = o.time_limit * 60;
   to.interrupt = &interrupt_flag();  // set by the InterruptGuard of the train commands
+  to.comm = &run_communicator();      // one process unless launched by mpirun
+  to.sync_batch_norm = o.sync_bn;
   return to;
 }
 
@@ -379,7 +402,7 @@ RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val,
   // history.csv after every epoch (after its checkpoint), so a killed run keeps it.
   trainer.on_progress([&trainer, print = progress_printer(metric, o.quiet), dir = o.out, metric](const ProgressEvent& e) {
     print(e);
-    if (e.kind == ProgressEvent::Kind::epoch_end) write_history_csv(dir, trainer.history(), metric);
+    if (e.kind == ProgressEvent::Kind::epoch_end && writes_outputs()) write_history_csv(dir, trainer.history(), metric);
   });
   if (o.resume) {
     const std::vector<ResumeChange> changes = resume_changes(o.out, train_config_json(o, spec));
@@ -398,16 +421,16 @@ RunResult fit_run(Trainer& trainer, LoaderSource& train, LoaderSource* val,
                                                              "longer sets; leave --lr as it was");
       trainer.set_base_lr(*o.lr);
     }
-    record_resume(o.out, trainer.epoch(), changes);
+    if (writes_outputs()) record_resume(o.out, trainer.epoch(), changes);
     if (!o.quiet) std::cout << "resumed after epoch " << trainer.epoch() << " from " << o.out << "/last.ckpt" << std::endl;
-    for (const auto& c : changes)  // even with --quiet: the run's settings changed
+    for (const auto& c : writes_outputs() ? changes : std::vector<ResumeChange>{})  // even with --quiet
       std::cout << "resume: " << c.flag << " " << shown(c.from) << " -> " << shown(c.to) << " from epoch "
                 << trainer.epoch() + 1 << " (recorded in run.json)" << std::endl;
   }
   RunResult result;
   result.dir = o.out;
   result.fit = trainer.fit(train, val);
-  write_history(o.out, trainer.history(), metric);
+  if (writes_outputs()) write_history(o.out, trainer.history(), metric);
   result.seconds_per_epoch = mean_epoch_seconds(trainer.history());
   metrics = Json::object();
   metrics["model"] = Json(spec.to_string());

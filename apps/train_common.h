@@ -52,7 +52,9 @@ void print_metrics(const std::string& title, const Metrics& metrics, bool quiet)
 // Up front: every batch of the training loader (training_samples samples, make_loader's
 // batching) must give batch norm more than one value per channel at the model's smallest
 // feature map. UsageError naming --batch-size and --image-size and what would work.
-void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples);
+// Data parallel: also every rank needs one image of every batch, and without --sync-bn
+// batch norm sees only the rank's share.
+void check_batch_norm_batches(const ModelSpec& spec, int batch_size, size_t training_samples, bool sync_bn = false);
 
 // --resume compares this command's run config (train_config_json) with the run's
 // (<dir>/run.json "config"). A difference in a flag that may change (--epochs, --lr,

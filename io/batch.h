@@ -18,6 +18,9 @@ struct Batch {
   std::vector<size_t> indices;  // dataset index of each sample
   uint64_t epoch = 0;
   size_t number = 0;  // batch number within the epoch
+  // Data-parallel training: the samples of the global batch this is one rank's shard of
+  // (train/communicator.h's shard_range); 0 when the batch is not a shard.
+  int global_n = 0;
 };
 
 }  // namespace glia::io

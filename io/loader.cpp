@@ -20,6 +20,8 @@ Loader::Loader(std::shared_ptr<const ExampleSource> source, LoaderOptions option
   GLIA_CHECK(options_.batch_size > 0, "Loader: batch size " << options_.batch_size << " must be positive");
   GLIA_CHECK(options_.workers >= 0, "Loader: workers " << options_.workers << " must be >= 0");
   GLIA_CHECK(options_.prefetch >= 1, "Loader: prefetch " << options_.prefetch << " must be >= 1");
+  GLIA_CHECK(options_.shard_count >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_count,
+             "Loader: shard " << options_.shard_rank << " of " << options_.shard_count);
   if (base_order_.empty()) {
     base_order_.resize(source_->size());
     std::iota(base_order_.begin(), base_order_.end(), size_t{0});
@@ -87,15 +89,24 @@ void Loader::start_epoch(uint64_t epoch) {
 
 Batch Loader::build_batch(uint64_t epoch, size_t number, const std::vector<size_t>& order) {
   const ImagePipeline& p = source_->pipeline();
-  const size_t begin = number * options_.batch_size;
+  size_t begin = number * options_.batch_size;
   size_t end = std::min(order.size(), begin + options_.batch_size);
   if (merges_last(order.size(), options_) && number + 1 == batches_per_epoch()) end = order.size();
+  int global_n = 0;
+  if (options_.shard_count > 1) {  // this rank's part of the global batch [begin, end)
+    const size_t n = end - begin, k = static_cast<size_t>(options_.shard_count),
+                 r = static_cast<size_t>(options_.shard_rank);
+    global_n = static_cast<int>(n);
+    end = begin + (r + 1) * n / k;
+    begin += r * n / k;
+  }
   const size_t image_size = static_cast<size_t>(p.channels) * p.height * p.width;
   const size_t mask_size = static_cast<size_t>(p.height) * p.width;
   const bool masks = source_->has_masks();
   Batch b;
   b.c = p.channels, b.h = p.height, b.w = p.width;
   b.epoch = epoch, b.number = number;
+  b.global_n = global_n;
   b.images.resize((end - begin) * image_size);
   if (masks) b.masks.resize((end - begin) * mask_size);
   for (size_t pos = begin; pos < end; ++pos) {

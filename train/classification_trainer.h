@@ -22,6 +22,8 @@ class ClassificationTask : public TrainTask {
   double metric() const override { return confusion_.accuracy(); }
   // accuracy, macro precision/recall/F1, weighted F1.
   Metrics metrics() const override;
+  std::vector<double> accumulators() const override;  // the confusion counts
+  void set_accumulators(const std::vector<double>& values) override;
 
   const ConfusionMatrix& confusion() const { return confusion_; }
 

@@ -121,4 +121,24 @@ double SegmentationMeter::mean_hausdorff95() const {
   return defined_hd_ ? hd95_sum_ / static_cast<double>(defined_hd_) : std::numeric_limits<double>::quiet_NaN();
 }
 
+std::vector<double> SegmentationMeter::sums() const {
+  return {static_cast<double>(images_), static_cast<double>(undefined_hd_), static_cast<double>(defined_hd_),
+          dice_sum_, iou_sum_, hd_sum_, hd95_sum_, static_cast<double>(pooled_.intersection),
+          static_cast<double>(pooled_.predicted), static_cast<double>(pooled_.truth)};
+}
+
+void SegmentationMeter::set_sums(const std::vector<double>& v) {
+  GLIA_CHECK(v.size() == 10, "segmentation meter: " << v.size() << " sums, expected 10");
+  images_ = static_cast<int64_t>(v[0]);
+  undefined_hd_ = static_cast<int64_t>(v[1]);
+  defined_hd_ = static_cast<int64_t>(v[2]);
+  dice_sum_ = v[3];
+  iou_sum_ = v[4];
+  hd_sum_ = v[5];
+  hd95_sum_ = v[6];
+  pooled_.intersection = static_cast<int64_t>(v[7]);
+  pooled_.predicted = static_cast<int64_t>(v[8]);
+  pooled_.truth = static_cast<int64_t>(v[9]);
+}
+
 }  // namespace glia

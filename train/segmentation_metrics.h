@@ -38,6 +38,9 @@ class SegmentationMeter {
   double mean_hausdorff() const;    // over images where it is defined; NaN when none
   double mean_hausdorff95() const;
   int64_t undefined_hausdorff() const { return undefined_hd_; }  // exactly one mask empty
+  // Every count and sum (10 values), e.g. to add them up across ranks, and back.
+  std::vector<double> sums() const;
+  void set_sums(const std::vector<double>& sums);
 
  private:
   int64_t images_ = 0, undefined_hd_ = 0, defined_hd_ = 0;

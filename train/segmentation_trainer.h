@@ -27,6 +27,10 @@ class SegmentationTask : public TrainTask {
   // dice (pooled), iou (pooled), mean per-image dice and iou, and with hausdorff the
   // mean HD / HD95 over images where both masks are non-empty.
   Metrics metrics() const override;
+  // Batch Dice (the default) is not a mean over samples: its share needs the global sums.
+  Tensor shard_loss(const Tensor& output, const io::Batch& batch, Device device, Communicator& comm) const override;
+  std::vector<double> accumulators() const override;
+  void set_accumulators(const std::vector<double>& values) override;
   void set_hausdorff(bool on) { hausdorff_ = on; }
 
   const SegmentationMeter& meter() const { return meter_; }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "kernels/error.h"
@@ -17,6 +18,7 @@
 #include "tensor/random.h"
 #include "train/batch_upload.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/finite_output.h"
 #include "train/trainer_checkpoint.h"
 
@@ -48,6 +50,21 @@ std::string fmt(double v, int precision = 4) {
 }
 
 }  // namespace
+
+Tensor TrainTask::shard_loss(const Tensor& output, const io::Batch& batch, Device device, Communicator&) const {
+  GLIA_CHECK(batch.global_n >= batch.n && batch.n > 0,
+             "data-parallel " << name() << " loss: a shard of " << batch.n << " samples of a global batch of "
+                              << batch.global_n);
+  return loss(output, batch, device) * (static_cast<double>(batch.n) / batch.global_n);
+}
+
+std::vector<double> TrainTask::accumulators() const {
+  GLIA_FAIL("the " << name() << " task cannot combine its metrics across ranks (no accumulators())");
+}
+
+void TrainTask::set_accumulators(const std::vector<double>&) {
+  GLIA_FAIL("the " << name() << " task cannot combine its metrics across ranks (no set_accumulators())");
+}
 
 double metric_value(const Metrics& metrics, const std::string& name) {
   for (const auto& m : metrics)
@@ -110,6 +127,23 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, TrainTask& task, Train
 
 double Trainer::now() const { return options_.clock ? options_.clock() : now_seconds(); }
 
+int Trainer::combine_ranks(double* loss_sum, size_t* images) {
+  std::vector<double> v = task_.accumulators();
+  const size_t k = v.size();
+  const int signal = options_.interrupt ? options_.interrupt->load() : 0;
+  // The loss sum and count (when asked), rank 0's signal and how many ranks saw one: one sum.
+  v.push_back(loss_sum ? *loss_sum : 0);
+  v.push_back(images ? static_cast<double>(*images) : 0);
+  v.push_back(options_.comm->rank() == 0 ? signal : 0);
+  v.push_back(signal != 0 ? 1 : 0);
+  options_.comm->all_reduce_sum(v);
+  task_.set_accumulators(std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k)));
+  if (loss_sum) *loss_sum = v[k];
+  if (images) *images = static_cast<size_t>(v[k + 1]);
+  if (v[k + 3] == 0) return 0;
+  return v[k + 2] != 0 ? static_cast<int>(v[k + 2]) : (signal != 0 ? signal : 15);
+}
+
 int Trainer::last_epoch() const {
   return phase_ == 1 ? options_.epochs : phase_start_ + options_.fine_tune.epochs;
 }
@@ -136,7 +170,10 @@ void Trainer::check_gradients(int epoch, size_t batch) const {
 
 void Trainer::check_interrupt(const char* phase, size_t batch, size_t batches) const {
   const int signal = options_.interrupt ? options_.interrupt->load() : 0;
-  if (signal == 0) return;
+  if (signal != 0) throw_interrupted(signal, phase, batch, batches);
+}
+
+void Trainer::throw_interrupted(int signal, const char* phase, size_t batch, size_t batches) const {
   std::ostringstream m;
   m << "interrupted by signal " << signal << " during " << phase;
   if (fitting_) {
@@ -156,32 +193,71 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
   double loss_sum = 0;
   size_t images = 0, done = 0;
   io::Batch batch;
+  // Synchronised batch norm: installed for the epoch's forwards and backwards (this thread).
+  std::optional<SyncBatchNormScope> sync_bn;
+  if (distributed() && options_.sync_batch_norm) sync_bn.emplace(batch_norm_reducer_over(*options_.comm));
   while (done < batches) {
-    check_interrupt("training", done, batches);  // at a batch boundary: a step is never cut in half
+    // At a batch boundary: a step is never cut in half. Data parallel: every rank must stop
+    // at the same boundary, so the flag travels with the step's loss (below).
+    if (!distributed()) check_interrupt("training", done, batches);
     if (!train.next(batch)) break;
     task_.check_batch(batch);
+    if (distributed())
+      GLIA_CHECK(batch.global_n > 0 && batch.n > 0,
+                 "data-parallel training: rank " << options_.comm->rank() << " of " << options_.comm->size()
+                                                 << " got " << batch.n << " samples of batch " << done + 1
+                                                 << (batch.global_n > 0 ? " (global batch of " + std::to_string(batch.global_n) + ")"
+                                                                        : std::string(" (the source does not shard)"))
+                                                 << "; every batch, the last included, needs at least one sample per "
+                                                    "rank: a larger --batch-size or fewer ranks");
     schedule_->apply(*optimizer_);
     optimizer_->zero_grad();
     const Tensor x = batch_images(batch, options_.device);
-    Tensor output, loss;
-    {
-      AutocastGuard autocast(precision_dtype(options_.precision), options_.precision != Precision::fp32);
-      output = model_(x);
-      loss = task_.loss(output, batch, options_.device);
+    Tensor output;
+    double loss_value = 0;
+    bool take_step = true;  // false: fp16 overflow, the scaler skips this step
+    const int samples = distributed() ? batch.global_n : batch.n;  // of the global batch
+    if (!distributed()) {
+      Tensor loss;
+      {
+        AutocastGuard autocast(precision_dtype(options_.precision), options_.precision != Precision::fp32);
+        output = model_(x);
+        loss = task_.loss(output, batch, options_.device);
+      }
+      loss_value = loss.item<double>();
+      GLIA_CHECK(std::isfinite(loss_value), "training stopped: the " << task_.name() << " loss is " << loss_value
+                                                                      << " at epoch " << row.epoch << ", batch "
+                                                                      << done + 1 << " (" << batch.n << " images)");
+      (scaler_ ? scaler_->scale_loss(loss) : loss).backward();
+    } else {
+      Tensor share;
+      {
+        AutocastGuard autocast(precision_dtype(options_.precision), options_.precision != Precision::fp32);
+        output = model_(x);
+        share = task_.shard_loss(output, batch, options_.device, *options_.comm);
+      }
+      (scaler_ ? scaler_->scale_loss(share) : share).backward();
+      std::vector<double> step{share.item<double>(), 0, 0};
+      const int signal = options_.interrupt ? options_.interrupt->load() : 0;
+      step[1] = options_.comm->rank() == 0 ? signal : 0;
+      step[2] = signal != 0 ? 1 : 0;
+      options_.comm->all_reduce_sum(step);
+      if (step[2] > 0) throw_interrupted(step[1] != 0 ? static_cast<int>(step[1]) : (signal ? signal : 15), "training", done, batches);
+      loss_value = step[0];
+      GLIA_CHECK(std::isfinite(loss_value), "training stopped: the " << task_.name() << " loss is " << loss_value
+                                                                      << " at epoch " << row.epoch << ", batch "
+                                                                      << done + 1 << " (" << batch.global_n
+                                                                      << " images on " << options_.comm->size()
+                                                                      << " ranks)");
+      all_reduce_gradients(*options_.comm, optimizer_->params());
     }
-    const double loss_value = loss.item<double>();
-    GLIA_CHECK(std::isfinite(loss_value), "training stopped: the " << task_.name() << " loss is " << loss_value
-                                                                    << " at epoch " << row.epoch << ", batch "
-                                                                    << done + 1 << " (" << batch.n << " images)");
-    bool take_step = true;
     if (scaler_) {  // fp16: NaN/inf gradients are an overflow of the scaled loss: skip, not stop
-      scaler_->scale_loss(loss).backward();
+      // (after the all-reduce: every rank sees the same sums, so all skip together)
       take_step = scaler_->unscale(optimizer_->params());
       scaler_->update(!take_step);
       if (!take_step) ++row.skipped_steps;
-    } else {
-      loss.backward();
-      if (options_.check_gradients) check_gradients(row.epoch, done + 1);
+    } else if (options_.check_gradients) {
+      check_gradients(row.epoch, done + 1);
     }
     if (take_step) optimizer_->step();
     schedule_->step_done();
@@ -189,8 +265,8 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
       NoGradGuard no_grad;
       task_.add(output.detach(), batch);
     }
-    loss_sum += loss_value * batch.n;
-    images += static_cast<size_t>(batch.n);
+    loss_sum += loss_value * samples;
+    images += static_cast<size_t>(samples);
     ++done;
 
     ProgressEvent e;
@@ -208,6 +284,18 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
     emit(e);
   }
   GLIA_CHECK(images > 0, "training: the training data gave no batch in epoch " << row.epoch);
+  if (distributed()) {
+    // The epoch's metric over every rank's shards; the weights are the same everywhere,
+    // the buffers (batch-norm running statistics, per-rank without --sync-bn) become rank 0's.
+    const int signal = combine_ranks(nullptr, nullptr);
+    if (signal != 0) throw_interrupted(signal, "training", done, batches);
+    broadcast_tensors(*options_.comm, model_.named_buffers(), 0);
+    // Dropout draws as many numbers as the rank has samples: rank 0's generator goes on
+    // everywhere, as the checkpoint's does after a resume.
+    GeneratorState rng = default_generator().state();
+    options_.comm->broadcast_value(rng);
+    default_generator().set_state(rng);
+  }
   const double seconds = now() - start;
   row.loss = loss_sum / static_cast<double>(images);
   row.metric = task_.metric();
@@ -225,7 +313,8 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
   size_t images = 0;
   io::Batch batch;
   while (true) {
-    check_interrupt(fitting_ ? "validation" : "evaluation", 0, 0);
+    // Data parallel: ranks may hold different numbers of batches; the flag is combined after.
+    if (!distributed()) check_interrupt(fitting_ ? "validation" : "evaluation", 0, 0);
     if (!data.next(batch)) break;
     task_.check_batch(batch);
     const Tensor input = batch_images(batch, options_.device);
@@ -238,6 +327,10 @@ Metrics Trainer::evaluate(BatchSource& data, const BatchHook& hook) {
     if (hook) hook(batch, host_addressable(output.device()) ? output : output.to(Device::cpu));
   }
   model_.train(was_training);
+  if (distributed()) {
+    const int signal = combine_ranks(&loss_sum, &images);
+    if (signal != 0) throw_interrupted(signal, fitting_ ? "validation" : "evaluation", 0, 0);
+  }
   GLIA_CHECK(images > 0, "evaluation: the data gave no batch");
   Metrics out{{"loss", loss_sum / static_cast<double>(images)}};
   for (auto& m : task_.metrics()) out.push_back(m);
@@ -278,6 +371,15 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
   const std::string monitored = "val_" + task_.metric_name();
   size_t batches = train.batches_per_epoch();
   if (options_.max_batches > 0 && options_.max_batches < batches) batches = options_.max_batches;
+  if (distributed()) {
+    // Every rank must take the same steps, from the same weights.
+    uint64_t rank0_batches = batches;
+    options_.comm->broadcast_value(rank0_batches);
+    GLIA_CHECK(rank0_batches == batches, "data-parallel training: rank " << options_.comm->rank() << " has " << batches
+                                                                      << " batches per epoch, rank 0 has "
+                                                                      << rank0_batches << " (same data on every rank?)");
+    broadcast_tensors(*options_.comm, model_.state_dict(), 0);
+  }
   const int64_t steps = std::max<int64_t>(1, static_cast<int64_t>(batches));
   auto plan = [&] {
     schedule_->plan(steps, phase_ == 1 ? options_.epochs : options_.fine_tune.epochs);
@@ -295,7 +397,9 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       for (const auto& r : history_)
         if (r.phase == phase_) phase_seconds += r.seconds, ++phase_epochs;
       const double mean = phase_epochs > 0 ? phase_seconds / phase_epochs : 0;
-      if (used >= limit || used + mean / 2 > limit) {
+      int out_of_time = used >= limit || used + mean / 2 > limit;
+      if (distributed()) options_.comm->broadcast_value(out_of_time);  // rank 0's clock decides for all
+      if (out_of_time) {
         result.stopped = StopReason::time_limit;
         ProgressEvent e;
         e.message = "time limit: " + fmt(used / 60, 3) + " of " + fmt(limit / 60, 3) + " minutes used" +
@@ -317,7 +421,7 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
     emit(begin);
 
     const double start = now();
-    train_epoch(train, row);
+    train_epoch(train, row);  // data parallel: ends with every rank's buffers equal
     row.val_loss = row.val_metric = std::numeric_limits<double>::quiet_NaN();
     std::string notes;
     bool stop = false, best = false;
@@ -357,7 +461,10 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
                std::to_string(options_.fine_tune.epochs) + " epochs; ";
     }
     elapsed_ = now() - clock_start;
-    if (!options_.checkpoint_dir.empty()) save_checkpoints(order_key, best);
+    if (distributed()) options_.comm->broadcast_value(elapsed_);  // the checkpoint's, and the budget's
+    // Data parallel: rank 0 alone writes (every rank holds the same state).
+    if (!options_.checkpoint_dir.empty() && (!distributed() || options_.comm->rank() == 0))
+      save_checkpoints(order_key, best);
 
     ProgressEvent end;
     end.kind = ProgressEvent::Kind::epoch_end;
@@ -371,6 +478,11 @@ FitResult Trainer::fit(BatchSource& train, BatchSource* validation) {
       result.stopped = StopReason::early_stopping;
       result.stopped_early = true;
       break;
+    }
+    if (distributed()) {
+      bool requested = stop_requested_;
+      options_.comm->broadcast_value(requested);
+      stop_requested_ = requested;
     }
     if (stop_requested_) {
       result.stopped = StopReason::interrupted;
@@ -421,6 +533,7 @@ Json Trainer::state_json(const std::string& order_key) const {
   s["task"] = Json(task_.name());
   s["precision"] = Json(precision_name(options_.precision));
   if (scaler_) s["grad_scaler"] = Json(exact_json(scaler_->state()));
+  if (distributed()) s["world_size"] = Json(options_.comm->size());
   return s;
 }
 
@@ -468,6 +581,15 @@ void Trainer::resume(const std::string& data_order_key) {
     GLIA_CHECK(s.contains("grad_scaler"), "resume: fp16 checkpoint " << path << " holds no loss scaler state");
     scaler_->load_state(Json::parse(s.at("grad_scaler").as_string(), path + " loss scaler state"));
   }
+  // Another number of ranks splits every global batch differently (and, without
+  // --sync-bn, gives batch norm other statistics): not the run that was interrupted.
+  const int64_t world = s.contains("world_size") ? s.at("world_size").as_integer() : 1;
+  const int64_t now_world = options_.comm ? options_.comm->size() : 1;
+  GLIA_CHECK(world == now_world, "resume: checkpoint " << path << " was written by a run on " << world
+                                                       << (world == 1 ? " process" : " ranks") << ", this run has "
+                                                       << now_world << (now_world == 1 ? " process" : " ranks")
+                                                       << "; resume it with the same number of ranks (mpirun -np "
+                                                       << world << ")");
   // A checkpoint inside the fine-tuning phase: unfreeze and build that phase's optimizer
   // and schedule first, so the state below loads into them.
   const int phase = s.contains("phase") ? static_cast<int>(s.at("phase").as_integer()) : 1;

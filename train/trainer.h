@@ -25,6 +25,7 @@
 #include "tensor/tensor.h"
 #include "train/batch_source.h"
 #include "train/callbacks.h"
+#include "train/communicator.h"
 #include "train/grad_scaler.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -50,6 +51,16 @@ class TrainTask {
   virtual void add(const Tensor& output, const io::Batch& batch) = 0;
   virtual double metric() const = 0;   // the value of metric_name() so far
   virtual Metrics metrics() const = 0;  // every metric so far (without loss)
+
+  // Data-parallel training (TrainerOptions::comm). This rank's share of the loss of the
+  // global batch its `batch` is a shard of (batch.global_n samples): summed over ranks,
+  // the shares' values and gradients are those of the whole batch's loss. Default: loss()
+  // * n / global_n, right for a loss that is a mean over samples.
+  virtual Tensor shard_loss(const Tensor& output, const io::Batch& batch, Device device, Communicator& comm) const;
+  // The accumulated state behind metrics() as values that add up across ranks (counts,
+  // sums), and setting it back, so that metrics over shards combine exactly.
+  virtual std::vector<double> accumulators() const;
+  virtual void set_accumulators(const std::vector<double>& values);
 };
 
 struct HistoryRow {
@@ -119,6 +130,17 @@ struct TrainerOptions {
   // When non-null and non-zero (a signal number, set by a signal handler), fit() and
   // evaluate() stop at the next batch boundary by throwing TrainingInterrupted.
   const std::atomic<int>* interrupt = nullptr;
+  // Data-parallel training (train/communicator.h); null or one rank: a single process.
+  // Every rank runs the same Trainer on its shard of each global batch (a BatchSource
+  // giving io::Batch::global_n: io::LoaderOptions::shard_rank, or ShardedBatchSource):
+  // the loss shares' gradients are summed before every step, so all ranks keep the same
+  // weights; metrics are combined exactly; only rank 0 writes checkpoints. A checkpoint
+  // records the number of ranks, and a resume with another number is refused.
+  Communicator* comm = nullptr;
+  // With comm: batch norm in training uses the statistics of the whole global batch
+  // (tensor/cross_replica.h), so N ranks train like one process with the global batch.
+  // Without it each rank normalises by its own shard's statistics (PyTorch DDP's default).
+  bool sync_batch_norm = false;
 };
 
 // Thrown when TrainerOptions::interrupt became non-zero. An epoch in progress is
@@ -190,9 +212,15 @@ class Trainer {
   void check_gradients(int epoch, size_t batch) const;
   // Throws TrainingInterrupted when the interrupt flag is set.
   void check_interrupt(const char* phase, size_t batch, size_t batches) const;
+  [[noreturn]] void throw_interrupted(int signal, const char* phase, size_t batch, size_t batches) const;
   Json state_json(const std::string& order_key) const;
   void save_checkpoints(const std::string& order_key, bool best);
   void emit(ProgressEvent event) const;
+  bool distributed() const { return options_.comm != nullptr && options_.comm->distributed(); }
+  // Data parallel: the task's accumulators, loss sum and sample count summed over ranks,
+  // and whether any rank saw the interrupt flag (its signal, else 0).
+  // Null pointers leave those out (training's loss is already summed at every step).
+  int combine_ranks(double* loss_sum, size_t* images);
 
   nn::Module& model_;
   Optimizer* optimizer_;  // the phase's: fine-tuning replaces it

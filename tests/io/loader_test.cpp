@@ -68,6 +68,44 @@ TEST_F(LoaderTest, SameBatchesWithOneAndThreeWorkers) {
   EXPECT_NE(other[0].indices, one[0].indices);
 }
 
+// Data-parallel shards (LoaderOptions::shard_rank): the shards of 3 ranks, put side by side,
+// are the unsharded batches bit for bit (same samples, same augmentation), split by
+// floor(r n / 3), with global_n the whole batch's size.
+TEST_F(LoaderTest, ShardsSideBySideAreTheUnshardedBatches) {
+  auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(3, true));
+  LoaderOptions o;
+  o.batch_size = 8;  // 20 samples: 8, 8, 4
+  o.seed = 9;
+  o.workers = 2;
+  const std::vector<Batch> whole = run_epochs(source, o, 1, 2);
+  o.shard_count = 3;
+  std::vector<std::vector<Batch>> shards;
+  for (int r = 0; r < 3; ++r) {
+    o.shard_rank = r;
+    shards.push_back(run_epochs(source, o, 1, 2));
+    ASSERT_EQ(shards.back().size(), whole.size());
+  }
+  for (size_t b = 0; b < whole.size(); ++b) {
+    Batch joined = shards[0][b];
+    for (int r = 1; r < 3; ++r) {
+      const Batch& part = shards[static_cast<size_t>(r)][b];
+      joined.n += part.n;
+      joined.images.insert(joined.images.end(), part.images.begin(), part.images.end());
+      joined.labels.insert(joined.labels.end(), part.labels.begin(), part.labels.end());
+      joined.indices.insert(joined.indices.end(), part.indices.begin(), part.indices.end());
+    }
+    for (int r = 0; r < 3; ++r) {
+      const Batch& part = shards[static_cast<size_t>(r)][b];
+      EXPECT_EQ(part.global_n, whole[b].n);
+      const size_t n = static_cast<size_t>(whole[b].n);
+      EXPECT_EQ(static_cast<size_t>(part.n), (static_cast<size_t>(r) + 1) * n / 3 - static_cast<size_t>(r) * n / 3);
+    }
+    expect_same_batches({whole[b]}, {joined});
+  }
+  o.shard_rank = 3;
+  EXPECT_THROW(Loader(source, o), Error);
+}
+
 TEST_F(LoaderTest, EpochsArePermutationsWithMatchingLabels) {
   auto source = std::make_shared<ClassificationSource>(ds.training.samples, small_pipeline(1, false));
   LoaderOptions o;

@@ -18,7 +18,7 @@ expect() {  # file distro torch cmake
   [ "$(field distro "$plan")" = "$2" ] || fail "$1: distro '$(field distro "$plan")', expected $2"
   [ "$(field torch "$plan")" = "$3" ] || fail "$1: torch from '$(field torch "$plan")', expected $3"
   [ "$(field cmake "$plan")" = "$4" ] || fail "$1: cmake from '$(field cmake "$plan")', expected $4"
-  for p in build-essential libopenblas-dev libopencv-dev libgtest-dev libbenchmark-dev libcli11-dev python3-venv; do
+  for p in build-essential libopenblas-dev libopencv-dev libgtest-dev libbenchmark-dev libcli11-dev python3-venv libopenmpi-dev openmpi-bin; do
     has_package "$plan" "$p" || fail "$1: package $p missing from the plan"
   done
   if [ "$3" = apt ]; then
