@@ -108,6 +108,19 @@ void run_harness_case(benchmark::State& state, Backend b, const test::ops::GemmC
   bench::set_throughput(state, 2.0 * g.work(), 4.0 * double(p.stride_a + p.stride_b + 2 * p.stride_c) * double(g.batch), d);
 }
 
+// The shapes every family runs on backend b: the tiny case (cpu, sim only: the emulator is
+// slow), the square sizes, and the networks' shapes at the batches bench::batches picks.
+template <class Add>
+void add_table_shapes(Backend b, Add add) {
+  if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
+  if (b == Backend::sim) return;
+  for (const GemmShape& g : b == Backend::cpu ? kCpuSquare : kGpuSquare) add(g, 1);
+  for (const GemmShape& g : kNetworkShapes) {
+    const Work one = work_of(g, 1);
+    for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(g, n);
+  }
+}
+
 void register_gemm() {
   for (Backend b : {Backend::cpu, Backend::sim})
     for (const test::ops::GemmCase& g : test::ops::gemm_cases()) {
@@ -121,13 +134,7 @@ void register_gemm() {
       bench::add_case(bench::case_name("gemm", "forward", b, g.name, n), b,
                       [=](benchmark::State& state) { run_gemm(state, b, g, n); });
     };
-    if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
-    if (b == Backend::sim) continue;
-    for (const GemmShape& g : b == Backend::cpu ? kCpuSquare : kGpuSquare) add(g, 1);
-    for (const GemmShape& g : kNetworkShapes) {
-      const Work one = work_of(g, 1);
-      for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(g, n);
-    }
+    add_table_shapes(b, add);
   }
 }
 GLIA_BENCH_REGISTER(register_gemm);
@@ -152,16 +159,11 @@ void register_gemm_bf16_family() {
       bench::add_case(bench::case_name("gemm_bf16", "forward", b, g.name, n), b,
                       [=](benchmark::State& state) { run_gemm_bf16_family(state, b, g, n); });
     };
-    if (b == Backend::cpu || b == Backend::sim) add(kTiny, kTinyBatch);
-    if (b == Backend::sim) continue;
-    for (const GemmShape& g : b == Backend::cpu ? kCpuSquare : kGpuSquare) add(g, 1);
-    for (const GemmShape& g : kNetworkShapes) {
-      const Work one = work_of(g, 1);
-      for (int64_t n : bench::batches(b, one.flops, one.bytes)) add(g, n);
-    }
+    add_table_shapes(b, add);
   }
 }
 GLIA_BENCH_REGISTER(register_gemm_bf16_family);
+
 // bfloat16 inputs on cpu, float32 C: the fp32 case of the same shape is the baseline. The
 // operands are the fp32 case's ramp values rounded to bfloat16.
 void run_gemm_bf16(benchmark::State& state, bool avx512, const GemmShape& g, int64_t batch) {

@@ -358,10 +358,18 @@ TEST_F(Cli, FineTuningPhaseAfterTheFrozenBaseResumesInsidePhaseTwo) {
   const std::vector<std::string> recipe = {"--freeze-base", "--fine-tune-lr", "3e-4"};
   ASSERT_EQ(glia(with(train_cls(a, 1), with(recipe, {"--fine-tune-epochs", "2"}))), 0) << err_;
   const std::string history = read(a + "/history.csv");
-  EXPECT_NE(history.find(",phase\n"), std::string::npos) << history;
-  std::vector<std::string> phases;
+  std::vector<std::vector<std::string>> rows;
   std::stringstream in(history);
-  for (std::string line; std::getline(in, line);) phases.push_back(line.substr(line.rfind(',') + 1));
+  for (std::string line; std::getline(in, line);) {
+    rows.emplace_back();
+    std::stringstream fields(line);
+    for (std::string f; std::getline(fields, f, ',');) rows.back().push_back(f);
+  }
+  ASSERT_FALSE(rows.empty());
+  const auto column = std::find(rows[0].begin(), rows[0].end(), "phase");
+  ASSERT_NE(column, rows[0].end()) << history;
+  std::vector<std::string> phases;
+  for (const auto& row : rows) phases.push_back(row.at(static_cast<size_t>(column - rows[0].begin())));
   EXPECT_EQ(phases, (std::vector<std::string>{"phase", "1", "2", "2"})) << history;
   EXPECT_EQ(Json::parse(read(a + "/run.json")).at("config").at("fine_tune_epochs").as_integer(), 2);
 
