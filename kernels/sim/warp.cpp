@@ -124,29 +124,31 @@ void warp_collective(const WarpCollective& call) {
   BlockRunner& r = in_kernel(op);
   Fiber& f = *r.current;
   unsigned warp = f.linear / 32, lane = f.linear % 32;
-  std::string who = r.where() + " (lane " + std::to_string(lane) + ")";
+  // Built only when throwing: a string held in this lane's frame across the suspend below
+  // would leak when another lane's fault abandons the suspended fibers (LeakSanitizer).
+  auto who = [&] { return r.where() + " (lane " + std::to_string(lane) + ")"; };
   if (r.warp_exists[warp] != 0xffffffffu) {
-    throw Fault("sim: " + who + ": " + op + " in a warp of " + std::to_string(__builtin_popcount(r.warp_exists[warp])) +
+    throw Fault("sim: " + who() + ": " + op + " in a warp of " + std::to_string(__builtin_popcount(r.warp_exists[warp])) +
                 " threads: wmma operations need all 32 lanes of the warp (make the block a multiple of 32 threads)");
   }
   if (call.ptr != nullptr || call.layout >= 0) {  // a load or a store
     if (reinterpret_cast<uintptr_t>(call.ptr) % 32 != 0) {
       std::ostringstream s;
-      s << "sim: " << who << ": " << op << " with pointer " << call.ptr
+      s << "sim: " << who() << ": " << op << " with pointer " << call.ptr
         << ", which is not 256-bit (32-byte) aligned, as CUDA requires";
       throw Fault(s.str());
     }
     if (call.ldm % call.ldm_multiple != 0 || call.ldm < 16) {
-      throw Fault("sim: " + who + ": " + op + " with ldm " + std::to_string(call.ldm) + ": ldm must be a multiple of " +
+      throw Fault("sim: " + who() + ": " + op + " with ldm " + std::to_string(call.ldm) + ": ldm must be a multiple of " +
                   std::to_string(call.ldm_multiple) + " elements (16 bytes) and at least 16");
     }
     if (call.layout != 0 && call.layout != 1) {
-      throw Fault("sim: " + who + ": " + op + " with layout " + std::to_string(call.layout) +
+      throw Fault("sim: " + who() + ": " + op + " with layout " + std::to_string(call.layout) +
                   ": expected mem_row_major or mem_col_major");
     }
   }
   if (r.warp_exited[warp] != 0) {
-    throw Fault("sim: " + who + ": " + op + " waits for lane(s) " + hex(r.warp_exited[warp]) +
+    throw Fault("sim: " + who() + ": " + op + " waits for lane(s) " + hex(r.warp_exited[warp]) +
                 " that already finished: every lane of the warp must make the same wmma call");
   }
   f.state = FiberState::at_warp_op;
@@ -159,15 +161,15 @@ void warp_collective(const WarpCollective& call) {
     const WarpCollective* lanes[32];
     for (unsigned l = 0; l < 32; ++l) {
       const Fiber& w = r.fiber(warp * 32 + l);
-      std::string lane_who = r.where(w) + " (lane " + std::to_string(l) + ")";
+      auto lane_who = [&] { return r.where(w) + " (lane " + std::to_string(l) + ")"; };
       if (std::strcmp(w.waiting_op, op) != 0 || w.collective == nullptr) {
-        throw Fault("sim: " + lane_who + ": waits in " + w.waiting_op + " while lane " + std::to_string(lane) +
+        throw Fault("sim: " + lane_who() + ": waits in " + w.waiting_op + " while lane " + std::to_string(lane) +
                     " calls " + op + ": every lane of the warp must make the same wmma call");
       }
       lanes[l] = w.collective;
       std::string diff = collective_difference(*lanes[0], *lanes[l]);
       if (!diff.empty()) {
-        throw Fault("sim: " + lane_who + ": " + op + " with " + diff +
+        throw Fault("sim: " + lane_who() + ": " + op + " with " + diff +
                     ": every lane of the warp must make the same wmma call (same pointer, ldm and layout)");
       }
     }
