@@ -262,4 +262,15 @@ __device__ T block_max(T v, T* scratch) {
   return scratch[0];
 }
 
+// out = the sum of `splits` partial results laid out one after another (a split-K
+// workspace), added in split order: deterministic. Used by the convolution weight gradients.
+template <class T>
+__global__ void sum_splits(int64_t total, int splits, const T* partial, T* out) {
+  for (int64_t i : grid_stride(total)) {
+    T acc = partial[i];
+    for (int s = 1; s < splits; ++s) acc += partial[s * total + i];
+    out[i] = acc;
+  }
+}
+
 }  // namespace glia::kernels::GLIA_CUDA_NS

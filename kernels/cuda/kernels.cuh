@@ -46,6 +46,10 @@ void conv2d(const Conv2dParams& p);
 void conv2d_backward_input(const Conv2dBackwardInputParams& p);
 void conv2d_backward_weight(const Conv2dBackwardWeightParams& p);
 void conv2d_backward_bias(const Conv2dBackwardBiasParams& p);
+// conv2d_depthwise.cu: groups == C_in == C_out, float32/float64 (the conv2d*() entry points route there)
+void conv2d_depthwise(const Conv2dParams& p);
+void conv2d_backward_input_depthwise(const Conv2dBackwardInputParams& p);
+void conv2d_backward_weight_depthwise(const Conv2dBackwardWeightParams& p);
 // conv2d_bf16.cu: dtype bf16, implicit GEMM on tensor cores (the conv2d*() entry points route there)
 void conv2d_bf16(const Conv2dParams& p);
 void conv2d_backward_input_bf16(const Conv2dBackwardInputParams& p);
