@@ -21,6 +21,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
+#include "tests/kernels_ops/conv_products.h"
 #include "tests/kernels_ops/harness.h"
 
 namespace glia::test::ops {
@@ -204,24 +205,12 @@ void check_conv_16(Backend backend, const Conv2dCase& c, DType t) {
   const std::vector<uint16_t> bias = random_16bit(size_t(s.c_out), 13, t), gy = random_16bit(ny, 14, t);
   const std::vector<double> xv = widen(x, t), wv = widen(w, t), bv = widen(bias, t), gyv = widen(gy, t);
   std::vector<double> y(ny, 0.0), yb(ny, 1e-300), gx(nx, 0.0), gxb(nx, 1e-300), gw(nw, 0.0), gwb(nw, 1e-300);
-  const int64_t ho = s.h_out(), wo = s.w_out(), cig = s.c_in / s.groups, cog = s.c_out / s.groups;
-  for (int64_t b = 0; b < s.n; ++b)
-    for (int64_t co = 0; co < s.c_out; ++co)
-      for (int64_t oh = 0; oh < ho; ++oh)
-        for (int64_t ow = 0; ow < wo; ++ow)
-          for (int64_t ci = 0; ci < cig; ++ci)
-            for (int64_t r = 0; r < s.kh; ++r)
-              for (int64_t q = 0; q < s.kw; ++q) {
-                const int64_t ih = oh * s.stride_h - s.pad_top + r * s.dilation_h;
-                const int64_t iw = ow * s.stride_w - s.pad_left + q * s.dilation_w;
-                if (ih < 0 || ih >= s.h_in || iw < 0 || iw >= s.w_in) continue;
-                const size_t xi = size_t(((b * s.c_in + (co / cog) * cig + ci) * s.h_in + ih) * s.w_in + iw);
-                const size_t wi = size_t(((co * cig + ci) * s.kh + r) * s.kw + q);
-                const size_t yi = size_t(((b * s.c_out + co) * ho + oh) * wo + ow);
-                y[yi] += xv[xi] * wv[wi], yb[yi] += std::fabs(xv[xi] * wv[wi]);
-                gx[xi] += gyv[yi] * wv[wi], gxb[xi] += std::fabs(gyv[yi] * wv[wi]);
-                gw[wi] += gyv[yi] * xv[xi], gwb[wi] += std::fabs(gyv[yi] * xv[xi]);
-              }
+  const int64_t cig = s.c_in / s.groups, cog = s.c_out / s.groups;  // reduction lengths below
+  for_each_product(s, [&](size_t xi, size_t wi, size_t yi) {
+    y[yi] += xv[xi] * wv[wi], yb[yi] += std::fabs(xv[xi] * wv[wi]);
+    gx[xi] += gyv[yi] * wv[wi], gxb[xi] += std::fabs(gyv[yi] * wv[wi]);
+    gw[wi] += gyv[yi] * xv[xi], gwb[wi] += std::fabs(gyv[yi] * xv[xi]);
+  });
   for (size_t i = 0; i < ny; ++i) {
     const double bi = bv[size_t(int64_t(i) / plane % s.c_out)];
     y[i] += bi, yb[i] += std::fabs(bi);
