@@ -19,8 +19,7 @@ namespace {
 // the benchmark GEMMs 1.2-1.7x faster than the AVX512-BF16 kernel (bench/gemm.cpp bf16_*).
 bool& avx512_bf16_flag() {
   static bool on = [] {
-    const char* v = std::getenv("GLIA_CPU_BF16");
-    return cpu_has_avx512_bf16() && v != nullptr && std::string(v) == "avx512";
+    return avx512_bf16_requested(std::getenv("GLIA_CPU_BF16"), cpu_has_avx512_bf16());
   }();
   return on;
 }
@@ -48,6 +47,13 @@ const float* widened(DType in, bool trans, int64_t rows, int64_t cols, const voi
 }
 
 }  // namespace
+
+bool avx512_bf16_requested(const char* value, bool cpu_has) {
+  const std::string v = value == nullptr ? "" : value;
+  GLIA_CHECK(v.empty() || v == "plain" || v == "avx512", "GLIA_CPU_BF16='" << v << "': expected avx512 or plain");
+  GLIA_CHECK(v != "avx512" || cpu_has, "GLIA_CPU_BF16=avx512: this CPU (or build) has no AVX512-BF16");
+  return v == "avx512";
+}
 
 bool avx512_bf16_supported() { return cpu_has_avx512_bf16(); }
 bool avx512_bf16_enabled() { return avx512_bf16_flag(); }

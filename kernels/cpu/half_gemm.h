@@ -23,6 +23,10 @@ bool avx512_bf16_enabled();
 // Turns the fast path on or off (tests, benchmarks); returns the previous setting. Turning
 // it on where unsupported leaves it off.
 bool use_avx512_bf16(bool on);
+// GLIA_CPU_BF16's value (null: unset) -> whether it asks for the AVX512-BF16 path: unset,
+// "" or "plain" no, "avx512" yes where the CPU has it; anything else, or avx512 on a CPU
+// without it, is an Error naming the variable (a typo must not silently pick a path).
+bool avx512_bf16_requested(const char* value, bool cpu_has);
 
 // Row-major C = alpha * op(A) * op(B) + beta * C with A, B of dtype `in` (f16 or bf16) and C
 // float32; beta == 0 never reads C.

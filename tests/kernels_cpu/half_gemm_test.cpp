@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/half_gemm.h"
@@ -173,4 +174,19 @@ TEST(HalfGemmErrors, NamesOpAndDtypes) {
 }
 
 }  // namespace
+}  // namespace glia::kernels
+
+namespace glia::kernels {
+TEST(HalfGemmPaths, TheEnvironmentSwitchRefusesWhatItCannotDo) {
+  EXPECT_FALSE(cpu::avx512_bf16_requested(nullptr, true));
+  EXPECT_FALSE(cpu::avx512_bf16_requested("plain", true));
+  EXPECT_TRUE(cpu::avx512_bf16_requested("avx512", true));
+  try {
+    cpu::avx512_bf16_requested("avx-512", true);
+    ADD_FAILURE() << "a misspelt value was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("GLIA_CPU_BF16='avx-512'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cpu::avx512_bf16_requested("avx512", false), Error);
+}
 }  // namespace glia::kernels
