@@ -6,12 +6,14 @@
 #include <unordered_set>
 
 #include "kernels/profile.h"
+#include "tensor/grad_ready.h"
 #include "tensor/ops.h"
 
 namespace glia {
 namespace {
 
 thread_local bool t_grad_enabled = true;
+thread_local GradReadyObserver* t_grad_ready = nullptr;
 
 // The node that receives a leaf's gradient and adds it to leaf.grad. One per leaf,
 // cached (weakly) in the leaf, so a leaf used twice in a graph is accumulated once.
@@ -29,6 +31,7 @@ class AccumulateGrad : public Node {
       // A private contiguous copy: the incoming gradient may alias another tensor.
       leaf_->grad = grad.clone().impl_ptr();
     }
+    if (t_grad_ready != nullptr) t_grad_ready->leaf_grad_ready(Tensor(leaf_));
     return {};
   }
 
@@ -55,6 +58,10 @@ NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false;
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 EnableGradGuard::EnableGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = true; }
 EnableGradGuard::~EnableGradGuard() { t_grad_enabled = previous_; }
+
+GradReadyObserver* grad_ready_observer() { return t_grad_ready; }
+GradReadyScope::GradReadyScope(GradReadyObserver* observer) : previous_(t_grad_ready) { t_grad_ready = observer; }
+GradReadyScope::~GradReadyScope() { t_grad_ready = previous_; }
 
 // ---- saved tensors ----------------------------------------------------------------------
 

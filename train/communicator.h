@@ -24,6 +24,10 @@ class Communicator {
    public:
     virtual ~Request() = default;
     virtual void wait() = 0;
+    // Moves the exchange on without blocking, where the library needs to be called to
+    // progress (MPI's non-blocking collectives mostly advance inside MPI calls). The
+    // gradient sync calls it while the backward runs; a no-op where progress is automatic.
+    virtual void progress() {}
   };
 
   virtual ~Communicator() = default;

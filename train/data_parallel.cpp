@@ -8,61 +8,121 @@
 
 namespace glia {
 
-namespace {
+GradientBucketSync::GradientBucketSync(Communicator& comm, const nn::NamedTensors& params, size_t bucket_bytes)
+    : comm_(comm) {
+  if (!comm.distributed()) return;  // one process: nothing to sum, every call a no-op
+  // Reverse registration order: the last layers' gradients are complete first.
+  size_t bucket_size = 0;
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    const auto& [name, param] = *it;
+    if (!param.requires_grad()) continue;
+    GLIA_CHECK(param.dtype() == DType::f32 || param.dtype() == DType::f64,
+               "data-parallel: parameter '" << name << "' is " << dtype_name(param.dtype())
+                                            << "; only f32 and f64 gradients are summed across ranks");
+    const size_t bytes = static_cast<size_t>(param.numel()) * param.itemsize();
+    const bool fits = !buckets_.empty() && bucket_size + bytes <= bucket_bytes;
+    const Tensor* first = buckets_.empty() ? nullptr : &slots_[buckets_.back().slots.front()].param;
+    if (!fits || first->dtype() != param.dtype() || first->device() != param.device()) {
+      buckets_.emplace_back();
+      bucket_size = 0;
+    }
+    Bucket& bucket = buckets_.back();
+    const Slot* previous = bucket.slots.empty() ? nullptr : &slots_[bucket.slots.back()];
+    const size_t offset = previous ? previous->offset + static_cast<size_t>(previous->param.numel()) : 0;
+    Slot slot{name, param, buckets_.size() - 1, offset, false};
+    bucket.slots.push_back(slots_.size());
+    ++bucket.pending;
+    slot_of_[param.impl()] = slots_.size();
+    slots_.push_back(std::move(slot));
+    bucket_size += bytes;
+  }
+  for (Bucket& bucket : buckets_) {
+    const Slot& last = slots_[bucket.slots.back()];
+    const auto count = static_cast<int64_t>(last.offset) + last.param.numel();
+    const Device where = comm_.device_buffers() ? last.param.device() : Device::cpu;
+    bucket.flat = empty({count}, last.param.dtype(), where);
+    stats_.values += static_cast<size_t>(count);
+  }
+  stats_.buckets = buckets_.size();
+}
 
-struct Bucket {
-  Tensor flat;
-  std::vector<std::pair<Tensor, size_t>> grads;  // gradient, offset in flat
-  std::unique_ptr<Communicator::Request> request;
-};
+GradientBucketSync::~GradientBucketSync() {
+  if (finished_) return;
+  // Unwinding with all-reduces in flight (the job is failing): the library may still
+  // write into the buckets, so they are kept until the process ends rather than freed.
+  // (Never destroyed: a request's destructor may use the communicator, gone at exit.)
+  static auto* abandoned = new std::vector<Bucket>;
+  for (Bucket& bucket : buckets_)
+    if (bucket.request) abandoned->push_back(std::move(bucket));
+}
 
-}  // namespace
+void GradientBucketSync::copy_in(Slot& slot) {
+  NoGradGuard no_grad;
+  Bucket& bucket = buckets_[slot.bucket];
+  Tensor region = bucket.flat.narrow(0, static_cast<int64_t>(slot.offset), slot.param.numel()).view(slot.param.sizes());
+  const Tensor g = slot.param.grad();
+  if (g.defined()) {
+    GLIA_CHECK(g.dtype() == slot.param.dtype(), "data-parallel: the gradient of '" << slot.name << "' is "
+                                                                                   << dtype_name(g.dtype()) << ", the parameter "
+                                                                                   << dtype_name(slot.param.dtype()));
+    region.copy_(g);
+  } else {
+    region.zero_();
+  }
+  slot.arrived = true;
+  --bucket.pending;
+}
+
+void GradientBucketSync::start_ready_buckets() {
+  while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].pending == 0) {
+    Bucket& bucket = buckets_[next_to_start_++];
+    bucket.request = comm_.start_all_reduce_sum(bucket.flat.data_ptr(), static_cast<size_t>(bucket.flat.numel()),
+                                                bucket.flat.dtype());
+  }
+}
+
+void GradientBucketSync::leaf_grad_ready(const Tensor& leaf) {
+  const auto found = slot_of_.find(leaf.impl());
+  if (found == slot_of_.end()) return;  // a leaf that is not a trainable parameter
+  Slot& slot = slots_[found->second];
+  GLIA_CHECK(!slot.arrived && !finished_, "data-parallel: the gradient of '" << slot.name
+                                                                             << "' completed twice in one step (two backwards "
+                                                                                "with one gradient sync installed)");
+  copy_in(slot);
+  const size_t before = next_to_start_;
+  start_ready_buckets();
+  stats_.started_in_backward += next_to_start_ - before;
+  for (size_t b = 0; b < next_to_start_; ++b) buckets_[b].request->progress();
+}
+
+GradientSyncStats GradientBucketSync::finish() {
+  GLIA_CHECK(!finished_, "data-parallel: a gradient sync finished twice");
+  const auto start = std::chrono::steady_clock::now();
+  for (Slot& slot : slots_)  // in bucket order: each bucket is on the wire while the next is packed
+    if (!slot.arrived) {
+      copy_in(slot);
+      start_ready_buckets();
+    }
+  NoGradGuard no_grad;
+  for (Bucket& bucket : buckets_) {
+    bucket.request->wait();
+    for (size_t i : bucket.slots) {
+      const Slot& slot = slots_[i];
+      const Tensor g = slot.param.grad();
+      if (g.defined())
+        g.copy_(bucket.flat.narrow(0, static_cast<int64_t>(slot.offset), g.numel()).view(g.sizes()));
+    }
+  }
+  finished_ = true;
+  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats_;
+}
 
 GradientSyncStats all_reduce_gradients(Communicator& comm, const nn::NamedTensors& params, size_t bucket_bytes) {
-  GradientSyncStats stats;
-  if (!comm.distributed()) return stats;
+  if (!comm.distributed()) return {};
   const auto start = std::chrono::steady_clock::now();
-  NoGradGuard no_grad;
-  // Buckets in parameter order, a new one when the dtype or device changes or it is full.
-  std::vector<std::vector<Tensor>> groups;
-  size_t group_bytes = 0;
-  for (const auto& [name, param] : params) {
-    const Tensor g = param.grad();
-    if (!g.defined()) continue;
-    GLIA_CHECK(g.dtype() == DType::f32 || g.dtype() == DType::f64,
-               "data-parallel: the gradient of '" << name << "' is " << dtype_name(g.dtype())
-                                                  << "; only f32 and f64 gradients are summed across ranks");
-    const size_t bytes = static_cast<size_t>(g.numel()) * g.itemsize();
-    if (groups.empty() || groups.back().front().dtype() != g.dtype() ||
-        groups.back().front().device() != g.device() || group_bytes + bytes > bucket_bytes) {
-      groups.emplace_back();
-      group_bytes = 0;
-    }
-    groups.back().push_back(g);
-    group_bytes += bytes;
-  }
-  std::vector<Bucket> buckets(groups.size());
-  for (size_t b = 0; b < groups.size(); ++b) {
-    Bucket& bucket = buckets[b];
-    size_t count = 0;
-    for (const Tensor& g : groups[b]) {
-      bucket.grads.emplace_back(g, count);
-      count += static_cast<size_t>(g.numel());
-    }
-    const Device where = comm.device_buffers() ? groups[b].front().device() : Device::cpu;
-    bucket.flat = empty({static_cast<int64_t>(count)}, groups[b].front().dtype(), where);
-    for (const auto& [g, offset] : bucket.grads)
-      bucket.flat.narrow(0, static_cast<int64_t>(offset), g.numel()).view(g.sizes()).copy_(g);
-    // Started as soon as packed: on the wire while the next bucket is packed.
-    bucket.request = comm.start_all_reduce_sum(bucket.flat.data_ptr(), count, bucket.flat.dtype());
-    stats.values += count;
-  }
-  for (Bucket& bucket : buckets) {
-    bucket.request->wait();
-    for (const auto& [g, offset] : bucket.grads)
-      g.copy_(bucket.flat.narrow(0, static_cast<int64_t>(offset), g.numel()).view(g.sizes()));
-  }
-  stats.buckets = buckets.size();
+  GradientBucketSync sync(comm, params, bucket_bytes);
+  GradientSyncStats stats = sync.finish();  // every gradient is complete already
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;
 }

@@ -236,7 +236,12 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
         output = model_(x);
         share = task_.shard_loss(output, batch, options_.device, *options_.comm);
       }
-      (scaler_ ? scaler_->scale_loss(share) : share).backward();
+      // The gradients' all-reduce starts bucket by bucket during the backward.
+      GradientBucketSync gradient_sync(*options_.comm, optimizer_->params());
+      {
+        const GradReadyScope overlap(&gradient_sync);
+        (scaler_ ? scaler_->scale_loss(share) : share).backward();
+      }
       std::vector<double> step{share.item<double>(), 0, 0};
       const int signal = options_.interrupt ? options_.interrupt->load() : 0;
       step[1] = options_.comm->rank() == 0 ? signal : 0;
@@ -249,7 +254,7 @@ double Trainer::train_epoch(BatchSource& train, HistoryRow& row) {
                                                                       << done + 1 << " (" << batch.global_n
                                                                       << " images on " << options_.comm->size()
                                                                       << " ranks)");
-      all_reduce_gradients(*options_.comm, optimizer_->params());
+      gradient_sync.finish();
     }
     if (scaler_) {  // fp16: NaN/inf gradients are an overflow of the scaled loss: skip, not stop
       // (after the all-reduce: every rank sees the same sums, so all skip together)

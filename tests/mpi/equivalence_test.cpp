@@ -62,8 +62,16 @@ void step(nn::Module& model, TrainTask& task, const io::Batch& batch, Communicat
   const Tensor x = from_vector(batch.images, {batch.n, batch.c, batch.h, batch.w}).to(DType::f64);
   const Tensor out = model(x);
   const Tensor loss = comm.distributed() ? task.shard_loss(out, batch, Device::cpu, comm) : task.loss(out, batch, Device::cpu);
-  loss.backward();
-  all_reduce_gradients(comm, sgd.params(), 64 << 10);  // small buckets: several in flight
+  // As the trainer does: the sum starts during the backward; small buckets, several in flight.
+  GradientBucketSync gradient_sync(comm, sgd.params(), 64 << 10);
+  {
+    const GradReadyScope overlap(&gradient_sync);
+    loss.backward();
+  }
+  const GradientSyncStats sync = gradient_sync.finish();
+  if (comm.distributed()) {
+    EXPECT_GT(sync.started_in_backward, 0u) << "no bucket started before the backward ended";
+  }
   sgd.step();
 }
 

@@ -2,9 +2,11 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -38,6 +40,8 @@ void sum_in_rank_order(const T* received, T* out, size_t count, int world) {
   }
 }
 
+class OrderedAllReduce;
+
 class MpiCommunicator : public Communicator {
  public:
   explicit MpiCommunicator(double timeout) : timeout_(timeout) {
@@ -50,9 +54,11 @@ class MpiCommunicator : public Communicator {
       owns_mpi_ = true;
     }
     check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &gather_comm_), "MPI_Comm_dup");
     // Errors come back as return codes (turned into glia::Error naming the rank), not
     // as the default handler's abort.
     check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    check(MPI_Comm_set_errhandler(gather_comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
@@ -62,6 +68,7 @@ class MpiCommunicator : public Communicator {
     ordered_ = m == "ordered";
   }
   ~MpiCommunicator() override {
+    MPI_Comm_free(&gather_comm_);
     MPI_Comm_free(&comm_);
     if (owns_mpi_) MPI_Finalize();
   }
@@ -92,6 +99,12 @@ class MpiCommunicator : public Communicator {
   void check(int rc, const char* what) const {
     GLIA_CHECK(rc == MPI_SUCCESS, "rank " << rank_ << " of " << size_ << ": " << what << " failed: " << mpi_error(rc));
   }
+  // Whether `request` has completed (MPI_REQUEST_NULL counts as complete); never blocks.
+  bool test(MPI_Request& request, const char* what) const {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    return done != 0;
+  }
   // Polls until done or the deadline: a dead or stuck rank becomes an error, not a hang.
   void wait(MPI_Request& request, const std::string& what) const {
     const auto start = std::chrono::steady_clock::now();
@@ -109,17 +122,31 @@ class MpiCommunicator : public Communicator {
     }
   }
   MPI_Comm comm() const { return comm_; }
+  MPI_Comm gather_comm() const { return gather_comm_; }
   bool ordered() const { return ordered_; }
 
+  // The ordered all-reduces whose first phase (reduce-scatter) may still be in flight,
+  // oldest first. MPI matches collectives on a communicator by the order they are started,
+  // so every rank must start the second phases (all-gathers, on gather_comm_) in one order
+  // too: the order of the first phases, whatever order their completion is noticed in.
+  void enqueue(OrderedAllReduce* request) const { scattering_.push_back(request); }
+  void forget(OrderedAllReduce* request) const;
+  // Starts the all-gather of every queued request whose reduce-scatter is done, oldest
+  // first, stopping at the first that is not; with `until`, waits (deadline included) for
+  // the scatters up to and including that request.
+  void advance(const OrderedAllReduce* until) const;
+
  private:
-  MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm comm_ = MPI_COMM_NULL, gather_comm_ = MPI_COMM_NULL;
+  mutable std::deque<OrderedAllReduce*> scattering_;
   int rank_ = 0, size_ = 1;
   double timeout_;
   bool owns_mpi_ = false, ordered_ = true;
 };
 
 // The ordered all-reduce: reduce-scatter by MPI_Ialltoallv, the sum of this rank's chunk
-// in rank order, then MPI_Iallgatherv in place.
+// in rank order, then MPI_Iallgatherv in place (on the communicator's second MPI
+// communicator, in the order MpiCommunicator::advance keeps).
 class OrderedAllReduce : public Communicator::Request {
  public:
   OrderedAllReduce(const MpiCommunicator& comm, void* data, size_t count, DType dtype)
@@ -135,17 +162,30 @@ class OrderedAllReduce : public Communicator::Request {
     }
     const int mine = counts_[static_cast<size_t>(comm.rank())];
     received_.resize(static_cast<size_t>(mine) * static_cast<size_t>(world) * dtype_size(dtype));
-    std::vector<int> recv_counts(static_cast<size_t>(world), mine), recv_displs(static_cast<size_t>(world));
-    for (int r = 0; r < world; ++r) recv_displs[static_cast<size_t>(r)] = r * mine;
-    recv_counts_ = recv_counts;
-    recv_displs_ = recv_displs;
+    recv_counts_.assign(static_cast<size_t>(world), mine);
+    recv_displs_.resize(static_cast<size_t>(world));
+    for (int r = 0; r < world; ++r) recv_displs_[static_cast<size_t>(r)] = r * mine;
     comm_.check(MPI_Ialltoallv(data_, counts_.data(), displs_.data(), type_, received_.data(), recv_counts_.data(),
                                recv_displs_.data(), type_, comm_.comm(), &request_),
                 "MPI_Ialltoallv");
+    comm_.enqueue(this);
+  }
+  ~OrderedAllReduce() override { comm_.forget(this); }
+
+  void progress() override {
+    comm_.advance(nullptr);
+    if (phase_ == Phase::gather && comm_.test(request_, "MPI_Test (all-reduce, all-gather)")) phase_ = Phase::done;
   }
   void wait() override {
-    const std::string what = "all-reduce of " + std::to_string(count_) + " values";
-    comm_.wait(request_, what + " (reduce-scatter)");
+    comm_.advance(this);
+    if (phase_ == Phase::gather) comm_.wait(request_, describe() + " (all-gather)");
+    phase_ = Phase::done;
+  }
+
+  // For MpiCommunicator::advance: the reduce-scatter's state, and the second phase.
+  bool scatter_done() { return comm_.test(request_, "MPI_Test (all-reduce, reduce-scatter)"); }
+  void wait_scatter() { comm_.wait(request_, describe() + " (reduce-scatter)"); }
+  void start_gather() {
     const int world = comm_.size();
     const size_t mine = static_cast<size_t>(counts_[static_cast<size_t>(comm_.rank())]);
     char* out = data_ + static_cast<size_t>(displs_[static_cast<size_t>(comm_.rank())]) * dtype_size(dtype_);
@@ -154,14 +194,16 @@ class OrderedAllReduce : public Communicator::Request {
     else
       sum_in_rank_order(reinterpret_cast<const double*>(received_.data()), reinterpret_cast<double*>(out), mine,
                         world);
-    MPI_Request gather;
-    comm_.check(MPI_Iallgatherv(MPI_IN_PLACE, 0, type_, data_, counts_.data(), displs_.data(), type_, comm_.comm(),
-                                &gather),
+    comm_.check(MPI_Iallgatherv(MPI_IN_PLACE, 0, type_, data_, counts_.data(), displs_.data(), type_,
+                                comm_.gather_comm(), &request_),
                 "MPI_Iallgatherv");
-    comm_.wait(gather, what + " (all-gather)");
+    phase_ = Phase::gather;
   }
 
  private:
+  enum class Phase { scatter, gather, done };
+  std::string describe() const { return "all-reduce of " + std::to_string(count_) + " values"; }
+
   const MpiCommunicator& comm_;
   char* data_;
   size_t count_;
@@ -170,7 +212,31 @@ class OrderedAllReduce : public Communicator::Request {
   std::vector<int> counts_, displs_, recv_counts_, recv_displs_;
   std::vector<char> received_;
   MPI_Request request_ = MPI_REQUEST_NULL;
+  Phase phase_ = Phase::scatter;
 };
+
+void MpiCommunicator::forget(OrderedAllReduce* request) const {
+  for (auto it = scattering_.begin(); it != scattering_.end(); ++it)
+    if (*it == request) {
+      scattering_.erase(it);
+      return;
+    }
+}
+
+void MpiCommunicator::advance(const OrderedAllReduce* until) const {
+  bool waiting = until != nullptr && std::find(scattering_.begin(), scattering_.end(), until) != scattering_.end();
+  while (!scattering_.empty()) {
+    OrderedAllReduce* oldest = scattering_.front();
+    if (waiting) {
+      oldest->wait_scatter();
+    } else if (!oldest->scatter_done()) {
+      return;
+    }
+    scattering_.pop_front();
+    oldest->start_gather();
+    if (oldest == until) waiting = false;
+  }
+}
 
 class LibraryAllReduce : public Communicator::Request {
  public:
@@ -180,6 +246,7 @@ class LibraryAllReduce : public Communicator::Request {
                                &request_),
                 "MPI_Iallreduce");
   }
+  void progress() override { comm_.test(request_, "MPI_Test (all-reduce)"); }
   void wait() override { comm_.wait(request_, "all-reduce of " + std::to_string(count_) + " values"); }
 
  private:
