@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel faults (ctest mpi.faults): a killed rank, a stuck rank and a rank that
-# cannot read its data each end the whole 2-rank job with an error, in bounded time.
+# cannot read its data each end the whole 2-rank job with an error, in bounded time; so
+# does Ctrl-C of mpirun, leaving a checkpoint a 2-rank --resume continues from.
 # Usage: faults_test.sh MPIRUN TEST_MPI GLIA WRITE_PHANTOMS
 set -uo pipefail
 mpirun=$1 test_mpi=$2 glia=$3 write_phantoms=$4
@@ -51,6 +52,31 @@ head -c 200 "$bad" >"$tmp/truncated" && mv "$tmp/truncated" "$bad"
 GLIA_COMM_TIMEOUT=300 expect bad_image 120 "glia: error: rank [01] of 2: .*$(basename "$bad")" -- \
   "${run[@]}" "$glia" train-cls --data "$tmp/cls" --out "$tmp/run" --model b0 --image-size 32 --epochs 1 \
   --batch-size 8 --threads 1 --workers 0 --cache off --quiet
+
+# Ctrl-C of mpirun during a 2-rank run: the job ends in bounded time, and the checkpoint
+# it leaves is whole: a 2-rank --resume continues from it for one more epoch.
+"$write_phantoms" cls "$tmp/cls_int" 6 || exit 1
+train_int=("${run[@]}" "$glia" train-cls --data "$tmp/cls_int" --out "$tmp/int" --model b0 --image-size 32
+           --batch-size 8 --threads 1 --workers 0 --cache off --quiet)
+"${train_int[@]}" --epochs 100 >"$tmp/interrupt.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 240); do [ -f "$tmp/int/last.ckpt" ] && break; sleep 0.5; done
+kill -INT $pid
+start=$SECONDS
+( sleep 60; kill -KILL $pid 2>/dev/null ) & watchdog=$!
+wait $pid; rc=$? took=$((SECONDS - start))
+kill $watchdog 2>/dev/null
+done_epochs=$(($(wc -l <"$tmp/int/history.csv") - 1))
+if [ $rc -eq 0 ] || [ $took -gt 45 ] || [ "$done_epochs" -lt 1 ]; then
+  echo "FAIL ctrl_c: exit $rc after ${took}s, $done_epochs epochs in history.csv"; failures=$((failures + 1))
+  sed 's/^/    | /' "$tmp/interrupt.log" | tail -20
+elif ! "${train_int[@]}" --epochs $((done_epochs + 1)) --resume >"$tmp/resume.log" 2>&1 ||
+     [ $(($(wc -l <"$tmp/int/history.csv") - 1)) -ne $((done_epochs + 1)) ]; then
+  echo "FAIL ctrl_c: the 2-rank --resume after epoch $done_epochs did not add one epoch"; failures=$((failures + 1))
+  sed 's/^/    | /' "$tmp/resume.log" | tail -20
+else
+  echo "ok   ctrl_c: exit $rc after ${took}s; resumed after epoch $done_epochs and trained one more"
+fi
 
 # A plain run of a command that does not train data-parallel is refused under mpirun.
 expect eval_refused 60 "only train-cls and train-seg train data-parallel" -- \
