@@ -1,25 +1,30 @@
 // Evidence that bf16 mixed precision trains (issue 17, item 6): on phantoms (io/phantom.h),
-// a small EfficientNet and a narrow U-Net trained with --precision bf16 reach the
-// validation accuracy / Dice of the same fp32 run (same seed, data, order and number of
-// steps) within 1 point.
+// a narrow U-Net trained with --precision bf16 reaches the validation Dice of fp32 runs
+// (same seeds, data, order and number of steps) within 1 point.
 //
-// Why the margin means something: both runs first have to learn (accuracy far above the
-// 25% of chance, Dice far above an empty or all-tumour mask), which a bf16 path with a wrong
+// Why the margin means something, and why a mean over seeds: both precisions first have
+// to learn (Dice far above an empty or all-tumour mask), which a bf16 path with a wrong
 // gradient (a missing cast backward, unrounded or wrongly rounded operands, a gradient
-// that reaches the f32 weights in the wrong dtype) does not; and 1 point is less than the
-// spread between fp32 runs of other seeds, so bf16 is not merely "in the range" but
-// trains like fp32. Sizes keep the test under 2 minutes on 2 cores.
+// that reaches the f32 weights in the wrong dtype) does not. One run against one run
+// says little: at these sizes fp32 runs of different seeds end 12 points apart (0.76 to
+// 0.88), and one seed's bf16 and fp32 runs drift apart by up to 2.3 points (seed 2 below)
+// because rounding sends them down different paths. The mean over four seeds averages
+// that drift out, so a bf16 that trains like fp32 lands within 1 point and one that
+// trains worse does not. The cosine schedule settles every run at its end.
+// Measured when written (2026-12-06, this CPU, 20 epochs; fp32 / bf16 Dice): seed 1
+// 0.859 / 0.855, seed 2 0.764 / 0.787, seed 3 0.858 / 0.860, seed 4 0.828 / 0.821 (means
+// 0.827 / 0.831); seed 17: 0.884 / 0.883. About 65 s on 2 idle cores.
 //
-// DISABLED: not met yet at these sizes (2026-12-06, this CPU, ~8 min under load): the
-// small EfficientNet stayed at chance in both precisions after 6 epochs (fp32 0.25, bf16
-// 0.26), and the narrow U-Net's validation Dice was fp32 0.73, bf16 0.83 after 8 epochs,
-// runs far from converged, where two fp32 runs of other seeds differ as much. With
-// train-seg (width 8, depth 3, 64 px, 30 epochs, the demo's phantoms) the test Dice was fp32
-// 0.858, bf16 0.846 (best epoch 21 in both). What remains: sizes at which both runs
-// converge within the time budget, then enable these.
+// The classifier half of item 6 is not met: a small EfficientNet (B0 at half width and
+// depth) on 32-px phantoms stays at chance in both precisions (after 15 epochs with the
+// cosine schedule: fp32 0.27, bf16 0.31; after 6 at a constant rate: 0.25 / 0.26), so a
+// comparison would say nothing; 64 px, where the classes are visible, costs several
+// minutes a seed. Left DISABLED below with the sizes tried.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 #include <iostream>
 
 #include "io/phantom.h"
@@ -67,8 +72,8 @@ std::vector<io::Batch> phantom_batches(int batches, int n, int size, uint64_t se
 
 template <class MakeModel>
 double train_and_validate(Precision precision, MakeModel make_model, TrainTask& task, BatchSource& train,
-                          BatchSource& val, int epochs, double lr) {
-  manual_seed(17);
+                          BatchSource& val, int epochs, double lr, uint64_t seed) {
+  manual_seed(seed);
   auto model = make_model();
   Adam::Options ao;
   ao.lr = lr;
@@ -78,7 +83,7 @@ double train_and_validate(Precision precision, MakeModel make_model, TrainTask& 
   o.precision = precision;
   o.early_stopping = false;
   o.restore_best_weights = false;
-  o.schedule.kind = LrScheduleKind::constant;
+  o.schedule.kind = LrScheduleKind::cosine;  // settles at the end: the comparison is of converged runs
   Trainer trainer(*model, optimizer, task, o);
   trainer.fit(train, nullptr);
   return metric_value(trainer.evaluate(val), task.metric_name());
@@ -95,14 +100,18 @@ TEST(AmpTraining, DISABLED_Bf16ReachesTheFp32AccuracyOfASmallEfficientNetWithinO
     return std::make_unique<nets::EfficientNet>(c);
   };
   ClassificationTask task(4);
-  const double fp32 = train_and_validate(Precision::fp32, make, task, train, val, 6, 3e-3);
-  const double bf16 = train_and_validate(Precision::bf16, make, task, train, val, 6, 3e-3);
+  const double fp32 = train_and_validate(Precision::fp32, make, task, train, val, 15, 3e-3, 17);
+  const double bf16 = train_and_validate(Precision::bf16, make, task, train, val, 15, 3e-3, 17);
   std::cout << "  validation accuracy: fp32 " << fp32 << ", bf16 " << bf16 << "\n";
   EXPECT_GT(fp32, 0.6) << "fp32 did not learn: the comparison would say nothing";
   EXPECT_LE(std::fabs(bf16 - fp32), 0.01);
 }
 
-TEST(AmpTraining, DISABLED_Bf16ReachesTheFp32DiceOfANarrowUNetWithinOnePoint) {
+TEST(AmpTraining, Bf16ReachesTheFp32DiceOfANarrowUNetWithinOnePointOverFourSeeds) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "eight training runs take minutes under AddressSanitizer; the ordinary build runs this "
+                  "(the bf16 kernels and autocast it uses have their own tests in this build)";
+#endif
   VectorBatchSource train(phantom_batches(16, 8, 32, 3, true)), val(phantom_batches(5, 16, 32, 4, true));
   auto make = [] {
     nets::UNetConfig c;
@@ -111,10 +120,19 @@ TEST(AmpTraining, DISABLED_Bf16ReachesTheFp32DiceOfANarrowUNetWithinOnePoint) {
     return std::make_unique<nets::UNet>(c);
   };
   SegmentationTask task;
-  const double fp32 = train_and_validate(Precision::fp32, make, task, train, val, 8, 3e-3);
-  const double bf16 = train_and_validate(Precision::bf16, make, task, train, val, 8, 3e-3);
-  std::cout << "  validation Dice: fp32 " << fp32 << ", bf16 " << bf16 << "\n";
-  EXPECT_GT(fp32, 0.6) << "fp32 did not learn: the comparison would say nothing";
+  double fp32_sum = 0, bf16_sum = 0, fp32_low = 1;
+  const std::vector<uint64_t> seeds{1, 2, 3, 4};
+  for (uint64_t seed : seeds) {
+    const double fp32 = train_and_validate(Precision::fp32, make, task, train, val, 20, 3e-3, seed);
+    const double bf16 = train_and_validate(Precision::bf16, make, task, train, val, 20, 3e-3, seed);
+    std::cout << "  seed " << seed << ": validation Dice fp32 " << fp32 << ", bf16 " << bf16 << "\n";
+    fp32_sum += fp32;
+    bf16_sum += bf16;
+    fp32_low = std::min(fp32_low, fp32);
+  }
+  const double fp32 = fp32_sum / seeds.size(), bf16 = bf16_sum / seeds.size();
+  std::cout << "  mean over " << seeds.size() << " seeds: fp32 " << fp32 << ", bf16 " << bf16 << "\n";
+  EXPECT_GT(fp32_low, 0.6) << "an fp32 run did not learn: the comparison would say nothing";
   EXPECT_LE(std::fabs(bf16 - fp32), 0.01);
 }
 
