@@ -19,75 +19,25 @@
 // depth) on 32-px phantoms stays at chance in both precisions (after 15 epochs with the
 // cosine schedule: fp32 0.27, bf16 0.31; after 6 at a constant rate: 0.25 / 0.26), so a
 // comparison would say nothing; 64 px, where the classes are visible, costs several
-// minutes a seed. Left DISABLED below with the sizes tried.
+// minutes a seed. Tried too: EfficientNet-Lite0 from its ImageNet weights with the
+// study's head, every layer trained, 64-px phantoms, 6 cosine epochs from 3e-4: seed 1
+// gave fp32 0.51, bf16 0.56, also far from converged. Left DISABLED below.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 #include <iostream>
+#include <vector>
 
-#include "io/phantom.h"
 #include "nets/efficientnet.h"
 #include "nets/unet.h"
-#include "tensor/random.h"
-#include "train/batch_source.h"
-#include "train/classification_trainer.h"
-#include "train/segmentation_trainer.h"
-#include "train/trainer.h"
+#include "tests/support/phantom_training.h"
 
 namespace glia {
 namespace {
 
-// Phantoms of the four classes in turn, as batches of `n` 3-channel images of `size` px.
-std::vector<io::Batch> phantom_batches(int batches, int n, int size, uint64_t seed, bool masks) {
-  std::vector<io::Batch> out;
-  int index = 0;
-  for (int b = 0; b < batches; ++b) {
-    io::Batch t;
-    t.n = n, t.c = 3, t.h = size, t.w = size;
-    for (int i = 0; i < n; ++i, ++index) {
-      io::PhantomSpec spec;
-      spec.label = index % 4;
-      spec.size = size;
-      spec.seed = seed;
-      spec.anatomy_id = static_cast<uint64_t>(index);
-      spec.noise_id = static_cast<uint64_t>(index);
-      const io::Phantom p = io::make_phantom(spec);
-      for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < size; ++y)
-          for (int x = 0; x < size; ++x) t.images.push_back(p.image.at<float>(y, x));
-      if (masks) {
-        for (int y = 0; y < size; ++y)
-          for (int x = 0; x < size; ++x) t.masks.push_back(p.mask.at<uint8_t>(y, x) ? 1.f : 0.f);
-        t.labels.push_back(-1);
-      } else {
-        t.labels.push_back(p.label);
-      }
-    }
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-template <class MakeModel>
-double train_and_validate(Precision precision, MakeModel make_model, TrainTask& task, BatchSource& train,
-                          BatchSource& val, int epochs, double lr, uint64_t seed) {
-  manual_seed(seed);
-  auto model = make_model();
-  Adam::Options ao;
-  ao.lr = lr;
-  Adam optimizer(model->named_parameters(), ao);
-  TrainerOptions o;
-  o.epochs = epochs;
-  o.precision = precision;
-  o.early_stopping = false;
-  o.restore_best_weights = false;
-  o.schedule.kind = LrScheduleKind::cosine;  // settles at the end: the comparison is of converged runs
-  Trainer trainer(*model, optimizer, task, o);
-  trainer.fit(train, nullptr);
-  return metric_value(trainer.evaluate(val), task.metric_name());
-}
+using test::phantom_batches;
+using test::train_and_validate;  // the DISABLED classifier case
 
 TEST(AmpTraining, DISABLED_Bf16ReachesTheFp32AccuracyOfASmallEfficientNetWithinOnePoint) {
   VectorBatchSource train(phantom_batches(16, 16, 32, 1, false)), val(phantom_batches(5, 20, 32, 2, false));
@@ -120,20 +70,9 @@ TEST(AmpTraining, Bf16ReachesTheFp32DiceOfANarrowUNetWithinOnePointOverFourSeeds
     return std::make_unique<nets::UNet>(c);
   };
   SegmentationTask task;
-  double fp32_sum = 0, bf16_sum = 0, fp32_low = 1;
-  const std::vector<uint64_t> seeds{1, 2, 3, 4};
-  for (uint64_t seed : seeds) {
-    const double fp32 = train_and_validate(Precision::fp32, make, task, train, val, 20, 3e-3, seed);
-    const double bf16 = train_and_validate(Precision::bf16, make, task, train, val, 20, 3e-3, seed);
-    std::cout << "  seed " << seed << ": validation Dice fp32 " << fp32 << ", bf16 " << bf16 << "\n";
-    fp32_sum += fp32;
-    bf16_sum += bf16;
-    fp32_low = std::min(fp32_low, fp32);
-  }
-  const double fp32 = fp32_sum / seeds.size(), bf16 = bf16_sum / seeds.size();
-  std::cout << "  mean over " << seeds.size() << " seeds: fp32 " << fp32 << ", bf16 " << bf16 << "\n";
-  EXPECT_GT(fp32_low, 0.6) << "an fp32 run did not learn: the comparison would say nothing";
-  EXPECT_LE(std::fabs(bf16 - fp32), 0.01);
+  const test::PrecisionComparison c = test::compare_fp32_bf16(make, task, train, val, 20, 3e-3, {1, 2, 3, 4});
+  EXPECT_GT(c.fp32_lowest, 0.6) << "an fp32 run did not learn: the comparison would say nothing";
+  EXPECT_LE(std::fabs(c.bf16 - c.fp32), 0.01);
 }
 
 }  // namespace
