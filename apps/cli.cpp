@@ -83,7 +83,7 @@ void add_train_flags(CLI::App* c, TrainOptions& o, bool classifier) {
     c->add_option("--fine-tune-blocks", o.fine_tune_blocks,
                   "unfreeze only the last K entries of the base (stem, 7 stages, head conv; 0: all)")
         ->capture_default_str();
-    c->add_option("--fine-tune-bn", o.fine_tune_bn, "batch norms while fine-tuning: train, or frozen (inference mode)")
+    c->add_option("--fine-tune-bn", o.fine_tune_bn, "batch norms while fine-tuning: train, or frozen (inference mode, as Keras fine-tunes; the README's best Lite1 recipe)")
         ->capture_default_str();
   }
   c->add_flag("--resume", o.resume,
