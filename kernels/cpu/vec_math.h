@@ -7,9 +7,11 @@
 #include <cstdint>
 
 // Compiles a function for AVX-512, AVX2 and baseline x86-64, picked at load time (the
-// build itself targets baseline x86-64). Not under ASan, whose instrumentation does not
-// mix with the ifunc resolvers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+// build itself targets baseline x86-64). Not under ASan or TSan, whose instrumentation
+// does not mix with the ifunc resolvers (they run at load, before the sanitizer's runtime
+// is set up: a TSan build crashed there).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define GLIA_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define GLIA_CPU_CLONES
