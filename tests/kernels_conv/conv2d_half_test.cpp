@@ -15,6 +15,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu/half_gemm.h"
+#include "tests/kernels_ops/conv_products.h"
 #include "tests/support/random_data.h"
 
 namespace glia::kernels {
@@ -49,24 +50,11 @@ struct Sums {
 // Every term of the conv, scattered into y, gx and gw at once.
 void reference(const Conv2dShape& s, DType t, const Operand& x, const Operand& w, const Operand& gy, bool use_rounded,
                Sums& y, Sums& gx, Sums& gw) {
-  const int64_t cg = s.c_in / s.groups, og = s.c_out / s.groups, ho = s.h_out(), wo = s.w_out();
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t o = 0; o < s.c_out; ++o)
-      for (int64_t oh = 0; oh < ho; ++oh)
-        for (int64_t ow = 0; ow < wo; ++ow)
-          for (int64_t c = 0; c < cg; ++c)
-            for (int64_t ki = 0; ki < s.kh; ++ki)
-              for (int64_t kj = 0; kj < s.kw; ++kj) {
-                const int64_t ih = oh * s.stride_h - s.pad_top + ki * s.dilation_h;
-                const int64_t iw = ow * s.stride_w - s.pad_left + kj * s.dilation_w;
-                if (ih < 0 || ih >= s.h_in || iw < 0 || iw >= s.w_in) continue;
-                const size_t ix = size_t(((n * s.c_in + (o / og) * cg + c) * s.h_in + ih) * s.w_in + iw);
-                const size_t iwt = size_t(((o * cg + c) * s.kh + ki) * s.kw + kj);
-                const size_t iy = size_t(((n * s.c_out + o) * ho + oh) * wo + ow);
-                y.add(iy, x.at(t, ix, use_rounded) * w.at(t, iwt, use_rounded));
-                gx.add(ix, gy.at(t, iy, use_rounded) * w.at(t, iwt, use_rounded));
-                gw.add(iwt, gy.at(t, iy, use_rounded) * x.at(t, ix, use_rounded));
-              }
+  test::ops::for_each_product(s, [&](size_t ix, size_t iwt, size_t iy) {
+    y.add(iy, x.at(t, ix, use_rounded) * w.at(t, iwt, use_rounded));
+    gx.add(ix, gy.at(t, iy, use_rounded) * w.at(t, iwt, use_rounded));
+    gw.add(iwt, gy.at(t, iy, use_rounded) * x.at(t, ix, use_rounded));
+  });
 }
 
 void expect_within(const char* what, DType out, const std::vector<double>& got, const Sums& rounded, const Sums& exact,

@@ -1,5 +1,6 @@
 // The direct-loop walk over a convolution's products that the convolution tests build
-// their double-precision references from (conv_ops_test.cpp, library_16bit_ops_test.cpp).
+// their double-precision references from (conv_ops_test.cpp, library_16bit_ops_test.cpp,
+// tests/kernels_conv/conv2d_half_test.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
