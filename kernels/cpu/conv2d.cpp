@@ -1,4 +1,5 @@
-// CPU conv2d: im2col + OpenBLAS GEMM for general and 1x1 convs, the depthwise kernel
+// CPU conv2d: im2col + OpenBLAS GEMM for general and 1x1 convs (1x1 convs of several images
+// on small planes as one GEMM, conv2d_pointwise.cpp), the depthwise kernel
 // (conv2d_depthwise.cpp) when groups == C_in == C_out, Winograd F(2x2, 3x3)
 // (conv2d_winograd.cpp) for 3x3 stride-1 pad-1 convs with >= 16 channels and enough 2x2
 // tiles to pay for the weight transform (conv2d_internal.h), forward and
@@ -253,6 +254,7 @@ void conv2d_typed(const Conv2dParams& p) {
   auto y = static_cast<T*>(p.y);
   if (p.shape.is_depthwise()) depthwise_forward(p.shape, x, w, b, y);
   else if (winograd_applies(p.shape)) winograd_forward(p.shape, x, w, b, y);
+  else if (pointwise_batch_applies(p.shape)) pointwise_batched_forward(p.shape, x, w, b, y);
   else im2col_forward(p.shape, x, w, b, y);
 }
 
@@ -263,6 +265,7 @@ void backward_input_typed(const Conv2dBackwardInputParams& p) {
   auto gx = static_cast<T*>(p.gx);
   if (p.shape.is_depthwise()) depthwise_backward_input(p.shape, gy, w, gx);
   else if (winograd_applies(p.shape)) winograd_backward_input(p.shape, gy, w, gx);
+  else if (pointwise_batch_applies(p.shape)) pointwise_batched_backward_input(p.shape, gy, w, gx);
   else im2col_backward_input(p.shape, gy, w, gx);
 }
 
@@ -272,6 +275,7 @@ void backward_weight_typed(const Conv2dBackwardWeightParams& p) {
   auto gy = static_cast<const T*>(p.gy);
   auto gw = static_cast<T*>(p.gw);
   if (p.shape.is_depthwise()) depthwise_backward_weight(p.shape, x, gy, gw);
+  else if (pointwise_batch_applies(p.shape)) pointwise_batched_backward_weight(p.shape, x, gy, gw);
   else im2col_backward_weight(p.shape, x, gy, gw);
 }
 

@@ -52,6 +52,20 @@ void im2col_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx)
 template <class T>
 void im2col_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
 
+// Pointwise convs (is_pointwise, one group, several images) on planes under 512 pixels
+// (conv2d_pointwise.cpp): a chunk of images gathered side by side into one GEMM, instead
+// of a GEMM per image with a few dozen columns.
+bool pointwise_batch_applies(const Conv2dShape& s);
+template <class T>
+void pointwise_batched_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void pointwise_batched_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx);
+template <class T>
+void pointwise_batched_backward_weight(const Conv2dShape& s, const T* x, const T* gy, T* gw);
+// Tests: the elements of the larger gathered matrix per chunk of images; returns the old
+// value. Not thread-safe.
+int64_t set_pointwise_batch_budget(int64_t elements);
+
 // Depthwise path (groups == C_in == C_out): direct loops over one plane per task.
 template <class T>
 void depthwise_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);

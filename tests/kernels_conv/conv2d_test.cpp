@@ -47,9 +47,12 @@ std::vector<double> widen(const std::vector<T>& v) {
 template <class T>
 void check_chunked_matches_unchunked(const Conv2dShape& s, bool with_bias) {
   const Products<T> whole = run_cpu<T>(s, with_bias);
-  const int64_t old = kernels::cpu::conv_detail::set_col_budget(100);  // many chunks, starting mid-row
+  namespace cd = kernels::cpu::conv_detail;
+  const int64_t old = cd::set_col_budget(100);  // many chunks, starting mid-row
+  const int64_t old_pointwise = cd::set_pointwise_batch_budget(1);  // batched 1x1: one image a chunk
   const Products<T> chunked = run_cpu<T>(s, with_bias);
-  kernels::cpu::conv_detail::set_col_budget(old);
+  cd::set_pointwise_batch_budget(old_pointwise);
+  cd::set_col_budget(old);
   const double rtol = rtol_for<T>(), atol = atol_for<T>() * std::sqrt(double(s.c_in / s.groups * s.kh * s.kw));
   const double atol_w = atol_for<T>() * std::sqrt(double(s.n * s.h_out() * s.w_out()));
   EXPECT_TRUE(all_close(chunked.y, widen(whole.y), rtol, atol)) << "forward";
@@ -103,6 +106,31 @@ TEST(Conv2d, ChunkedIm2colMatchesUnchunked) {
     check_chunked_matches_unchunked<float>(c.shape, c.bias);
     check_chunked_matches_unchunked<double>(c.shape, c.bias);
   }
+}
+
+// 1x1 convs of several images on small planes take the batched path
+// (conv2d_pointwise.cpp); ChunkedIm2colMatchesUnchunked runs them one image a chunk, this
+// in chunks of two images with a partial last chunk, against the per-image GEMMs of the
+// im2col path.
+TEST(Conv2d, BatchedPointwiseMatchesPerImageGemms) {
+  namespace cd = kernels::cpu::conv_detail;
+  const Conv2dShape s = make(5, 9, 4, 3, 13, 1);
+  ASSERT_TRUE(cd::pointwise_batch_applies(s));
+  const int64_t old = cd::set_pointwise_batch_budget(2 * 13 * 12);  // two images of the 13 output planes
+  const Products<double> batched = run_cpu<double>(s, true);
+  cd::set_pointwise_batch_budget(old);
+  auto x = random_doubles(x_size(s), 1), w = random_doubles(w_size(s), 2), b = random_doubles(size_t(s.c_out), 3);
+  auto gy = random_doubles(y_size(s), 4);
+  std::vector<double> y(y_size(s)), gx(x_size(s)), gw(w_size(s));
+  cd::im2col_forward(s, x.data(), w.data(), b.data(), y.data());
+  cd::im2col_backward_input(s, gy.data(), w.data(), gx.data());
+  cd::im2col_backward_weight(s, x.data(), gy.data(), gw.data());
+  EXPECT_TRUE(all_close(batched.y, y, 1e-12, 1e-12)) << "forward";
+  EXPECT_TRUE(all_close(batched.gx, gx, 1e-12, 1e-12)) << "backward input";
+  EXPECT_TRUE(all_close(batched.gw, gw, 1e-12, 1e-12)) << "backward weight";
+  EXPECT_FALSE(cd::pointwise_batch_applies(make(1, 9, 4, 3, 13, 1))) << "one image: nothing to batch";
+  EXPECT_FALSE(cd::pointwise_batch_applies(make(2, 8, 4, 3, 12, 1, 1, 0, 1, 2))) << "groups";
+  EXPECT_FALSE(cd::pointwise_batch_applies(make(2, 8, 32, 16, 12, 1))) << "a plane of 512 pixels";
 }
 
 TEST(Conv2d, FiniteDifferences) {
