@@ -10,7 +10,8 @@
 #   scripts/bench-compare.sh --networks      the network workloads only
 #   scripts/bench-compare.sh --kernels       the per-kernel workloads only
 #   scripts/bench-compare.sh --e2e           also end-to-end training rows (scripts/bench-e2e.sh
-#                                            at E2E_SIZES, default 160, no preload run), in the same
+#                                            at E2E_SIZES, default 160, E2E_ROUNDS rounds, default 1,
+#                                            no preload run), in the same
 #                                            table; skipped with a message when the data is absent
 # Each side runs in its own best configuration for the thread count. glia: OpenBLAS on
 # one thread (the CPU kernels set it), GEMMs and convolutions split across its OpenMP
@@ -152,7 +153,7 @@ PY
 # End-to-end rows: scripts/bench-e2e.sh (its own PyTorch configuration probe, on its workload).
 glia_docs=("$stem-glia.json") torch_docs=("$stem-torch.json")
 if [ "$e2e" = 1 ]; then
-  SIZES=${E2E_SIZES:-160} TORCH_PRELOAD=0 TORCH_ONE_THREAD=$one_thread THREADS=$threads GLIA_DATA=$data \
+  SIZES=${E2E_SIZES:-160} ROUNDS=${E2E_ROUNDS:-1} TORCH_PRELOAD=0 TORCH_ONE_THREAD=$one_thread THREADS=$threads GLIA_DATA=$data \
     BUILD_DIR=$build_dir OUT_STEM=$stem-e2e scripts/bench-e2e.sh >&2
   glia_docs+=("$stem-e2e-glia.json") torch_docs+=("$stem-e2e-torch.json")
   [ "$one_thread" != 1 ] || torch1+=("$stem-e2e-torch-1t.json")  # after the first --torch1 file

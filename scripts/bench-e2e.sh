@@ -11,17 +11,21 @@
 # every epoch on one compute thread (the same WORKERS).
 # Each side trains a fresh EfficientNet-B1 + the study's head for EPOCHS epochs at each
 # size; epoch 1 starts cold (glia fills its cache, PyTorch preloads), "epoch:2+" is every
-# later epoch. Writes bench/results/<date>-<cpu>-<threads>t-e2e-{glia,torch,torch-preload,
+# later epoch. glia and PyTorch (decoding every epoch) run ROUNDS times, alternating, and
+# each row is that side's median round (tools/bench_rounds.py; the table lists every
+# round): this VM's speed wandered by up to 1.5x within an hour, which decided single-run
+# comparisons (glia 1.28x PyTorch at 160 px in one run, 0.95x two hours later). The
+# preload and one-thread runs run once. Writes bench/results/<date>-<cpu>-<threads>t-e2e-{glia,torch,torch-preload,
 # torch-1t}.json (Google Benchmark-style rows: ms per step, images/s, loader_wait_s) and
 # -e2e-table.md (OUT_STEM replaces bench/results/<date>-<cpu>-<threads>t-e2e).
 #   scripts/bench-e2e.sh
 # Defaults: IMAGES=512 (128 per class, evenly spaced in file-name order) SIZES=160,240
-# EPOCHS=2 BATCH=32 THREADS=<all cores> WORKERS=2 CACHE=ram TORCH_PRELOAD=1 (0: skip
+# EPOCHS=2 ROUNDS=3 BATCH=32 THREADS=<all cores> WORKERS=2 CACHE=ram TORCH_PRELOAD=1 (0: skip
 # the preload run) TORCH_ONE_THREAD=1 (0: skip the one-thread run) BUILD_DIR=build-bench
 # GLIA_DATA=<folder holding brain-tumor-mri/> RESULTS_TAG (appended to the file names).
-# About 20 minutes on 2 idle cores after the build (glia ~3, PyTorch's probe ~2, each
-# PyTorch run 4-7); scripts/bench-compare.sh --e2e runs it at 160 px without the preload
-# run (~6 minutes).
+# About 40 minutes on 2 idle cores after the build (each glia round ~3, PyTorch's probe
+# ~2, each PyTorch run 4-7); scripts/bench-compare.sh --e2e runs it at 160 px without the
+# preload run (ROUNDS=1 there: ~6 minutes).
 # Thread configuration. glia runs with OMP_WAIT_POLICY=passive, as the glia binary sets
 # for itself. PyTorch runs under the configuration tools/bench_torch_config.py picks by
 # probing this very workload (OPENBLAS_NUM_THREADS in {1, THREADS} x OMP_WAIT_POLICY in
@@ -32,7 +36,7 @@
 # 10-16 s spinning and 0.3-1 s passive), so the probe's choice may differ from
 # bench-compare's. TORCH_OPENBLAS_NUM_THREADS / TORCH_OMP_WAIT_POLICY ('' = unset) fix a
 # variable instead of probing it. A tiny check that it works:
-#   IMAGES=32 SIZES=64 EPOCHS=2 BATCH=8 PROBE_BATCHES=1 scripts/bench-e2e.sh
+#   IMAGES=32 SIZES=64 EPOCHS=2 BATCH=8 PROBE_BATCHES=1 ROUNDS=2 scripts/bench-e2e.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,7 +44,8 @@ source scripts/blas-env.sh  # both sides load the same OpenBLAS
 
 images=${IMAGES:-512} sizes=${SIZES:-160,240} epochs=${EPOCHS:-2} batch=${BATCH:-32}
 threads=${THREADS:-$(nproc)} workers=${WORKERS:-2} cache=${CACHE:-ram} preload=${TORCH_PRELOAD:-1}
-one_thread=${TORCH_ONE_THREAD:-1} probe_batches=${PROBE_BATCHES:-3}
+one_thread=${TORCH_ONE_THREAD:-1} probe_batches=${PROBE_BATCHES:-3} rounds=${ROUNDS:-3}
+[ "$rounds" -ge 1 ] 2>/dev/null || { echo "bench-e2e: ROUNDS must be a whole number >= 1, not '$rounds'" >&2; exit 2; }
 [ "$threads" != 1 ] || one_thread=0  # the THREADS run is the one-thread run
 build_dir=${BUILD_DIR:-build-bench}
 data=${GLIA_DATA:-$root/../shared/data}
@@ -83,8 +88,33 @@ echo "bench-e2e: $(wc -l < "$tmp/list.txt") images, sizes $sizes, $epochs epochs
 
 common=(--list "$tmp/list.txt" --sizes "$sizes" --batch "$batch" --epochs "$epochs" --threads "$threads"
         --workers "$workers")
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OMP_NUM_THREADS=$threads \
-  "$build_dir/bench/bench_e2e_train" "${common[@]}" --cache "$cache" --out "$stem-glia.json"
+run_glia() {
+  OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OMP_NUM_THREADS=$threads \
+    "$build_dir/bench/bench_e2e_train" "${common[@]}" --cache "$cache" --out "$1"
+}
+# PyTorch's configuration for $threads threads, probed on a few steps of this workload.
+probe_torch() {
+  local env_line
+  env_line=$("$python" tools/bench_torch_config.py --threads "$threads" --out "$tmp/torch-config.json" \
+    --rows 'epoch:2\+$' -- "$python" tools/bench_torch_e2e.py "${common[@]}" --sizes "${sizes%%,*}" --epochs 2 \
+    --max-batches "$probe_batches" --out '{out}')
+  read -ra torch_env <<< "$env_line"
+  torch_run=(env "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --config "$tmp/torch-config.json")
+}
+# The two sides alternate, ROUNDS times, and each row is the median round
+# (tools/bench_rounds.py): a slow spell of the machine then hits one round of one side
+# instead of deciding the comparison.
+glia_rounds=() torch_rounds=()
+for ((round = 1; round <= rounds; round++)); do
+  echo "bench-e2e: round $round of $rounds"
+  run_glia "$tmp/glia-$round.json"
+  glia_rounds+=("$tmp/glia-$round.json")
+  [ "$round" != 1 ] || probe_torch
+  "${torch_run[@]}" --out "$tmp/torch-$round.json"
+  torch_rounds+=("$tmp/torch-$round.json")
+done
+"$python" tools/bench_rounds.py --out "$stem-glia.json" "${glia_rounds[@]}"
+"$python" tools/bench_rounds.py --out "$stem-torch.json" "${torch_rounds[@]}"
 commit=$(git rev-parse --short=12 HEAD)
 [ -z "$(git status --porcelain --untracked-files=no)" ] || commit+="+dirty"
 "$python" - "$stem-glia.json" "$commit" <<'PY'
@@ -94,13 +124,6 @@ doc = json.load(open(path))
 doc["context"]["glia_commit"] = commit
 json.dump(doc, open(path, "w"), indent=2)
 PY
-# PyTorch's configuration for $threads threads, probed on a few steps of this workload.
-env_line=$("$python" tools/bench_torch_config.py --threads "$threads" --out "$tmp/torch-config.json" \
-  --rows 'epoch:2\+$' -- "$python" tools/bench_torch_e2e.py "${common[@]}" --sizes "${sizes%%,*}" --epochs 2 \
-  --max-batches "$probe_batches" --out '{out}')
-read -ra torch_env <<< "$env_line"
-torch_run=(env "${torch_env[@]}" "$python" tools/bench_torch_e2e.py "${common[@]}" --config "$tmp/torch-config.json")
-"${torch_run[@]}" --out "$stem-torch.json"
 if [ "$preload" != 0 ]; then
   "${torch_run[@]}" --preload --out "$stem-torch-preload.json"
 fi
@@ -148,6 +171,16 @@ for name, g in rows[0].items():
         t = side.get(name)
         cells += [f"{t['images/s']:.2f}", f"{t['loader_wait_s']:.1f}", f"{g['images/s'] / t['images/s']:.2f}x"] if t else ["", "", ""]
     print("| " + " | ".join(cells) + " |")
+if "real_time_rounds" in next(iter(rows[0].values()), {}):
+    print(f"\nEvery round (ms per step, in run order; glia and {labels[0]} alternated, the tables above"
+          " use each side's median round):\n")
+    print(f"| workload | glia | {labels[0]} | speed-up per round |")
+    print("|---|---|---|---|")
+    for name, g in rows[0].items():
+        t = rows[1].get(name, {}).get("real_time_rounds", [])
+        gr = g["real_time_rounds"]
+        per_round = ", ".join(f"{b / a:.2f}x" for a, b in zip(gr, t))
+        print(f"| {name} | {', '.join(f'{v:.0f}' for v in gr)} | {', '.join(f'{v:.0f}' for v in t)} | {per_round} |")
 PY
   echo
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
