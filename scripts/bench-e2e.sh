@@ -62,6 +62,9 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DGLIA_CUDA=OFF -DGLIA_BUILD_BENCH=ON -DGLIA_BUILD_TESTS=OFF
 fi
 cmake --build "$build_dir" --target bench_e2e_train -j "$(nproc)"
+# The commit the binary was built from, taken now: edits made while the rounds run are not in it.
+commit=$(git rev-parse --short=12 HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || commit+="+dirty"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr 'A-Z' 'a-z' |
       sed 's/([^)]*)//g; s/ cpu / /; s/processor//; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//')
@@ -115,8 +118,6 @@ for ((round = 1; round <= rounds; round++)); do
 done
 "$python" tools/bench_rounds.py --out "$stem-glia.json" "${glia_rounds[@]}"
 "$python" tools/bench_rounds.py --out "$stem-torch.json" "${torch_rounds[@]}"
-commit=$(git rev-parse --short=12 HEAD)
-[ -z "$(git status --porcelain --untracked-files=no)" ] || commit+="+dirty"
 "$python" - "$stem-glia.json" "$commit" <<'PY'
 import json, sys
 path, commit = sys.argv[1], sys.argv[2]
