@@ -1,7 +1,10 @@
 // Depthwise conv2d (groups == C_in == C_out), the bulk of EfficientNet's work: a direct
 // kernel, one (sample, channel) plane per OpenMP task. The valid output columns of each
 // kernel column are computed once per call, so the inner loops have no bounds branches and
-// vectorise (contiguous at stride 1). The plane kernels are compiled for AVX-512, AVX2 and
+// vectorise (contiguous at stride 1). 3x3 and 5x5 kernels have unrolled fast paths; at
+// stride 1 a plane narrower than a vector (forward) or not a whole number of vectors wide
+// (weight gradient) is computed flattened (flat_forward), so EfficientNet's 5x5-15x15
+// planes are vector code too. The plane kernels are compiled for AVX-512, AVX2 and
 // baseline x86-64 and picked at load time (the build itself targets baseline x86-64).
 #include <algorithm>
 #include <vector>
@@ -123,10 +126,12 @@ inline __attribute__((always_inline)) void plane_backward_weight(const Geometry&
 // needs a bounds check; each output row is then computed in blocks of kLanes outputs
 // held in registers, all K*K taps unrolled (the last block is shifted back to end at the
 // row's end, recomputing a few outputs, so there is no scalar tail).
+// `slack` zeros follow the plane, for readers that run past its end (flat_backward_weight).
 template <class T, int K, int S>
-const T* pad_plane(const Geometry& g, const T* xp, int64_t& padded_width) {
+const T* pad_plane(const Geometry& g, const T* xp, int64_t& padded_width, int64_t slack = 0) {
   const int64_t hp = (g.ho - 1) * S + K, wp = (g.wo - 1) * S + K, pl = -g.cols[0].off;
-  T* buf = scratch<T>(size_t(hp * wp), 2);
+  T* buf = scratch<T>(size_t(hp * wp + slack), 2);
+  std::fill(buf + hp * wp, buf + hp * wp + slack, T(0));
   const int64_t n = std::min(g.W, wp - pl);
   for (int64_t r = 0; r < hp; ++r) {
     T* dst = buf + r * wp;
@@ -143,6 +148,34 @@ const T* pad_plane(const Geometry& g, const T* xp, int64_t& padded_width) {
   return buf;
 }
 
+// Planes narrower than a vector (EfficientNet's last stages: 5x5 to 15x15) would leave
+// the row blocks above scalar. Flattened instead: output q = oh * pw + ow on the padded
+// plane's grid (pw columns a row, ow >= wo computed and dropped) reads
+// padded[S * q + ki * pw + kj], so kLanes consecutive q are one vector FMA per tap.
+// flat_outputs: the q up to the last valid output, + 1.
+inline int64_t flat_outputs(const Geometry& g, int64_t pw) { return (g.ho - 1) * pw + g.wo; }
+
+template <class T, int K, int S, int kLanes>
+inline __attribute__((always_inline)) void flat_forward(const Geometry& g, const T* padded, int64_t pw, const T* wk,
+                                                        T b, T* yp) {
+  const int64_t Q = flat_outputs(g, pw);
+  T* out = scratch<T>(size_t(Q), 1);
+  for (int64_t start = 0; start < Q; start += kLanes) {
+    const int64_t q0 = std::min(start, Q - kLanes);  // the last block ends at Q (Q >= kLanes)
+    T acc[kLanes];
+    for (int l = 0; l < kLanes; ++l) acc[l] = b;
+    for (int ki = 0; ki < K; ++ki)
+      for (int kj = 0; kj < K; ++kj) {
+        const T wv = wk[ki * K + kj];
+        const T* __restrict src = padded + S * q0 + ki * pw + kj;
+#pragma omp simd
+        for (int l = 0; l < kLanes; ++l) acc[l] += wv * src[l * S];
+      }
+    for (int l = 0; l < kLanes; ++l) out[q0 + l] = acc[l];
+  }
+  for (int64_t oh = 0; oh < g.ho; ++oh) std::copy(out + oh * pw, out + oh * pw + g.wo, yp + oh * g.wo);
+}
+
 template <class T, int K, int S>
 inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const T* xp, const T* wp, T b, T* yp) {
   constexpr int kLanes = 64 / sizeof(T);
@@ -150,6 +183,8 @@ inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const
   for (int i = 0; i < K * K; ++i) wk[i] = wp[i];
   int64_t pw;
   const T* padded = pad_plane<T, K, S>(g, xp, pw);
+  if (S == 1 && g.wo < kLanes && flat_outputs(g, pw) >= kLanes)
+    return flat_forward<T, K, S, kLanes>(g, padded, pw, wk, b, yp);
   for (int64_t oh = 0; oh < g.ho; ++oh) {
     const T* rows[K];
     for (int ki = 0; ki < K; ++ki) rows[ki] = padded + (oh * S + ki) * pw;
@@ -181,10 +216,42 @@ inline __attribute__((always_inline)) void fast_forward(const Geometry& g, const
 
 // Lane-blocked accumulators: acc[tap][lane] over blocks of kLanes columns keeps every
 // inner loop a fixed-length vector FMA; lanes are summed into `sum` once per plane.
+// The weight gradient of a plane whose rows are not whole vectors (the row blocks below
+// would leave the rest scalar), flattened as in flat_forward: gy
+// is laid out on the padded grid with zeros in the dropped columns and after the last
+// output, up to whole blocks; the padded plane's slack covers the last block's reads.
+template <class T, int K, int S, int kLanes>
+inline __attribute__((always_inline)) void flat_backward_weight(const Geometry& g, const T* xp, const T* gyp,
+                                                                double* sum) {
+  int64_t pw;
+  const T* padded = pad_plane<T, K, S>(g, xp, pw, S * kLanes);
+  const int64_t Q = flat_outputs(g, pw), blocks = (Q + kLanes - 1) / kLanes;
+  T* gy_flat = scratch<T>(size_t(blocks * kLanes), 1);
+  std::fill(gy_flat, gy_flat + blocks * kLanes, T(0));
+  for (int64_t oh = 0; oh < g.ho; ++oh) std::copy(gyp + oh * g.wo, gyp + (oh + 1) * g.wo, gy_flat + oh * pw);
+  T acc[K * K][kLanes] = {};
+  for (int64_t q0 = 0; q0 < blocks * kLanes; q0 += kLanes) {
+    const T* __restrict gy_block = gy_flat + q0;
+    for (int ki = 0; ki < K; ++ki)
+      for (int kj = 0; kj < K; ++kj) {
+        const T* __restrict src = padded + S * q0 + ki * pw + kj;
+        T* __restrict a = acc[ki * K + kj];
+#pragma omp simd
+        for (int l = 0; l < kLanes; ++l) a[l] += gy_block[l] * src[l * S];
+      }
+  }
+  for (int i = 0; i < K * K; ++i) {
+    double total = 0;
+    for (int l = 0; l < kLanes; ++l) total += double(acc[i][l]);
+    sum[i] += total;
+  }
+}
+
 template <class T, int K, int S>
 inline __attribute__((always_inline)) void fast_backward_weight(const Geometry& g, const T* xp, const T* gyp,
                                                                 double* sum) {
   constexpr int kLanes = 64 / sizeof(T);
+  if (S == 1 && g.wo % kLanes != 0) return flat_backward_weight<T, K, S, kLanes>(g, xp, gyp, sum);
   int64_t pw;
   const T* padded = pad_plane<T, K, S>(g, xp, pw);
   T acc[K * K][kLanes] = {};
