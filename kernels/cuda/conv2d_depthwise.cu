@@ -38,6 +38,22 @@ DepthwiseArgs depthwise_args(const Conv2dShape& s) {
                        static_cast<int>(s.dilation_h), static_cast<int>(s.dilation_w)};
 }
 
+// Element i of an [N, C, H, W] tensor: its row, column, plane (n * C + c) and channel.
+template <class I>
+struct PlanePixel {
+  int row, col, channel;
+  I plane;
+};
+template <class I>
+__device__ __forceinline__ PlanePixel<I> plane_pixel(I i, int h, int w, int channels) {
+  PlanePixel<I> p;
+  p.col = static_cast<int>(i % w);
+  p.row = static_cast<int>((i / w) % h);
+  p.plane = i / (static_cast<I>(w) * h);
+  p.channel = static_cast<int>(p.plane % channels);
+  return p;
+}
+
 // One thread per output pixel; its channel's KH*KW weights stay in L1 (every thread of a
 // block mostly shares a channel: pixels of one plane are consecutive).
 // I: the index type, int32 when the tensor fits (dispatch_index): the per-pixel
@@ -46,13 +62,11 @@ template <class T, class I>
 __global__ void depthwise_forward(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
   const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
   for (I i : grid_stride(total)) {
-    int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
-    int c = static_cast<int>(plane % d.c);
-    const T* xp = x + plane * d.h_in * d.w_in;
-    const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
-    T acc = bias != nullptr ? bias[c] : T(0);
-    int ih0 = oh * d.stride_h - d.pad_top, iw0 = ow * d.stride_w - d.pad_left;
+    const PlanePixel<I> o = plane_pixel(i, d.h_out, d.w_out, d.c);
+    const T* xp = x + o.plane * d.h_in * d.w_in;
+    const T* wc = w + static_cast<int64_t>(o.channel) * d.kh * d.kw;
+    T acc = bias != nullptr ? bias[o.channel] : T(0);
+    int ih0 = o.row * d.stride_h - d.pad_top, iw0 = o.col * d.stride_w - d.pad_left;
     for (int r = 0; r < d.kh; ++r) {
       int ih = ih0 + r * d.dil_h;
       if (ih < 0 || ih >= d.h_in) continue;
@@ -72,15 +86,13 @@ template <class T, int K, class I>
 __global__ void depthwise_forward_k(DepthwiseArgs d, const T* x, const T* w, const T* bias, T* y) {
   const I total = static_cast<I>(d.n) * d.c * d.h_out * d.w_out;
   for (I i : grid_stride(total)) {
-    int ow = static_cast<int>(i % d.w_out), oh = static_cast<int>((i / d.w_out) % d.h_out);
-    I plane = i / (static_cast<I>(d.w_out) * d.h_out);
-    int c = static_cast<int>(plane % d.c);
-    const T* xp = x + plane * d.h_in * d.w_in;
+    const PlanePixel<I> o = plane_pixel(i, d.h_out, d.w_out, d.c);
+    const T* xp = x + o.plane * d.h_in * d.w_in;
     T wr[K * K];
 #pragma unroll
-    for (int t = 0; t < K * K; ++t) wr[t] = __ldg(w + static_cast<int64_t>(c) * K * K + t);
-    T acc = bias != nullptr ? bias[c] : T(0);
-    int ih0 = oh * d.stride_h - d.pad_top, iw0 = ow * d.stride_w - d.pad_left;
+    for (int t = 0; t < K * K; ++t) wr[t] = __ldg(w + static_cast<int64_t>(o.channel) * K * K + t);
+    T acc = bias != nullptr ? bias[o.channel] : T(0);
+    int ih0 = o.row * d.stride_h - d.pad_top, iw0 = o.col * d.stride_w - d.pad_left;
 #pragma unroll
     for (int r = 0; r < K; ++r) {
       int ih = ih0 + r * d.dil_h;
@@ -100,17 +112,15 @@ template <class T, class I>
 __global__ void depthwise_backward_input(DepthwiseArgs d, const T* gy, const T* w, T* gx) {
   const I total = static_cast<I>(d.n) * d.c * d.h_in * d.w_in;
   for (I i : grid_stride(total)) {
-    int iw = static_cast<int>(i % d.w_in), ih = static_cast<int>((i / d.w_in) % d.h_in);
-    I plane = i / (static_cast<I>(d.w_in) * d.h_in);
-    int c = static_cast<int>(plane % d.c);
-    const T* gp = gy + plane * d.h_out * d.w_out;
-    const T* wc = w + static_cast<int64_t>(c) * d.kh * d.kw;
+    const PlanePixel<I> in = plane_pixel(i, d.h_in, d.w_in, d.c);
+    const T* gp = gy + in.plane * d.h_out * d.w_out;
+    const T* wc = w + static_cast<int64_t>(in.channel) * d.kh * d.kw;
     T acc = T(0);
     for (int r = 0; r < d.kh; ++r) {
-      int th = ih + d.pad_top - r * d.dil_h;
+      int th = in.row + d.pad_top - r * d.dil_h;
       if (th < 0 || th % d.stride_h != 0 || th / d.stride_h >= d.h_out) continue;
       for (int s = 0; s < d.kw; ++s) {
-        int tw = iw + d.pad_left - s * d.dil_w;
+        int tw = in.col + d.pad_left - s * d.dil_w;
         if (tw < 0 || tw % d.stride_w != 0 || tw / d.stride_w >= d.w_out) continue;
         acc += gp[(th / d.stride_h) * d.w_out + tw / d.stride_w] * wc[r * d.kw + s];
       }
