@@ -5,9 +5,15 @@
 // are merged on the host first, so a contiguous-to-contiguous copy is a single flat loop
 // and a transpose keeps only the dims it really permutes.
 //
+// Every dtype, the 16-bit floats included (autocast's casts, their gradients, `.to()`):
+// bfloat16 and float16 are glia's own types (kernels/half.h, host and device), so a cast on
+// the GPU rounds exactly as the CPU's does (to nearest even, NaN kept quiet, double and
+// integers through float).
+//
 // Cost: no FLOPs; bytes = numel * (sizeof(src) + sizeof(dst)): memory-bound.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kernels.cuh"
+#include "kernels/half.h"
 
 namespace glia::kernels::GLIA_CUDA_NS {
 namespace {
@@ -20,6 +26,16 @@ struct Cast {
   using From = Src;
   using To = Dst;
 };
+
+// Calls fn(T{}) for every dtype a copy reads or writes.
+template <class Fn>
+void dispatch_copyable(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::bf16: fn(bfloat16{}); return;
+    case DType::f16: fn(float16{}); return;
+    default: dispatch_any(t, "copy", fn);
+  }
+}
 
 // I: the index type, int32 when the element count and both layouts fit (fits_int32).
 template <class C, class I>
@@ -40,8 +56,8 @@ void copy(const CopyParams& p) {
   TwoOperandLayout layout = collapse_dims(p.ndim, p.sizes, p.src_strides, p.dst_strides);
   const int blocks = blocks_for(p.numel, kThreads, kOneWaveBlocks);
   const int64_t largest = p.numel > layout_span(layout) ? p.numel : layout_span(layout);
-  dispatch_any(p.src_dtype, "copy", [&](auto src_zero) {
-    dispatch_any(p.dst_dtype, "copy", [&](auto dst_zero) {
+  dispatch_copyable(p.src_dtype, [&](auto src_zero) {
+    dispatch_copyable(p.dst_dtype, [&](auto dst_zero) {
       using C = Cast<decltype(src_zero), decltype(dst_zero)>;
       dispatch_index(largest, [&](auto index) {
         using I = decltype(index);

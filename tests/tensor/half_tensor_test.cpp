@@ -58,6 +58,46 @@ TEST(HalfTensor, NanAndInfinitySurviveACast) {
   }
 }
 
+// Same value, or both NaN; -0 and +0 differ.
+bool same_value(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+}
+
+// A cast on sim or cuda (their copy kernel) rounds exactly as the cpu's: every pair of
+// float dtypes from a strided source, with ties, overflow, subnormals, NaN, infinities and
+// signed zero; and integers into the 16-bit floats (through float, as on the cpu).
+TEST(HalfTensor, CastsOnEveryDeviceMatchTheCpu) {
+  const std::vector<double> v{1 + 0x1p-8,  1 + 0x1p-8 + 0x1p-20, 65520.0, 0x1p-25,   0x1.8p-24, NAN,
+                              INFINITY,    -INFINITY,            -0.0,    3.14159,   -1e-30,    1e30,
+                              1 + 0x1p-11, -(1 + 0x1p-11 + 0x1p-23), 0x1p-14, 0x1p-133, 255.5,     -7.0};
+  const std::vector<double> ints{-3, 0, 7, 65519, 16777217, 33554435};
+  for (Device d : test::devices()) {
+    if (d == Device::cpu) continue;
+    for (DType from : kFloats) {
+      const Tensor a = from_vector(v, {3, 6}, DType::f64).to(from);
+      for (DType to : kFloats) {
+        const std::vector<double> want = a.transpose(0, 1).to(to).to(DType::f64).to_vector<double>();
+        const std::vector<double> got =
+            a.to(d).transpose(0, 1).to(to).to(Device::cpu).to(DType::f64).to_vector<double>();
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_TRUE(same_value(got[i], want[i])) << device_name(d) << " " << dtype_name(from) << " -> "
+                                                   << dtype_name(to) << " element " << i << ": " << got[i]
+                                                   << ", cpu " << want[i];
+      }
+    }
+    for (DType to : {DType::bf16, DType::f16}) {
+      const Tensor n = from_vector(ints, {6}, DType::f64).to(DType::i32);
+      EXPECT_EQ(n.to(d).to(to).to(Device::cpu).to(DType::f64).to_vector<double>(),
+                n.to(to).to(DType::f64).to_vector<double>())
+          << device_name(d) << " int32 -> " << dtype_name(to);
+      EXPECT_EQ(n.to(to).to(d).to(DType::i64).to(Device::cpu).to_vector<int64_t>(),
+                n.to(to).to(DType::i64).to_vector<int64_t>())
+          << device_name(d) << dtype_name(to) << " -> int64";
+    }
+  }
+}
+
 TEST(HalfTensor, FactoriesAndTypedAccess) {
   Tensor t = full({3}, 2.5, DType::bf16);
   EXPECT_EQ(t.itemsize(), 2u);
