@@ -54,6 +54,23 @@ void for_image_chunks(const Conv2dShape& s, Fn&& fn) {
   for (int64_t n0 = 0; n0 < s.n; n0 += per_chunk) fn(n0, std::min(per_chunk, s.n - n0));
 }
 
+// out[n] = op(W) x in[n] for every image, a chunk of images per GEMM: W is [C_out, C_in];
+// the forward multiplies by W (in: x, out: y), the backward to the input by W^T (in: gy,
+// out: gx).
+template <class T>
+void multiply_images(const Conv2dShape& s, bool transpose_w, const T* w, const T* in, int64_t in_channels, T* out,
+                     int64_t out_channels) {
+  const int64_t P = s.h_in * s.w_in;
+  for_image_chunks(s, [&](int64_t n0, int64_t count) {
+    const int64_t len = count * P;
+    T* in_b = scratch<T>(size_t(in_channels * len), 0);
+    T* out_b = scratch<T>(size_t(out_channels * len), 1);
+    gather_images(in, in_channels, P, n0, count, in_b);
+    gemm<T>(transpose_w, false, out_channels, len, in_channels, T(1), w, s.c_in, in_b, len, T(0), out_b, len);
+    scatter_images(out_b, out_channels, P, n0, count, out);
+  });
+}
+
 }  // namespace
 
 bool pointwise_batch_applies(const Conv2dShape& s) {
@@ -68,29 +85,13 @@ int64_t set_pointwise_batch_budget(int64_t elements) {
 
 template <class T>
 void pointwise_batched_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
-  const int64_t P = s.h_in * s.w_in;
-  for_image_chunks(s, [&](int64_t n0, int64_t count) {
-    const int64_t len = count * P;
-    T* xb = scratch<T>(size_t(s.c_in * len), 0);
-    T* yb = scratch<T>(size_t(s.c_out * len), 1);
-    gather_images(x, s.c_in, P, n0, count, xb);
-    gemm<T>(false, false, s.c_out, len, s.c_in, T(1), w, s.c_in, xb, len, T(0), yb, len);
-    scatter_images(yb, s.c_out, P, n0, count, y);
-  });
-  add_bias(s.n, s.c_out, P, bias, y);
+  multiply_images(s, false, w, x, s.c_in, y, s.c_out);
+  add_bias(s.n, s.c_out, s.h_in * s.w_in, bias, y);
 }
 
 template <class T>
 void pointwise_batched_backward_input(const Conv2dShape& s, const T* gy, const T* w, T* gx) {
-  const int64_t P = s.h_in * s.w_in;
-  for_image_chunks(s, [&](int64_t n0, int64_t count) {
-    const int64_t len = count * P;
-    T* gyb = scratch<T>(size_t(s.c_out * len), 0);
-    T* gxb = scratch<T>(size_t(s.c_in * len), 1);
-    gather_images(gy, s.c_out, P, n0, count, gyb);
-    gemm<T>(true, false, s.c_in, len, s.c_out, T(1), w, s.c_in, gyb, len, T(0), gxb, len);
-    scatter_images(gxb, s.c_in, P, n0, count, gx);
-  });
+  multiply_images(s, true, w, gy, s.c_out, gx, s.c_in);
 }
 
 template <class T>
