@@ -170,6 +170,7 @@ RunResult train_classifier(TrainOptions o) {
   if (o.fine_tune_epochs > 0 && !o.fine_tune_lr) o.fine_tune_lr = *o.lr / 10;
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
+  check_precision_on_device(o.precision, device);
   ModelSpec spec;
   spec.kind = "classifier";
   spec.variant = o.model;

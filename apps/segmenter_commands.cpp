@@ -112,6 +112,7 @@ RunResult train_segmenter(TrainOptions o) {
   GLIA_USAGE_CHECK(o.positive_repeat >= 1, "--positive-repeat " << o.positive_repeat << " must be >= 1");
   const Device device = parse_device_flag(o.device);
   set_threads(o.threads);
+  check_precision_on_device(o.precision, device);
   ModelSpec spec;
   spec.kind = "unet";
   spec.width = o.width;

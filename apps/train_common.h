@@ -37,6 +37,10 @@ std::vector<T> thin(const std::vector<T>& v, size_t limit) {
 // Adam (L2 or decoupled weight decay) over the parameters that require gradients.
 std::unique_ptr<Optimizer> make_adam(nn::Module& model, double lr, double weight_decay, bool decoupled);
 void check_train_options(const TrainOptions& o);
+// --precision bf16 / fp16 needs 16-bit convolution and matrix-product kernels on the
+// device (sim, and cuda's hand-written path, have bf16 ones only): a tiny product of each
+// runs there first, so a missing kernel is refused before the run dir is touched.
+void check_precision_on_device(const std::string& precision, Device device);
 // eval-cls/eval-seg flags, before anything is read or written: --split, --batch-size,
 // --workers and the fractions when given.
 void check_eval_options(const EvalOptions& o);

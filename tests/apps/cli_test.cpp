@@ -251,6 +251,11 @@ TEST_F(Cli, UsageErrorsExitWithTwoAndNameTheFlag) {
   EXPECT_NE(err_.find("b9"), std::string::npos) << err_;
   EXPECT_EQ(glia({"train-cls", "--data", cls_, "--out", root_ + "/x", "--device", "tpu"}), 2);
   EXPECT_NE(err_.find("tpu"), std::string::npos) << err_;
+  if (device_available(Device::sim)) {  // sim has bf16 kernels, not fp16 ones: refused up front
+    EXPECT_EQ(glia({"train-seg", "--data", seg_, "--out", root_ + "/x", "--device", "sim", "--precision", "fp16"}), 2);
+    EXPECT_NE(err_.find("--precision fp16 on --device sim"), std::string::npos) << err_;
+    EXPECT_NE(err_.find("float16"), std::string::npos) << err_;
+  }
   EXPECT_FALSE(fs::exists(root_ + "/x")) << "a refused command created its output directory";
 }
 
