@@ -42,8 +42,11 @@ def main():
     args = parser.parse_args()
     docs = []
     for path in args.rounds:
-        with open(path) as f:
-            docs.append(json.load(f))
+        try:
+            with open(path) as f:
+                docs.append(json.load(f))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"bench_rounds: {path}: cannot read a benchmark JSON: {e}")
     with open(args.out, "w") as f:
         json.dump(merge(docs), f, indent=2)
 
