@@ -15,11 +15,9 @@
 #include "apps/interrupt.h"
 #include "apps/data_parallel_run.h"
 #include "apps/plots.h"
-#include "tensor/autograd.h"
+#include "tensor/autocast.h"
 #include "tensor/json.h"
 #include "train/precision.h"
-#include "tensor/ops.h"
-#include "tensor/nn_ops.h"
 #include "train/checkpoint.h"
 
 namespace glia::app {
@@ -122,16 +120,8 @@ void check_schedule_options(const TrainOptions& o) {
 void check_precision_on_device(const std::string& precision, Device device) {
   const DType dtype = precision_dtype(parse_precision(precision, "--precision"));
   if (dtype == DType::f32) return;
-  try {
-    NoGradGuard no_grad;
-    const Tensor x = ones({1, 2, 4, 4}, DType::f32, device).to(dtype);
-    const Tensor w = ones({2, 2, 3, 3}, DType::f32, device).to(dtype);
-    conv2d(x, w, Tensor(), conv_args(1, 1));
-    conv_transpose2d(x, w, Tensor(), ConvTranspose2dArgs{});
-    matmul(x.flatten(1), x.flatten(1).transpose(0, 1));
-  } catch (const Error& e) {
-    throw UsageError("--precision " + precision + " on --device " + device_name(device) + ": " + e.what());
-  }
+  const std::string missing = autocast_kernels_missing(device, dtype);
+  GLIA_USAGE_CHECK(missing.empty(), "--precision " << precision << " on --device " << device_name(device) << ": " << missing);
 }
 
 void check_train_options(const TrainOptions& o) {

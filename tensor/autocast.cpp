@@ -3,6 +3,9 @@
 #include <cstring>
 
 #include "kernels/error.h"
+#include "tensor/autograd.h"
+#include "tensor/nn_ops.h"
+#include "tensor/ops.h"
 
 namespace glia {
 
@@ -129,6 +132,20 @@ Tensor AutocastCall::cast(const Tensor& t) const {
 Tensor AutocastCall::result(const Tensor& t) const {
   if (rule_.policy != CastPolicy::lower || !t.defined() || !is_floating(t.dtype())) return t;
   return t.dtype() == DType::f16 || t.dtype() == DType::bf16 ? t.to(DType::f32) : t;
+}
+
+std::string autocast_kernels_missing(Device device, DType dtype) {
+  try {
+    NoGradGuard no_grad;
+    const Tensor x = ones({1, 2, 4, 4}, DType::f32, device).to(dtype);
+    const Tensor w = ones({2, 2, 3, 3}, DType::f32, device).to(dtype);
+    conv2d(x, w, Tensor(), conv_args(1, 1));
+    conv_transpose2d(x, w, Tensor(), ConvTranspose2dArgs{});
+    matmul(x.flatten(1), x.flatten(1).transpose(0, 1));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace glia

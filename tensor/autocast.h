@@ -62,6 +62,12 @@ class AutocastGuard {
   DType previous_dtype_;
 };
 
+// Empty when `device` has a kernel for every op autocast lowers to `dtype` (the casts,
+// conv2d, conv_transpose2d, matmul), else the first missing kernel's error, which names
+// the op, the backend and the dtype: a tiny forward of each runs on the device. (sim, and
+// cuda's hand-written path, have bf16 kernels and no f16 ones.)
+std::string autocast_kernels_missing(Device device, DType dtype);
+
 // What an op of the table does under autocast: computes the dtype its inputs are cast
 // to, suspends autocast while the op's own body runs on the cast inputs (so it does not
 // cast again), and for `lower` ops turns the result back into f32.

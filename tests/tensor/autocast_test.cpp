@@ -90,25 +90,11 @@ TEST(AutocastPolicy, BatchNormOnF32IsUntouched) {
 
 // ---- on every device, with the 16-bit kernels ----------------------------------------------
 
-
-// A device without the kernels autocast needs for a 16-bit dtype (copy, GEMM, convolution
-// forward and backward) skips that dtype's half of each case (the whole case without
+// A device without the kernels autocast needs for a 16-bit dtype (autocast_kernels_missing:
+// the casts, conv2d, conv_transpose2d, matmul) skips that dtype's half of each case (the whole case without
 // bf16), after checking the kernel's error names the dtype and the device's backend (what
 // a user of --precision sees). sim: bf16 runs (it skipped whole before the copy kernel
 // had 16-bit casts), f16 skips.
-std::string missing_16bit_kernel(Device d, DType dt) {
-  try {
-    NoGradGuard no_grad;
-    const Tensor a = ones({2, 3, 4, 4}, DType::f32, d).to(dt), w = ones({3, 3, 3, 3}, DType::f32, d).to(dt);
-    matmul(a.flatten(1).transpose(0, 1), a.flatten(1));
-    conv2d(a, w, Tensor(), conv_args(1, 1));
-    conv_transpose2d(a, w.transpose(0, 1).contiguous(), Tensor(), ConvTranspose2dArgs{});
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 class Autocast : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override {
@@ -117,7 +103,7 @@ class Autocast : public ::testing::TestWithParam<Device> {
   // A device may have bf16 kernels and no f16 ones (sim: the tensor-core kernels are
   // bf16): a case's f16 half is skipped there, after checking the error.
   bool has_kernels(DType dt) {
-    const std::string missing = missing_16bit_kernel(GetParam(), dt);
+    const std::string missing = autocast_kernels_missing(GetParam(), dt);
     if (missing.empty()) return true;
     EXPECT_TRUE(missing.find(dtype_name(dt)) != std::string::npos) << missing;
     EXPECT_TRUE(missing.find(device_name(GetParam())) != std::string::npos) << missing;
